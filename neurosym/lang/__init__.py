@@ -1,0 +1,100 @@
+"""The rule language: grammar, typed AST, parser, printer, diagnostics, sympy arithmetic.
+
+Example:
+    >>> from neurosym.lang import parse_text, format_program
+    >>> print(format_program(parse_text("mammal(X):-has_hair(X).")), end="")
+    mammal(X) :- has_hair(X).
+"""
+
+from __future__ import annotations
+
+from ._ast import (
+    AGGREGATE_OPS,
+    COMPARISON_OPS,
+    Aggregate,
+    Assign,
+    Atom,
+    BinOp,
+    BodyItem,
+    Call,
+    Comparison,
+    Const,
+    Constraint,
+    Der,
+    Derivative,
+    Expr,
+    Fact,
+    FixedWeight,
+    Include,
+    Law,
+    LearnableWeight,
+    ListTerm,
+    Literal_,
+    Neg,
+    NeuralDecl,
+    NnRef,
+    Number,
+    ParamDecl,
+    Program,
+    Query,
+    Rule,
+    StateDecl,
+    Statement,
+    String,
+    Term,
+    Var,
+    Weight,
+)
+from ._diagnostics import TERMINAL_WORDS
+from ._parser import parse_body_text, parse_expr_text, parse_text
+from ._printer import format_atom, format_body_item, format_expr, format_program, format_statement
+from ._sympy import FUNCTIONS, to_sympy
+
+__all__ = [
+    "AGGREGATE_OPS",
+    "COMPARISON_OPS",
+    "FUNCTIONS",
+    "TERMINAL_WORDS",
+    "Aggregate",
+    "Assign",
+    "Atom",
+    "BinOp",
+    "BodyItem",
+    "Call",
+    "Comparison",
+    "Const",
+    "Constraint",
+    "Der",
+    "Derivative",
+    "Expr",
+    "Fact",
+    "FixedWeight",
+    "Include",
+    "Law",
+    "LearnableWeight",
+    "ListTerm",
+    "Literal_",
+    "Neg",
+    "NeuralDecl",
+    "NnRef",
+    "Number",
+    "ParamDecl",
+    "Program",
+    "Query",
+    "Rule",
+    "StateDecl",
+    "Statement",
+    "String",
+    "Term",
+    "Var",
+    "Weight",
+    "format_atom",
+    "format_body_item",
+    "format_expr",
+    "format_program",
+    "format_statement",
+    "parse_body_text",
+    "parse_expr_text",
+    "parse_text",
+    "to_sympy",
+]

@@ -1,0 +1,410 @@
+"""The typed, immutable syntax tree of a ``.rules`` text.
+
+Every node is a frozen, slotted dataclass and carries the :class:`~neurosym.errors.Span`
+it was parsed from. Spans take no part in equality or hashing, so two trees that say the
+same thing compare equal wherever they came from; this is what makes
+``parse(print(ast)) == ast`` a meaningful property.
+
+Terms (arguments of atoms): :class:`Var`, :class:`Const`, :class:`Number`,
+:class:`String`, :class:`ListTerm`. Arithmetic (comparisons, ``is``, dynamics) adds
+:class:`BinOp`, :class:`Neg`, :class:`Call`, :class:`Der`, :class:`NnRef` and
+:class:`Aggregate` on top of the terms.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
+
+from neurosym.errors import Span
+
+__all__ = [
+    "AGGREGATE_OPS",
+    "COMPARISON_OPS",
+    "Aggregate",
+    "Assign",
+    "Atom",
+    "BinOp",
+    "BodyItem",
+    "Call",
+    "Comparison",
+    "Constraint",
+    "Const",
+    "Der",
+    "Derivative",
+    "Expr",
+    "Fact",
+    "FixedWeight",
+    "Include",
+    "Law",
+    "LearnableWeight",
+    "ListTerm",
+    "Literal_",
+    "Neg",
+    "NeuralDecl",
+    "NnRef",
+    "Number",
+    "ParamDecl",
+    "Program",
+    "Query",
+    "Rule",
+    "StateDecl",
+    "Statement",
+    "String",
+    "Term",
+    "Var",
+    "Weight",
+]
+
+AggregateOp: TypeAlias = Literal["count", "sum", "min", "max", "mean"]
+ComparisonOp: TypeAlias = Literal["<", "<=", ">", ">=", "==", "!="]
+ArithOp: TypeAlias = Literal["+", "-", "*", "/", "^"]
+
+AGGREGATE_OPS: frozenset[str] = frozenset({"count", "sum", "min", "max", "mean"})
+COMPARISON_OPS: frozenset[str] = frozenset({"<", "<=", ">", ">=", "==", "!="})
+ARITH_OPS: frozenset[str] = frozenset({"+", "-", "*", "/", "^"})
+
+
+def _span() -> Span | None:
+    return field(default=None, compare=False, repr=False)  # type: ignore[return-value]
+
+
+def _check_name(kind: str, name: str, *, upper: bool) -> None:
+    if not name or not (name[0].isalpha() or name[0] == "_"):
+        raise ValueError(f"{kind} name must start with a letter or '_', got {name!r}")
+    if upper and not (name[0].isupper() or name[0] == "_"):
+        raise ValueError(f"a variable starts with an uppercase letter or '_', got {name!r}")
+    if not upper and not name[0].islower():
+        raise ValueError(f"a {kind} starts with a lowercase letter, got {name!r}")
+    if not all(c.isalnum() or c == "_" for c in name) or not name.isascii():
+        raise ValueError(f"{kind} name may hold only ASCII letters, digits and '_', got {name!r}")
+
+
+# ---------------------------------------------------------------------------- terms
+
+
+@dataclass(frozen=True, slots=True)
+class Var:
+    """A logic variable, ``X`` or ``_tmp``; ``_`` alone is anonymous."""
+
+    name: str
+    span: Span | None = _span()
+
+    def __post_init__(self) -> None:
+        _check_name("variable", self.name, upper=True)
+
+    @property
+    def anonymous(self) -> bool:
+        return self.name == "_"
+
+
+@dataclass(frozen=True, slots=True)
+class Const:
+    """A symbolic constant (``tiger``); in dynamics, the name of a state or parameter."""
+
+    name: str
+    span: Span | None = _span()
+
+    def __post_init__(self) -> None:
+        _check_name("constant", self.name, upper=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Number:
+    """A numeric literal; ``int`` stays ``int`` so ``3`` and ``3.0`` print as written."""
+
+    value: int | float
+    span: Span | None = _span()
+
+    def __post_init__(self) -> None:
+        if isinstance(self.value, bool) or not isinstance(self.value, (int, float)):
+            raise TypeError(f"Number holds an int or float, got {type(self.value).__name__}")
+        if isinstance(self.value, float) and not math.isfinite(self.value):
+            raise ValueError(f"a number literal must be finite, got {self.value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class String:
+    """A double-quoted string literal (the value, with escapes already decoded)."""
+
+    value: str
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class ListTerm:
+    """A list ``[a, 1, X]`` of terms."""
+
+    items: tuple[Term, ...]
+    span: Span | None = _span()
+
+
+Term: TypeAlias = "Var | Const | Number | String | ListTerm"
+
+# ------------------------------------------------------------------------ arithmetic
+
+
+@dataclass(frozen=True, slots=True)
+class BinOp:
+    """``left op right`` for ``+ - * / ^``."""
+
+    op: ArithOp
+    left: Expr
+    right: Expr
+    span: Span | None = _span()
+
+    def __post_init__(self) -> None:
+        if self.op not in ARITH_OPS:
+            raise ValueError(f"unknown arithmetic operator {self.op!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Neg:
+    """Unary minus of anything but a number literal (``-3`` is ``Number(-3)``)."""
+
+    operand: Expr
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A function in arithmetic: ``sqrt(X)``, ``exp(-k*t)``."""
+
+    func: str
+    args: tuple[Expr, ...]
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Der:
+    """``der(expr)``: the time derivative of an expression (in laws)."""
+
+    expr: Expr
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class NnRef:
+    """``nn(net)`` or ``nn(net, [x, v])`` inside a ``der`` right-hand side: a learned term."""
+
+    net: str
+    inputs: tuple[Expr, ...] | None = None
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregate:
+    """``count { C : parent(P, C) }``: an aggregate over the solutions of a body."""
+
+    op: AggregateOp
+    template: tuple[Expr, ...]
+    body: tuple[BodyItem, ...]
+    span: Span | None = _span()
+
+    def __post_init__(self) -> None:
+        if self.op not in AGGREGATE_OPS:
+            raise ValueError(f"unknown aggregate {self.op!r}")
+        if not self.body:
+            raise ValueError("an aggregate needs a body")
+
+
+Expr: TypeAlias = "Term | BinOp | Neg | Call | Der | NnRef | Aggregate"
+
+# --------------------------------------------------------------------------- literals
+
+
+@dataclass(frozen=True, slots=True)
+class Atom:
+    """``predicate(arg, ...)``; zero arguments for propositions such as ``raining``."""
+
+    predicate: str
+    args: tuple[Term, ...] = ()
+    span: Span | None = _span()
+
+    def __post_init__(self) -> None:
+        _check_name("predicate", self.predicate, upper=False)
+
+    @property
+    def arity(self) -> int:
+        return len(self.args)
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """``(predicate, arity)``: predicates with different arities are different."""
+        return (self.predicate, len(self.args))
+
+
+@dataclass(frozen=True, slots=True)
+class Literal_:  # noqa: N801  (``Literal`` is typing's)
+    """A body atom, possibly under stratified negation (``not penguin(X)``)."""
+
+    atom: Atom
+    negated: bool = False
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """``left op right`` with ``< <= > >= == !=``."""
+
+    op: ComparisonOp
+    left: Expr
+    right: Expr
+    span: Span | None = _span()
+
+    def __post_init__(self) -> None:
+        if self.op not in COMPARISON_OPS:
+            raise ValueError(f"unknown comparison {self.op!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Assign:
+    """``Var is expr``: bind a variable to the value of an arithmetic expression."""
+
+    var: Var
+    expr: Expr
+    span: Span | None = _span()
+
+
+BodyItem: TypeAlias = "Literal_ | Comparison | Assign"
+
+# ---------------------------------------------------------------------------- weights
+
+
+@dataclass(frozen=True, slots=True)
+class FixedWeight:
+    """``0.9 :: ...``: a fixed weight (probability, certainty factor or truth degree)."""
+
+    value: float
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class LearnableWeight:
+    """``t(0.5) :: ...``: a weight to be learned, starting at ``initial``."""
+
+    initial: float
+    span: Span | None = _span()
+
+
+Weight: TypeAlias = "FixedWeight | LearnableWeight"
+
+# ------------------------------------------------------------------------- statements
+
+
+@dataclass(frozen=True, slots=True)
+class Include:
+    """``include "common.rules".`` (resolved relative to the including file)."""
+
+    path: str
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """A fact, possibly weighted: ``0.9 :: eats_meat(tiger).``"""
+
+    atom: Atom
+    weight: Weight | None = None
+    name: str | None = None
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """``head :- body.`` (or ``if body then head with w.``), possibly named and weighted.
+
+    ``spelling`` records which of the two surface forms was written, so the printer can
+    give it back; it has no effect on meaning.
+    """
+
+    head: Atom
+    body: tuple[BodyItem, ...]
+    weight: Weight | None = None
+    name: str | None = None
+    spelling: Literal["prolog", "expert"] = "prolog"
+    span: Span | None = _span()
+
+    def __post_init__(self) -> None:
+        if not self.body:
+            raise ValueError("a rule needs a body; write a fact instead")
+
+
+@dataclass(frozen=True, slots=True)
+class NeuralDecl:
+    """``nn(net, [X], D, [0, 1]) :: digit(X, D).``: a neural predicate."""
+
+    net: str
+    inputs: tuple[Term, ...]
+    output: Term
+    domain: tuple[Term, ...]
+    head: Atom
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    """``:- body.``: an integrity constraint; the body must never hold."""
+
+    body: tuple[BodyItem, ...]
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """``?- body.``"""
+
+    body: tuple[BodyItem, ...]
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class StateDecl:
+    """``state x, v.``: state variables of the dynamics."""
+
+    names: tuple[str, ...]
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class ParamDecl:
+    """``param k = 1.0.`` or ``param k = t(1.0).`` (learnable)."""
+
+    name: str
+    value: float
+    learnable: bool = False
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Derivative:
+    """``der(x) = expr.``: the known part of the vector field of state ``x``."""
+
+    state: str
+    expr: Expr
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Law:
+    """``law name: [if conds then] relation.``: a law the learned dynamics must obey."""
+
+    name: str
+    relation: Comparison
+    conditions: tuple[Comparison, ...] = ()
+    span: Span | None = _span()
+
+
+Statement: TypeAlias = (
+    "Include | Fact | Rule | NeuralDecl | Constraint | Query | StateDecl | ParamDecl"
+    " | Derivative | Law"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    """A parsed file: its statements in order, and the file name used in spans."""
+
+    statements: tuple[Statement, ...]
+    file: str = field(default="<string>", compare=False)
