@@ -18,7 +18,7 @@ def _one_torch_thread() -> None:
     torch = sys.modules.get("torch")
     if torch is None:
         try:
-            import torch  # noqa: PLC0415
+            import torch
         except ImportError:
             return
     torch.set_num_threads(1)

@@ -8,9 +8,12 @@ Example:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._ast import (
     AGGREGATE_OPS,
     COMPARISON_OPS,
+    FUNCTION_NAMES,
     Aggregate,
     Assign,
     Atom,
@@ -48,12 +51,15 @@ from ._ast import (
 from ._diagnostics import TERMINAL_WORDS
 from ._parser import parse_body_text, parse_expr_text, parse_text
 from ._printer import format_atom, format_body_item, format_expr, format_program, format_statement
-from ._sympy import FUNCTIONS, to_sympy
+
+if TYPE_CHECKING:
+    from ._sympy import FUNCTIONS, to_sympy
 
 __all__ = [
     "AGGREGATE_OPS",
     "COMPARISON_OPS",
     "FUNCTIONS",
+    "FUNCTION_NAMES",
     "TERMINAL_WORDS",
     "Aggregate",
     "Assign",
@@ -98,3 +104,13 @@ __all__ = [
     "parse_text",
     "to_sympy",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # sympy takes a third of a second to import; load it only when arithmetic is converted,
+    # so that `neurosym check` starts fast.
+    if name in {"FUNCTIONS", "to_sympy"}:
+        from . import _sympy
+
+        return getattr(_sympy, name)
+    raise AttributeError(f"module 'neurosym.lang' has no attribute {name!r}")

@@ -22,6 +22,7 @@ from neurosym.errors import Span
 __all__ = [
     "AGGREGATE_OPS",
     "COMPARISON_OPS",
+    "FUNCTION_NAMES",
     "Aggregate",
     "Assign",
     "Atom",
@@ -29,8 +30,8 @@ __all__ = [
     "BodyItem",
     "Call",
     "Comparison",
-    "Constraint",
     "Const",
+    "Constraint",
     "Der",
     "Derivative",
     "Expr",
@@ -63,11 +64,12 @@ ArithOp: TypeAlias = Literal["+", "-", "*", "/", "^"]
 
 AGGREGATE_OPS: frozenset[str] = frozenset({"count", "sum", "min", "max", "mean"})
 COMPARISON_OPS: frozenset[str] = frozenset({"<", "<=", ">", ">=", "==", "!="})
+FUNCTION_NAMES: frozenset[str] = frozenset(
+    {"sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "exp", "log",
+     "sqrt", "abs", "sign", "min", "max"}
+)  # fmt: skip
+"""The functions arithmetic may call (see :data:`neurosym.lang.FUNCTIONS`)."""
 ARITH_OPS: frozenset[str] = frozenset({"+", "-", "*", "/", "^"})
-
-
-def _span() -> Span | None:
-    return field(default=None, compare=False, repr=False)  # type: ignore[return-value]
 
 
 def _check_name(kind: str, name: str, *, upper: bool) -> None:
@@ -89,7 +91,7 @@ class Var:
     """A logic variable, ``X`` or ``_tmp``; ``_`` alone is anonymous."""
 
     name: str
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         _check_name("variable", self.name, upper=True)
@@ -104,7 +106,7 @@ class Const:
     """A symbolic constant (``tiger``); in dynamics, the name of a state or parameter."""
 
     name: str
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         _check_name("constant", self.name, upper=False)
@@ -115,7 +117,7 @@ class Number:
     """A numeric literal; ``int`` stays ``int`` so ``3`` and ``3.0`` print as written."""
 
     value: int | float
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.value, bool) or not isinstance(self.value, (int, float)):
@@ -129,7 +131,7 @@ class String:
     """A double-quoted string literal (the value, with escapes already decoded)."""
 
     value: str
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +139,7 @@ class ListTerm:
     """A list ``[a, 1, X]`` of terms."""
 
     items: tuple[Term, ...]
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 Term: TypeAlias = "Var | Const | Number | String | ListTerm"
@@ -152,7 +154,7 @@ class BinOp:
     op: ArithOp
     left: Expr
     right: Expr
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.op not in ARITH_OPS:
@@ -164,7 +166,7 @@ class Neg:
     """Unary minus of anything but a number literal (``-3`` is ``Number(-3)``)."""
 
     operand: Expr
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +175,7 @@ class Call:
 
     func: str
     args: tuple[Expr, ...]
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +183,7 @@ class Der:
     """``der(expr)``: the time derivative of an expression (in laws)."""
 
     expr: Expr
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +192,7 @@ class NnRef:
 
     net: str
     inputs: tuple[Expr, ...] | None = None
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +202,7 @@ class Aggregate:
     op: AggregateOp
     template: tuple[Expr, ...]
     body: tuple[BodyItem, ...]
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.op not in AGGREGATE_OPS:
@@ -220,7 +222,7 @@ class Atom:
 
     predicate: str
     args: tuple[Term, ...] = ()
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         _check_name("predicate", self.predicate, upper=False)
@@ -236,12 +238,12 @@ class Atom:
 
 
 @dataclass(frozen=True, slots=True)
-class Literal_:  # noqa: N801  (``Literal`` is typing's)
+class Literal_:
     """A body atom, possibly under stratified negation (``not penguin(X)``)."""
 
     atom: Atom
     negated: bool = False
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +253,7 @@ class Comparison:
     op: ComparisonOp
     left: Expr
     right: Expr
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.op not in COMPARISON_OPS:
@@ -264,7 +266,7 @@ class Assign:
 
     var: Var
     expr: Expr
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 BodyItem: TypeAlias = "Literal_ | Comparison | Assign"
@@ -277,7 +279,7 @@ class FixedWeight:
     """``0.9 :: ...``: a fixed weight (probability, certainty factor or truth degree)."""
 
     value: float
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,7 +287,7 @@ class LearnableWeight:
     """``t(0.5) :: ...``: a weight to be learned, starting at ``initial``."""
 
     initial: float
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 Weight: TypeAlias = "FixedWeight | LearnableWeight"
@@ -298,7 +300,7 @@ class Include:
     """``include "common.rules".`` (resolved relative to the including file)."""
 
     path: str
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,7 +310,7 @@ class Fact:
     atom: Atom
     weight: Weight | None = None
     name: str | None = None
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,7 +326,7 @@ class Rule:
     weight: Weight | None = None
     name: str | None = None
     spelling: Literal["prolog", "expert"] = "prolog"
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.body:
@@ -340,7 +342,7 @@ class NeuralDecl:
     output: Term
     domain: tuple[Term, ...]
     head: Atom
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,7 +350,7 @@ class Constraint:
     """``:- body.``: an integrity constraint; the body must never hold."""
 
     body: tuple[BodyItem, ...]
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,7 +358,7 @@ class Query:
     """``?- body.``"""
 
     body: tuple[BodyItem, ...]
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,7 +366,7 @@ class StateDecl:
     """``state x, v.``: state variables of the dynamics."""
 
     names: tuple[str, ...]
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,7 +376,7 @@ class ParamDecl:
     name: str
     value: float
     learnable: bool = False
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,7 +385,7 @@ class Derivative:
 
     state: str
     expr: Expr
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,7 +395,7 @@ class Law:
     name: str
     relation: Comparison
     conditions: tuple[Comparison, ...] = ()
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 Statement: TypeAlias = (

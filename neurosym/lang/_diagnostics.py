@@ -8,6 +8,7 @@ sentence that says what to do.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 
 import lark
@@ -174,9 +175,7 @@ def _span_at(file: str, line: int, col: int, width: int = 1) -> Span:
     return Span(file, line, col, line, col + width)
 
 
-def syntax_error_from_lark(
-    exc: lark.exceptions.LarkError, text: str, file: str
-) -> RuleSyntaxError:
+def syntax_error_from_lark(exc: lark.exceptions.LarkError, text: str, file: str) -> RuleSyntaxError:
     """Convert a lark parse error into a :class:`RuleSyntaxError` with friendly words."""
     if isinstance(exc, lark.exceptions.UnexpectedCharacters):
         return _unexpected_character(exc, text, file)
@@ -197,7 +196,7 @@ def syntax_error_from_lark(
 
 
 _CHAR_HINTS = {
-    "'": "strings use double quotes: \"New York\"",
+    "'": 'strings use double quotes: "New York"',
     ";": "disjunction ';' is not supported: write one rule per alternative",
     "\\": "negation is written 'not p(X)'",
     "|": "disjunction is not supported: write one rule per alternative",
@@ -210,7 +209,8 @@ _CHAR_HINTS = {
 def _unexpected_character(
     exc: lark.exceptions.UnexpectedCharacters, text: str, file: str
 ) -> RuleSyntaxError:
-    char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+    pos = exc.pos_in_stream or 0
+    char = text[pos] if pos < len(text) else ""
     line, col = exc.line, exc.column
     if char == '"':
         return make_error(
@@ -225,7 +225,9 @@ def _unexpected_character(
     allowed = {a for a in exc.allowed if a in TERMINAL_WORDS}
     if hint is None:
         hint = f"expected {_words(allowed)}" if allowed else None
-    return make_error(text, file, f"unexpected character {shown}", _span_at(file, line, col), hint=hint)
+    return make_error(
+        text, file, f"unexpected character {shown}", _span_at(file, line, col), hint=hint
+    )
 
 
 def _unexpected_token(
@@ -236,10 +238,9 @@ def _unexpected_token(
     if exc.interactive_parser is not None:
         # LALR states merge lookaheads; asking the parser which tokens it would really
         # accept here gives a much shorter, truthful list.
-        try:
-            expected = set(exc.interactive_parser.accepts()) or expected
-        except lark.exceptions.LarkError:
-            pass
+        with contextlib.suppress(lark.exceptions.LarkError):
+            accepts: set[str] = exc.interactive_parser.accepts()  # type: ignore[no-untyped-call]
+            expected = accepts or expected
     at_end = tok.type == "$END"
     offset = len(text) if at_end else int(tok.start_pos or 0)
     line, col = _offset_to_pos(text, offset) if at_end else (tok.line or 1, tok.column or 1)
@@ -311,7 +312,8 @@ def _unexpected_token(
                 file,
                 f"the left of 'is' must be a variable, but {prev!r} is lowercase (a constant)",
                 span,
-                hint=f"variables start with an uppercase letter: write {prev[:1].upper() + prev[1:]!r}",
+                hint="variables start with an uppercase letter: "
+                f"write {prev[:1].upper() + prev[1:]!r}",
             )
         return make_error(
             text,
@@ -329,9 +331,7 @@ def _unexpected_token(
             hint=f"names of predicates, rules, states and parameters are lowercase: "
             f"{str(tok)[:1].lower() + str(tok)[1:]!r}",
         )
-    return make_error(
-        text, file, f"unexpected {shown}", span, hint=f"expected {_words(expected)}"
-    )
+    return make_error(text, file, f"unexpected {shown}", span, hint=f"expected {_words(expected)}")
 
 
 def _previous_word_start(text: str, offset: int) -> int:

@@ -24,7 +24,10 @@ from ._diagnostics import make_error, syntax_error_from_lark
 __all__ = ["parse_body_text", "parse_expr_text", "parse_text"]
 
 _GRAMMAR = Path(__file__).with_name("rules.lark")
-_RESERVED_PREDICATES = {"der": "der(x) = <expression>.", "nn": "nn(net, [X], Y, [domain]) :: p(X, Y)."}
+_RESERVED_PREDICATES = {
+    "der": "der(x) = <expression>.",
+    "nn": "nn(net, [X], Y, [domain]) :: p(X, Y).",
+}
 
 
 @functools.lru_cache(maxsize=1)
@@ -63,7 +66,8 @@ def parse_text(text: str, *, file: str = "<string>") -> A.Program:
         raise TypeError(f"parse_text takes the rule text as str, got {type(text).__name__}")
     tree = _parse(text, file, "start")
     builder = _Builder(text, file)
-    return A.Program(tuple(builder.statement(s) for s in tree.children), file=file)
+    nodes = [c for c in tree.children if isinstance(c, Tree)]
+    return A.Program(tuple(builder.statement(s) for s in nodes), file=file)
 
 
 def parse_expr_text(text: str, *, file: str = "<expression>") -> A.Expr:
@@ -143,10 +147,12 @@ class _Builder:
     def trees(node: Tree[Token]) -> list[Tree[Token] | Token]:
         """Children that carry meaning (punctuation and keywords dropped)."""
         keep = {"NAME", "VAR", "NUMBER", "STRING", "CMP", "PLUS", "MINUS", "MUL_OP"}
-        return [c for c in node.children if isinstance(c, Tree) or (c is not None and c.type in keep)]
+        return [
+            c for c in node.children if isinstance(c, Tree) or (c is not None and c.type in keep)
+        ]
 
     # ---------------------------------------------------------------- statements
-    def statement(self, node: Tree[Token]) -> A.Statement:  # noqa: C901 - a dispatch table
+    def statement(self, node: Tree[Token]) -> A.Statement:
         kind = node.data
         sp = self.span(node)
         kids = self.trees(node)
@@ -350,7 +356,7 @@ class _Builder:
         )
 
     # ------------------------------------------------------------------ exprs
-    def expr(self, node: object) -> A.Expr:  # noqa: C901 - a dispatch table
+    def expr(self, node: object) -> A.Expr:
         if isinstance(node, Token):
             raise RuntimeError(f"neurosym bug: bare token {node!r} where a tree was expected")
         assert isinstance(node, Tree)  # grammar invariant, not user input
@@ -385,15 +391,16 @@ class _Builder:
         if kind == "call":
             return self.call(str(kids[0]), self.args(node), sp)
         if kind == "aggregate":
-            op = str(kids[0])
-            if op not in A.AGGREGATE_OPS:
+            op_token = kids[0]
+            agg_op = str(op_token)
+            if agg_op not in A.AGGREGATE_OPS:
                 self.fail(
-                    f"unknown aggregate {op!r}",
-                    self.span(kids[0]),
+                    f"unknown aggregate {agg_op!r}",
+                    self.span(op_token),
                     "the aggregates are " + ", ".join(sorted(A.AGGREGATE_OPS)),
                 )
             template = tuple(self.expr(c) for c in self.trees(kids[1]))  # type: ignore[arg-type]
-            return A.Aggregate(op, template, self.body(kids[2]), span=sp)  # type: ignore[arg-type]
+            return A.Aggregate(agg_op, template, self.body(kids[2]), span=sp)  # type: ignore[arg-type]
         raise RuntimeError(f"neurosym bug: unknown expression node {kind!r}")
 
     def args(self, node: Tree[Token]) -> tuple[A.Expr, ...]:

@@ -110,7 +110,7 @@ def _weight(w: A.Weight) -> str:
     return f"t({_number(w.initial)})"
 
 
-def format_statement(s: A.Statement) -> str:  # noqa: C901 - one case per statement kind
+def format_statement(s: A.Statement) -> str:
     """Canonical text of one statement, ending with '.'."""
     if isinstance(s, A.Include):
         return f"include {_string(s.path)}."

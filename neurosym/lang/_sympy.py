@@ -45,9 +45,7 @@ DER = sympy.Function("der")
 """``der(e)`` in laws becomes this undefined sympy function applied to ``e``."""
 
 
-def to_sympy(
-    e: A.Expr, *, symbols: Mapping[str, sympy.Symbol] | None = None
-) -> sympy.Expr:
+def to_sympy(e: A.Expr, *, symbols: Mapping[str, sympy.Symbol] | None = None) -> sympy.Expr:
     """Build the sympy expression of an arithmetic AST node.
 
     Variables and constants become ``sympy.Symbol`` of the same name (or the given
@@ -96,13 +94,13 @@ def to_sympy(
                     f"unknown function {x.func!r} in arithmetic; "
                     f"the functions are {', '.join(sorted(FUNCTIONS))}"
                 )
-            return FUNCTIONS[x.func](*(go(a) for a in x.args))  # type: ignore[no-any-return]
+            return FUNCTIONS[x.func](*(go(a) for a in x.args))
         if isinstance(x, A.Der):
-            return DER(go(x.expr))  # type: ignore[no-any-return]
+            return DER(go(x.expr))
         if isinstance(x, A.NnRef):
             if not x.inputs:
                 return sym(f"nn_{x.net}")
-            return sympy.Function(f"nn_{x.net}")(*(go(i) for i in x.inputs))  # type: ignore[no-any-return]
+            return sympy.Function(f"nn_{x.net}")(*(go(i) for i in x.inputs))
         kind = type(x).__name__
         raise ConfigurationError(f"{kind} has no arithmetic value and no sympy form")
 

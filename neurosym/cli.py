@@ -1,0 +1,228 @@
+"""The ``neurosym`` command.
+
+Exit status: 0 on success (``check``: no errors, warnings allowed unless ``--strict``),
+1 when a check finds errors (a syntax error included), 2 on bad usage (unknown options,
+missing files, an unsupported output format).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from neurosym import __version__
+from neurosym.errors import (
+    ConfigurationError,
+    Diagnostic,
+    FactsFileError,
+    KnowledgeBaseError,
+    OptionalDependencyError,
+    RuleSyntaxError,
+    Severity,
+)
+from neurosym.kb import KnowledgeBase, load
+from neurosym.lang import format_program, parse_text
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
+
+
+class _UsageError(Exception):
+    """Bad usage: reported on stderr with exit status 2."""
+
+
+def _rule_files(paths: Sequence[str]) -> list[Path]:
+    files: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(p.rglob("*.rules"))
+            if not found:
+                raise _UsageError(f"{p}: no .rules files in this directory")
+            files.extend(found)
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise _UsageError(f"{p}: no such file or directory")
+    return files
+
+
+def _facts_args(items: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        pred, sep, path = item.partition("=")
+        if not sep or not pred or not path:
+            raise _UsageError(f"--facts takes PREDICATE=FILE, got {item!r}")
+        out[pred] = path
+    return out
+
+
+def _diag_json(d: Diagnostic) -> dict[str, object]:
+    span = d.span
+    return {
+        "code": d.code,
+        "severity": d.severity.value,
+        "message": d.message,
+        "hint": d.hint,
+        "file": span.file if span else None,
+        "line": span.line if span else None,
+        "column": span.column if span else None,
+        "end_line": span.end_line if span else None,
+        "end_column": span.end_column if span else None,
+    }
+
+
+def _load_diagnostics(
+    path: Path, facts: dict[str, str]
+) -> tuple[KnowledgeBase | None, list[Diagnostic]]:
+    try:
+        kb = load(path, facts=facts or None)
+    except RuleSyntaxError as exc:
+        return None, [exc.diagnostic]
+    except KnowledgeBaseError as exc:
+        if exc.diagnostics:
+            return None, list(exc.diagnostics)
+        raise _UsageError(str(exc)) from exc
+    except FactsFileError as exc:
+        return None, [Diagnostic("facts-file", str(exc), None)]
+    return kb, kb.check()
+
+
+def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    files = _rule_files(args.files)
+    facts = _facts_args(args.facts)
+    all_diags: list[Diagnostic] = []
+    summaries: list[str] = []
+    for path in files:
+        kb, diags = _load_diagnostics(path, facts)
+        all_diags.extend(diags)
+        if kb is not None:
+            summaries.append(
+                f"{path}: {len(kb.facts)} facts, {len(kb.rules)} rules, "
+                f"{len(kb.constraints)} constraints, {len(kb.queries)} queries"
+            )
+    errors = sum(d.severity is Severity.ERROR for d in all_diags)
+    warnings = len(all_diags) - errors
+    if args.format == "json":
+        json.dump([_diag_json(d) for d in all_diags], out, indent=1)
+        out.write("\n")
+    else:
+        for d in all_diags:
+            out.write(d.render() + "\n")
+        if not args.quiet:
+            for line in summaries:
+                out.write(line + "\n")
+            out.write(f"checked {len(files)} file(s): {errors} error(s), {warnings} warning(s)\n")
+    if errors or (args.strict and warnings):
+        return EXIT_FOUND
+    return EXIT_OK
+
+
+def _cmd_graph(args: argparse.Namespace, out: TextIO) -> int:
+    path = Path(args.file)
+    if not path.is_file():
+        raise _UsageError(f"{path}: no such file")
+    kb, diags = _load_diagnostics(path, _facts_args(args.facts))
+    if kb is None:
+        for d in diags:
+            sys.stderr.write(d.render() + "\n")
+        return EXIT_FOUND
+    target = Path(args.output)
+    if target.suffix.lower() in {".png", ".svg", ".pdf"}:
+        from neurosym.viz import draw_graph
+
+        draw_graph(kb.graph, target)
+    else:
+        try:
+            kb.write_graph(target)
+        except ConfigurationError as exc:
+            raise _UsageError(str(exc)) from exc
+    g = kb.graph
+    out.write(f"wrote {target}: {g.number_of_nodes()} nodes, {g.number_of_edges()} edges\n")
+    return EXIT_OK
+
+
+def _cmd_fmt(args: argparse.Namespace, out: TextIO) -> int:
+    status = EXIT_OK
+    for path in _rule_files(args.files):
+        text = path.read_text(encoding="utf-8")
+        try:
+            formatted = format_program(parse_text(text, file=str(path)))
+        except RuleSyntaxError as exc:
+            sys.stderr.write(exc.diagnostic.render() + "\n")
+            status = EXIT_FOUND
+            continue
+        if args.check:
+            if formatted != text:
+                out.write(f"{path}: would be reformatted\n")
+                status = EXIT_FOUND
+        elif args.write:
+            if formatted != text:
+                from neurosym._io import atomic_write_text
+
+                atomic_write_text(path, formatted)
+                out.write(f"reformatted {path}\n")
+        else:
+            out.write(formatted)
+    return status
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="neurosym",
+        description="Hybrid symbolic-connectionist reasoning: check, draw and format rules.",
+    )
+    p.add_argument("--version", action="version", version=f"neurosym {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    c = sub.add_parser("check", help="parse and statically check .rules files")
+    c.add_argument("files", nargs="+", metavar="FILE", help="rule files or directories")
+    c.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
+    c.add_argument("--format", choices=["text", "json"], default="text")
+    c.add_argument("--quiet", "-q", action="store_true", help="only the diagnostics")
+    c.add_argument("--facts", action="append", default=[], metavar="PRED=FILE",
+                   help="load a CSV/TSV table as facts of PRED (repeatable)")  # fmt: skip
+    c.set_defaults(func=_cmd_check)
+
+    g = sub.add_parser("graph", help="export the knowledge-base graph")
+    g.add_argument("file", metavar="FILE")
+    g.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="OUT.graphml, OUT.dot, OUT.json, or OUT.png/.svg/.pdf (viz extra)",
+    )
+    g.add_argument("--facts", action="append", default=[], metavar="PRED=FILE")
+    g.set_defaults(func=_cmd_graph)
+
+    f = sub.add_parser("fmt", help="print rule files in canonical form")
+    f.add_argument("files", nargs="+", metavar="FILE")
+    mode = f.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="exit 1 if a file would change")
+    mode.add_argument("-w", "--write", action="store_true", help="rewrite files in place")
+    f.set_defaults(func=_cmd_fmt)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        status: int = args.func(args, sys.stdout)
+    except _UsageError as exc:
+        sys.stderr.write(f"neurosym {args.command}: {exc}\n")
+        return EXIT_USAGE
+    except OptionalDependencyError as exc:
+        sys.stderr.write(f"neurosym {args.command}: {exc}\n")
+        return EXIT_USAGE
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,323 @@
+"""``kb.check()``: every static finding about a knowledge base, errors and warnings.
+
+The passes, one per concern: arity, undefined predicates (with a did-you-mean),
+variable safety and singletons (:mod:`._safety`), stratification and unreachable rules
+(:mod:`._strata`), weights, names, functions in arithmetic, and the dynamics statements.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
+
+from neurosym.errors import Diagnostic, Severity, Span
+from neurosym.lang import (
+    FUNCTION_NAMES,
+    Aggregate,
+    Assign,
+    Atom,
+    BinOp,
+    BodyItem,
+    Call,
+    Comparison,
+    Der,
+    Expr,
+    Fact,
+    FixedWeight,
+    LearnableWeight,
+    Literal_,
+    Neg,
+    Rule,
+    Weight,
+)
+
+from ._graph import expr_names
+from ._safety import Finding, body_safety, singletons
+from ._strata import stratification_findings, unreachable_findings
+from ._vars import aggregates, occurrences
+
+if TYPE_CHECKING:
+    from ._kb import KnowledgeBase
+
+__all__ = ["check_kb"]
+
+
+def _suggest(name: str, candidates: Iterable[str]) -> str | None:
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None
+
+
+def _atoms_used(body: tuple[BodyItem, ...]) -> Iterator[Atom]:
+    for item in body:
+        if isinstance(item, Literal_):
+            yield item.atom
+        else:
+            exprs = (item.expr,) if isinstance(item, Assign) else (item.left, item.right)
+            for e in exprs:
+                for agg in aggregates(e):
+                    yield from _atoms_used(agg.body)
+
+
+def _body_exprs(body: tuple[BodyItem, ...]) -> Iterator[Expr]:
+    for item in body:
+        if isinstance(item, Assign):
+            yield item.expr
+        elif isinstance(item, Comparison):
+            yield item.left
+            yield item.right
+
+
+def _calls(e: Expr) -> Iterator[Call]:
+    if isinstance(e, Call):
+        yield e
+        for a in e.args:
+            yield from _calls(a)
+    elif isinstance(e, BinOp):
+        yield from _calls(e.left)
+        yield from _calls(e.right)
+    elif isinstance(e, Neg):
+        yield from _calls(e.operand)
+    elif isinstance(e, Der):
+        yield from _calls(e.expr)
+    elif isinstance(e, Aggregate):
+        for t in e.template:
+            yield from _calls(t)
+        for inner in _body_exprs(e.body):
+            yield from _calls(inner)
+
+
+def _clauses(kb: KnowledgeBase) -> Iterator[tuple[Atom | None, tuple[BodyItem, ...], str]]:
+    for r in kb.rules:
+        yield r.head, r.body, "rule"
+    for c in kb.constraints:
+        yield None, c.body, "constraint"
+    for q in kb.queries:
+        yield None, q.body, "query"
+
+
+def _arity(kb: KnowledgeBase) -> Iterator[Finding]:
+    uses: dict[str, list[Atom]] = defaultdict(list)
+    for f in kb.facts:
+        uses[f.atom.predicate].append(f.atom)
+    for d in kb.neural:
+        uses[d.head.predicate].append(d.head)
+    for head, body, _ in _clauses(kb):
+        if head is not None:
+            uses[head.predicate].append(head)
+        for atom in _atoms_used(body):
+            uses[atom.predicate].append(atom)
+    for name, atoms in uses.items():
+        counts = Counter(a.arity for a in atoms)
+        if len(counts) < 2:
+            continue
+        usual, _ = counts.most_common(1)[0]
+        first = next(a for a in atoms if a.arity == usual)
+        where = first.span.start_str() if first.span else "elsewhere"
+        for a in atoms:
+            if a.arity != usual:
+                yield (
+                    "arity-mismatch",
+                    f"{name} is used here with {a.arity} argument(s), but with {usual} "
+                    f"elsewhere (e.g. {where})",
+                    a.span,
+                    Severity.ERROR,
+                    "a predicate has one arity; rename one of them if they are different",
+                )
+
+
+def _undefined(kb: KnowledgeBase) -> Iterator[Finding]:
+    defined = {f.atom.key for f in kb.facts} | {r.head.key for r in kb.rules}
+    defined |= {d.head.key for d in kb.neural}
+    names = {n for n, _ in defined}
+    seen: set[tuple[str, int]] = set()
+    for _, body, _what in _clauses(kb):
+        for atom in _atoms_used(body):
+            if atom.key in defined or atom.predicate in names or atom.key in seen:
+                continue
+            seen.add(atom.key)
+            yield (
+                "undefined-predicate",
+                f"{atom.predicate}/{atom.arity} is used but no fact, rule or network defines it",
+                atom.span,
+                Severity.ERROR,
+                _suggest(atom.predicate, names) or "define it with a fact or a rule",
+            )
+
+
+def _safety(kb: KnowledgeBase) -> Iterator[Finding]:
+    for f in kb.facts:
+        for a in f.atom.args:
+            for v in occurrences(a):
+                yield (
+                    "non-ground-fact",
+                    f"a fact must be ground, but {v.name} is a variable",
+                    v.span,
+                    Severity.ERROR,
+                    "write a constant (lowercase), or make it a rule with a body that binds it",
+                )
+    for head, body, what in _clauses(kb):
+        _, found = body_safety(body, head=head, what=what)
+        yield from found
+        if what != "query":
+            unsafe = {f[2] for f in found}
+            yield from (f for f in singletons(head, body) if f[2] not in unsafe)
+
+
+def _weight(w: Weight | None, span: Span | None) -> Iterator[Finding]:
+    if isinstance(w, FixedWeight):
+        if not -1.0 <= w.value <= 1.0:
+            yield (
+                "weight-range",
+                f"weight {w.value:g} is outside [-1, 1]",
+                w.span or span,
+                Severity.ERROR,
+                "probabilities and truth degrees lie in [0, 1]; certainty factors in [-1, 1]",
+            )
+        elif w.value < 0:
+            yield (
+                "negative-weight",
+                f"negative weight {w.value:g} is meaningful only under certainty factors",
+                w.span or span,
+                Severity.WARNING,
+                "with semantics='prob' or 'fuzzy-*' it is an error at run time",
+            )
+    elif isinstance(w, LearnableWeight) and not 0.0 <= w.initial <= 1.0:
+        yield (
+            "weight-range",
+            f"the initial value {w.initial:g} of a learnable weight is outside [0, 1]",
+            w.span or span,
+            Severity.ERROR,
+            "write t(w) with 0 <= w <= 1",
+        )
+
+
+def _weights_and_names(kb: KnowledgeBase) -> Iterator[Finding]:
+    first: dict[str, Span | None] = {}
+    for s in kb.statements:
+        if isinstance(s, Fact | Rule):
+            yield from _weight(s.weight, s.span)
+            if s.name is not None:
+                if s.name in first:
+                    where = first[s.name]
+                    yield (
+                        "duplicate-name",
+                        f"a rule named {s.name!r} is already defined",
+                        s.span,
+                        Severity.ERROR,
+                        f"first defined at {where.start_str() if where else '?'}; "
+                        "rule names must be unique",
+                    )
+                else:
+                    first[s.name] = s.span
+    for d in kb.neural:
+        if not d.domain:
+            yield ("neural-domain", f"network {d.net} has an empty domain", d.span,
+                   Severity.ERROR, "list the values it chooses from: [0, 1, ...]")  # fmt: skip
+        head_vars = {v.name for a in d.head.args for v in occurrences(a)}
+        for t in (*d.inputs, d.output):
+            for v in occurrences(t):
+                if v.name not in head_vars:
+                    yield (
+                        "neural-head",
+                        f"{v.name} of nn({d.net}, ...) does not occur in {d.head.predicate}(...)",
+                        v.span,
+                        Severity.ERROR,
+                        "the inputs and the output must be arguments of the predicate",
+                    )
+
+
+def _functions(kb: KnowledgeBase) -> Iterator[Finding]:
+    exprs: list[Expr] = []
+    for _, body, _ in _clauses(kb):
+        exprs.extend(_body_exprs(body))
+    exprs.extend(d.expr for d in kb.derivatives)
+    for law in kb.laws:
+        for c in (*law.conditions, law.relation):
+            exprs.extend((c.left, c.right))
+    for e in exprs:
+        for call in _calls(e):
+            if call.func not in FUNCTION_NAMES:
+                yield (
+                    "unknown-function",
+                    f"unknown function {call.func!r} in arithmetic",
+                    call.span,
+                    Severity.ERROR,
+                    _suggest(call.func, FUNCTION_NAMES)
+                    or "the functions are " + ", ".join(sorted(FUNCTION_NAMES)),
+                )
+
+
+def _dynamics(kb: KnowledgeBase) -> Iterator[Finding]:
+    states = list(kb.states)
+    params = [p.name for p in kb.params]
+    symbols = set(states) | set(params)
+    for name, n in Counter(states + params).items():
+        if n > 1:
+            yield ("duplicate-name", f"{name!r} is declared {n} times as a state or parameter",
+                   None, Severity.ERROR, "declare each name once")  # fmt: skip
+    defined: dict[str, Span | None] = {}
+    for d in kb.derivatives:
+        if d.state not in states:
+            yield (
+                "undeclared-state",
+                f"der({d.state}) names {d.state!r}, which is not a declared state",
+                d.span,
+                Severity.ERROR,
+                _suggest(d.state, states) or f"declare it: state {d.state}.",
+            )
+        if d.state in defined:
+            yield ("duplicate-derivative", f"der({d.state}) is defined twice", d.span,
+                   Severity.ERROR, "sum the terms in one der(...) statement")  # fmt: skip
+        defined[d.state] = d.span
+        yield from _symbols(d.expr, symbols, f"der({d.state})")
+    names: set[str] = set()
+    for law in kb.laws:
+        if law.name in names:
+            yield ("duplicate-name", f"a law named {law.name!r} is already defined", law.span,
+                   Severity.ERROR, "law names must be unique")  # fmt: skip
+        names.add(law.name)
+        for c in (*law.conditions, law.relation):
+            for e in (c.left, c.right):
+                yield from _symbols(e, symbols, f"law {law.name}")
+
+
+def _symbols(e: Expr, symbols: set[str], where: str) -> Iterator[Finding]:
+    for name, span in expr_names(e):
+        if name not in symbols:
+            yield (
+                "undeclared-state",
+                f"{name!r} in {where} is neither a declared state nor a parameter",
+                span,
+                Severity.ERROR,
+                _suggest(name, symbols) or f"declare it: 'state {name}.' or 'param {name} = 1.0.'",
+            )
+    for v in occurrences(e):
+        yield ("undeclared-state", f"variable {v.name} in {where}: dynamics use lowercase names",
+               v.span, Severity.ERROR, f"write {v.name.lower()!r} and declare it")  # fmt: skip
+
+
+_PASSES = (_arity, _undefined, _safety, _weights_and_names, _functions, _dynamics)
+
+
+def check_kb(kb: KnowledgeBase) -> list[Diagnostic]:
+    """Run every pass; diagnostics sorted by file (in load order), line and column."""
+    findings: list[Finding] = []
+    for p in _PASSES:
+        findings.extend(p(kb))
+    findings.extend(stratification_findings(kb.rules))
+    base = {f.atom.key for f in kb.facts} | {d.head.key for d in kb.neural}
+    findings.extend(unreachable_findings(kb.rules, base))
+    order = {f: i for i, f in enumerate(kb.files)}
+    diags = {
+        Diagnostic(code, msg, span, sev, hint, kb.source_line(span))
+        for code, msg, span, sev, hint in findings
+    }
+
+    def key(d: Diagnostic) -> tuple[int, int, int, str, str]:
+        if d.span is None:
+            return (-1, 0, 0, d.code, d.message)
+        return (order.get(d.span.file, len(order)), d.span.line, d.span.column, d.code, d.message)
+
+    return sorted(diags, key=key)

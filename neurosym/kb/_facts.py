@@ -1,0 +1,131 @@
+"""Facts from CSV/TSV tables: one row a fact, numbers typed, header row optional."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from neurosym.errors import FactsFileError, Span
+from neurosym.lang import Atom, Const, Fact, Number, String, Term
+
+__all__ = ["FactSource", "read_facts"]
+
+_CONST = re.compile(r"[a-z][A-Za-z0-9_]*\Z")
+_INT = re.compile(r"[+-]?[0-9]+\Z")
+_FLOAT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class FactSource:
+    """A table of facts for one predicate.
+
+    Args:
+        path: a ``.csv`` (comma) or ``.tsv`` (tab) file; other suffixes are sniffed.
+        header: ``True``/``False`` when you know; ``None`` guesses (see :func:`read_facts`).
+        delimiter: overrides the delimiter implied by the suffix.
+    """
+
+    path: str | os.PathLike[str]
+    header: bool | None = None
+    delimiter: str | None = None
+
+
+def _cell_term(cell: str, span: Span) -> Term:
+    text = cell.strip()
+    if _INT.match(text):
+        return Number(int(text), span=span)
+    if _FLOAT.match(text):
+        value = float(text)
+        if math.isfinite(value):
+            return Number(value, span=span)
+    if _CONST.match(text):
+        return Const(text, span=span)
+    return String(text, span=span)
+
+
+def _looks_numeric(cell: str) -> bool:
+    t = cell.strip()
+    return bool(_INT.match(t) or _FLOAT.match(t))
+
+
+def _guess_header(rows: list[list[str]]) -> bool:
+    """A first row is a header when none of its cells is a number and some column is
+    numeric below it, or its cells are not constants (``Parent``, ``child name``) while
+    the cells below them are."""
+    if len(rows) < 2 or any(_looks_numeric(c) for c in rows[0]):
+        return False
+    first, rest = rows[0], rows[1:]
+    for j, title in enumerate(first):
+        column = [r[j] for r in rest if j < len(r)]
+        if column and all(_looks_numeric(c) for c in column):
+            return True
+        if (
+            not _CONST.match(title.strip())
+            and column
+            and all(_CONST.match(c.strip()) for c in column)
+        ):
+            return True
+    return False
+
+
+def read_facts(predicate: str, source: FactSource | str | os.PathLike[str]) -> list[Fact]:
+    """Read a table as ground facts of ``predicate``, one per row.
+
+    Cells become integers, floats, constants (lowercase identifiers) or strings. Spans
+    point into the table, so diagnostics name ``people.csv:12:7``.
+
+    Raises:
+        FactsFileError: a missing file, an empty cell, or rows of different lengths.
+    """
+    src = source if isinstance(source, FactSource) else FactSource(source)
+    path = Path(src.path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FactsFileError(f"{path}: facts file for {predicate!r} not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FactsFileError(f"{path}: cannot read facts for {predicate!r}: {exc}") from exc
+    delimiter = src.delimiter
+    if delimiter is None:
+        suffix = path.suffix.lower()
+        if suffix == ".tsv":
+            delimiter = "\t"
+        elif suffix == ".csv":
+            delimiter = ","
+        else:
+            try:
+                delimiter = csv.Sniffer().sniff(text[:4096], delimiters=",\t;").delimiter
+            except csv.Error:
+                delimiter = ","
+    rows = [r for r in csv.reader(text.splitlines(), delimiter=delimiter)]
+    numbered = [(i + 1, r) for i, r in enumerate(rows) if r and any(c.strip() for c in r)]
+    header = src.header if src.header is not None else _guess_header([r for _, r in numbered])
+    if header:
+        numbered = numbered[1:]
+    facts: list[Fact] = []
+    arity: int | None = None
+    for lineno, row in numbered:
+        if arity is None:
+            arity = len(row)
+        elif len(row) != arity:
+            raise FactsFileError(
+                f"{path}:{lineno}:1: row has {len(row)} cells, the rows before it have {arity}"
+            )
+        args: list[Term] = []
+        col = 1
+        for cell in row:
+            span = Span(str(path), lineno, col, lineno, col + max(1, len(cell)))
+            if not cell.strip():
+                raise FactsFileError(
+                    f"{path}:{lineno}:{col}: empty cell in a fact of {predicate!r}; "
+                    "every column needs a value"
+                )
+            args.append(_cell_term(cell, span))
+            col += len(cell) + 1
+        row_span = Span(str(path), lineno, 1, lineno, col)
+        facts.append(Fact(Atom(predicate, tuple(args), span=row_span), span=row_span))
+    return facts

@@ -1,0 +1,357 @@
+"""The :class:`KnowledgeBase`: statements from files, includes and tables, as one object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar, final
+
+from neurosym.errors import (
+    ConfigurationError,
+    Diagnostic,
+    IncludeError,
+    KnowledgeBaseError,
+    Severity,
+    Span,
+)
+from neurosym.lang import (
+    Constraint,
+    Derivative,
+    Fact,
+    Include,
+    Law,
+    NeuralDecl,
+    ParamDecl,
+    Program,
+    Query,
+    Rule,
+    StateDecl,
+    Statement,
+    format_statement,
+    parse_text,
+)
+
+from ._facts import FactSource, read_facts
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+__all__ = ["KnowledgeBase", "load", "parse"]
+
+_S = TypeVar("_S")
+
+FactsArg = Mapping[str, "FactSource | str | os.PathLike[str]"]
+
+
+@final
+class KnowledgeBase:
+    """Statements of one or more ``.rules`` files (includes resolved) and fact tables.
+
+    Build one with :func:`neurosym.load` or :func:`neurosym.parse`. The statements are
+    immutable AST nodes; the knowledge base itself can grow and shrink at run time with
+    :meth:`add` and :meth:`remove`.
+
+    Example:
+        >>> import neurosym as ns
+        >>> kb = ns.parse("has_hair(tiger). mammal(X) :- has_hair(X).")
+        >>> len(kb.facts), len(kb.rules)
+        (1, 1)
+        >>> sorted(kb.graph.nodes)
+        ['has_hair/1', 'mammal/1', 'rule:<string>:1:19']
+    """
+
+    def __init__(
+        self,
+        statements: Iterable[Statement] = (),
+        *,
+        sources: Mapping[str, str] | None = None,
+        files: Iterable[str] = (),
+    ) -> None:
+        self._statements: list[Statement] = []
+        self._sources: dict[str, str] = dict(sources or {})
+        self._files: tuple[str, ...] = tuple(files)
+        self._graph: nx.MultiDiGraph | None = None
+        self._added = 0
+        for s in statements:
+            self._append(s)
+
+    # ------------------------------------------------------------------ contents
+    def _append(self, s: Statement) -> None:
+        if isinstance(s, Include):
+            raise ConfigurationError(
+                "includes are resolved when loading; add the included file's statements instead"
+            )
+        self._statements.append(s)
+
+    @property
+    def statements(self) -> tuple[Statement, ...]:
+        """Every statement, includes expanded in place, in source order."""
+        return tuple(self._statements)
+
+    def _of(self, kind: type[_S]) -> tuple[_S, ...]:
+        return tuple(s for s in self._statements if isinstance(s, kind))
+
+    @property
+    def facts(self) -> tuple[Fact, ...]:
+        return self._of(Fact)
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        return self._of(Rule)
+
+    @property
+    def constraints(self) -> tuple[Constraint, ...]:
+        return self._of(Constraint)
+
+    @property
+    def queries(self) -> tuple[Query, ...]:
+        return self._of(Query)
+
+    @property
+    def neural(self) -> tuple[NeuralDecl, ...]:
+        return self._of(NeuralDecl)
+
+    @property
+    def states(self) -> tuple[str, ...]:
+        return tuple(n for s in self._of(StateDecl) for n in s.names)
+
+    @property
+    def params(self) -> tuple[ParamDecl, ...]:
+        return self._of(ParamDecl)
+
+    @property
+    def derivatives(self) -> tuple[Derivative, ...]:
+        return self._of(Derivative)
+
+    @property
+    def laws(self) -> tuple[Law, ...]:
+        return self._of(Law)
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The rule files read, the top file first, then includes in the order met."""
+        return self._files
+
+    @property
+    def sources(self) -> Mapping[str, str]:
+        """The text of every file read, by the name used in spans."""
+        return dict(self._sources)
+
+    def __len__(self) -> int:
+        return len(self._statements)
+
+    def __iter__(self) -> Iterator[Statement]:
+        return iter(tuple(self._statements))
+
+    def __repr__(self) -> str:
+        return (
+            f"<KnowledgeBase: {len(self.facts)} facts, {len(self.rules)} rules, "
+            f"{len(self.files)} files>"
+        )
+
+    # ------------------------------------------------------------------ changes
+    def add(self, item: str | Statement | Iterable[Statement]) -> tuple[Statement, ...]:
+        """Add statements, given as rule text or AST nodes; returns what was added.
+
+        Raises:
+            RuleSyntaxError: text that does not parse.
+            ConfigurationError: an ``include`` (resolve it with :func:`load`).
+        """
+        if isinstance(item, str):
+            self._added += 1
+            name = f"<added {self._added}>"
+            self._sources[name] = item
+            new: tuple[Statement, ...] = parse_text(item, file=name).statements
+        elif isinstance(item, Iterable):
+            new = tuple(item)
+        else:
+            new = (item,)
+        for s in new:
+            self._append(s)
+        self._graph = None
+        return new
+
+    def remove(self, name: str) -> Statement:
+        """Remove the rule (or named fact) called ``name`` and return it.
+
+        Raises:
+            KnowledgeBaseError: no statement has that name.
+        """
+        for i, s in enumerate(self._statements):
+            if isinstance(s, Rule | Fact) and s.name == name:
+                self._graph = None
+                return self._statements.pop(i)
+        names = sorted(s.name for s in self._statements if isinstance(s, Rule | Fact) and s.name)
+        raise KnowledgeBaseError(
+            f"no rule named {name!r}; the named rules are: {', '.join(names) or '(none)'}"
+        )
+
+    # ------------------------------------------------------------------ views
+    @property
+    def graph(self) -> nx.MultiDiGraph:
+        """The knowledge base as a networkx ``MultiDiGraph`` (see ``docs/graph.md``)."""
+        if self._graph is None:
+            from ._graph import build_graph
+
+            self._graph = build_graph(self)
+        return self._graph
+
+    def check(self) -> list[Diagnostic]:
+        """Static analysis: every error and warning, in source order (see ``docs/check.md``)."""
+        from ._check import check_kb
+
+        return check_kb(self)
+
+    def source_line(self, span: Span | None) -> str | None:
+        """The text of the line a span starts on, when the file is known."""
+        if span is None:
+            return None
+        text = self._sources.get(span.file)
+        if text is None:
+            try:
+                text = Path(span.file).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                return None
+        lines = text.splitlines()
+        return lines[span.line - 1] if 0 < span.line <= len(lines) else None
+
+    def to_text(self) -> str:
+        """Canonical ``.rules`` text of every statement (includes already expanded)."""
+        return "".join(format_statement(s) + "\n" for s in self._statements)
+
+    def write_graph(self, path: str | os.PathLike[str]) -> None:
+        """Write the graph as ``.graphml``, ``.dot`` or ``.json`` (node-link), atomically.
+
+        For ``.png`` use :func:`neurosym.viz.draw_graph` (needs ``neurosym[viz]``).
+        """
+        from ._graph import write_graph
+
+        write_graph(self.graph, path)
+
+
+# ---------------------------------------------------------------------- loading
+
+
+class _Loader:
+    def __init__(self) -> None:
+        self.sources: dict[str, str] = {}
+        self.files: list[str] = []
+        self.seen: set[str] = set()
+
+    def program(self, text: str, file: str) -> Program:
+        self.sources[file] = text
+        self.files.append(file)
+        return parse_text(text, file=file)
+
+    def expand(self, program: Program, base: Path, stack: tuple[str, ...]) -> Iterator[Statement]:
+        for s in program.statements:
+            if not isinstance(s, Include):
+                yield s
+                continue
+            target = os.path.normpath(base / s.path)
+            key = os.path.realpath(target)
+            if key in stack:
+                chain = [*stack[stack.index(key) :], key]
+                shown = " -> ".join(os.path.relpath(c) for c in chain)
+                raise IncludeError(
+                    [self._diag(s, f"include cycle: {shown}", "remove one of these includes")]
+                )
+            if key in self.seen:
+                continue  # a diamond: each file is read once
+            try:
+                text = Path(target).read_text(encoding="utf-8")
+            except FileNotFoundError:
+                raise IncludeError(
+                    [
+                        self._diag(
+                            s,
+                            f"included file {s.path!r} not found (looked for {target})",
+                            "include paths are relative to the file that includes them",
+                        )
+                    ]
+                ) from None
+            except (OSError, UnicodeDecodeError) as exc:
+                raise IncludeError([self._diag(s, f"cannot read {target}: {exc}", None)]) from exc
+            self.seen.add(key)
+            child = self.program(text, target)
+            yield from self.expand(child, Path(target).parent, (*stack, key))
+
+    def _diag(self, s: Include, message: str, hint: str | None) -> Diagnostic:
+        line = None
+        if s.span is not None:
+            lines = self.sources.get(s.span.file, "").splitlines()
+            line = lines[s.span.line - 1] if 0 < s.span.line <= len(lines) else None
+        return Diagnostic("include", message, s.span, Severity.ERROR, hint, line)
+
+
+def _with_facts(loader: _Loader, statements: list[Statement], facts: FactsArg | None) -> None:
+    for predicate, source in (facts or {}).items():
+        rows = read_facts(predicate, source)
+        path = str(source.path if isinstance(source, FactSource) else source)
+        loader.files.append(path)
+        statements.extend(rows)
+
+
+def load(path: str | os.PathLike[str], *, facts: FactsArg | None = None) -> KnowledgeBase:
+    """Load a ``.rules`` file, its includes, and optional fact tables.
+
+    Args:
+        path: the rule file.
+        facts: ``{"parent": "people.csv"}``: a table per predicate (``.csv``/``.tsv``,
+            header optional, numbers typed); a :class:`FactSource` gives more control.
+
+    Returns:
+        The :class:`KnowledgeBase`. Call :meth:`KnowledgeBase.check` for static analysis.
+
+    Raises:
+        RuleSyntaxError: the first syntax error, as ``file:line:col`` with a caret.
+        IncludeError: a missing included file or an include cycle, at the include line.
+        FactsFileError: a fact table that cannot be read.
+        KnowledgeBaseError: ``path`` itself cannot be read.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise KnowledgeBaseError(f"{p}: no such rule file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KnowledgeBaseError(f"{p}: cannot read the rule file: {exc}") from exc
+    loader = _Loader()
+    file = str(p)
+    loader.seen.add(os.path.realpath(file))
+    program = loader.program(text, file)
+    statements = list(loader.expand(program, p.parent, (os.path.realpath(file),)))
+    _with_facts(loader, statements, facts)
+    return KnowledgeBase(statements, sources=loader.sources, files=loader.files)
+
+
+def parse(
+    text: str,
+    *,
+    file: str = "<string>",
+    base_dir: str | os.PathLike[str] | None = None,
+    facts: FactsArg | None = None,
+) -> KnowledgeBase:
+    """Build a knowledge base from rule text.
+
+    Args:
+        text: the rules.
+        file: the name used in diagnostics.
+        base_dir: where ``include`` paths are resolved (default: the current directory).
+        facts: fact tables, as for :func:`load`.
+
+    Example:
+        >>> import neurosym as ns
+        >>> ns.parse("p(a). p(b).").facts[1].atom.args[0].name
+        'b'
+
+    Raises:
+        RuleSyntaxError, IncludeError, FactsFileError: as for :func:`load`.
+    """
+    loader = _Loader()
+    program = loader.program(text, file)
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    statements = list(loader.expand(program, base, ()))
+    _with_facts(loader, statements, facts)
+    return KnowledgeBase(statements, sources=loader.sources, files=loader.files)
