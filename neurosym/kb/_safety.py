@@ -93,6 +93,8 @@ def body_safety(
                         _unsafe_name(name, span, f"on the right of 'is' in this {what}")
                     )
             findings.extend(_aggregate_safety(item.expr, bound, what))
+    # A variable that an `is` would bind is reported there (its right side), not again here.
+    assigned = {item.var.name for item in body if isinstance(item, Assign)}
     if head is not None:
         for a in head.args:
             for v in occurrences(a):
@@ -101,7 +103,7 @@ def body_safety(
                         ("unsafe-variable", "'_' cannot appear in a head: it would match anything",
                          v.span, Severity.ERROR, "name the value, or drop the argument")
                     )  # fmt: skip
-                elif v.name not in bound:
+                elif v.name not in bound and v.name not in assigned:
                     findings.append(_unsafe(v, f"in the head of this {what}", None))
     return bound, findings
 
@@ -139,6 +141,8 @@ def _unsafe_name(name: str, span: Span | None, where: str) -> Finding:
 def singletons(head: Atom | None, body: tuple[BodyItem, ...]) -> Iterator[Finding]:
     """Variables that occur once in a clause: usually a typo (write ``_X`` if meant)."""
     occ: list[Var] = []
+    # A variable that an `is` would bind is reported there (its right side), not again here.
+    assigned = {item.var.name for item in body if isinstance(item, Assign)}
     if head is not None:
         for a in head.args:
             occ.extend(occurrences(a))

@@ -22,6 +22,12 @@ __all__ = ["dependency_graph", "strata", "stratification_findings", "unreachable
 
 
 def _literal_span(rule: Rule, name: str, arity: int, polarity: str) -> Span | None:
+    if polarity == "aggregate":
+        for item in rule.body:
+            if not isinstance(item, Literal_) and any(
+                n == name and a == arity for n, a, _ in body_predicates((item,))
+            ):
+                return item.span
     for item in rule.body:
         if (
             isinstance(item, Literal_)
@@ -68,8 +74,8 @@ def stratification_findings(rules: tuple[Rule, ...]) -> Iterator[Finding]:
             f"{word} through recursion: {cycle} (in {rule_id(rule)[5:]})",
             _literal_span(rule, name, int(arity), data["polarity"]),
             Severity.ERROR,
-            f"{u} depends on itself through '{'not' if word == 'negation' else 'an aggregate'}'"
-            "; no stratified meaning exists: break the cycle",
+            f"{u} depends on itself through {'not' if word == 'negation' else 'an aggregate'}"
+            "; that has no stratified meaning: break the cycle",
         )
 
 

@@ -296,6 +296,22 @@ def _unexpected_token(
                 hint=f"every statement ends with '.'; found {shown} at {line}:{col} instead",
             )
 
+    if tok.type == "EQUALS" and text[offset + 1 : offset + 2] == "<":
+        return make_error(
+            text,
+            file,
+            "'=<' is Prolog's spelling",
+            _span_at(file, line, col, 2),
+            hint="write '<=' for less-or-equal",
+        )
+    if "COMMA" in expected and tok.type in {"NAME", "VAR", "NOT"}:
+        return make_error(
+            text,
+            file,
+            f"missing ',' before {shown}",
+            span,
+            hint="goals in a body are separated by ',' (or 'and' in if-then rules)",
+        )
     if tok.type == "EQUALS":
         return make_error(
             text,

@@ -9,6 +9,7 @@ names it instead of a list of tokens.
 from __future__ import annotations
 
 import functools
+import math
 from pathlib import Path
 from typing import NoReturn
 
@@ -364,7 +365,7 @@ class _Builder:
         sp = self.span(node)
         kids = self.trees(node)
         if kind == "number":
-            return A.Number(_number(str(kids[0])), span=sp)
+            return self.number(str(kids[0]), sp)
         if kind == "string":
             return A.String(_decode_string(str(kids[0])), span=sp)
         if kind == "var":
@@ -402,6 +403,23 @@ class _Builder:
             template = tuple(self.expr(c) for c in self.trees(kids[1]))  # type: ignore[arg-type]
             return A.Aggregate(agg_op, template, self.body(kids[2]), span=sp)  # type: ignore[arg-type]
         raise RuntimeError(f"neurosym bug: unknown expression node {kind!r}")
+
+    def number(self, raw: str, sp: Span) -> A.Number:
+        try:
+            value = _number(raw)
+        except ValueError:  # more digits than int() converts (sys.get_int_max_str_digits)
+            self.fail(
+                f"the integer literal has {len(raw)} digits, too many to read",
+                sp,
+                "write it as a float with an exponent, e.g. 1.5e300",
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            self.fail(
+                f"the number {raw} is too large for a float",
+                sp,
+                "numbers must be finite: the largest is about 1.8e308",
+            )
+        return A.Number(value, span=sp)
 
     def args(self, node: Tree[Token]) -> tuple[A.Expr, ...]:
         for c in node.children:
