@@ -50,7 +50,7 @@ def _imported_layers(path: Path) -> set[tuple[str, int]]:
             if names == ["neurosym"]:  # from neurosym import bridge / __version__
                 names = [
                     f"neurosym.{a.name}"
-                    if (PACKAGE / a.name).is_dir() or (PACKAGE / f"{a.name}.py").exists()
+                    if a.name in ALLOWED or a.name in BOTTOM or (PACKAGE / a.name).is_dir()
                     else "neurosym.__init__"
                     for a in node.names
                 ]
