@@ -72,6 +72,7 @@ class KnowledgeBase:
         self._sources: dict[str, str] = dict(sources or {})
         self._files: tuple[str, ...] = tuple(files)
         self._graph: nx.MultiDiGraph | None = None
+        self._lines: dict[str, list[str]] = {}
         self._added = 0
         for s in statements:
             self._append(s)
@@ -162,6 +163,7 @@ class KnowledgeBase:
             self._added += 1
             name = f"<added {self._added}>"
             self._sources[name] = item
+            self._lines.pop(name, None)
             new: tuple[Statement, ...] = parse_text(item, file=name).statements
         elif isinstance(item, Iterable):
             new = tuple(item)
@@ -207,14 +209,18 @@ class KnowledgeBase:
         """The text of the line a span starts on, when the file is known."""
         if span is None:
             return None
-        text = self._sources.get(span.file)
-        if text is None:
-            try:
-                text = Path(span.file).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                return None
-        lines = text.splitlines()
-        return lines[span.line - 1] if 0 < span.line <= len(lines) else None
+        lines = self._lines.get(span.file)
+        if lines is None:
+            text = self._sources.get(span.file)
+            if text is None:
+                try:
+                    text = Path(span.file).read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError):
+                    return None
+            lines = self._lines[span.file] = text.split("\n")  # lines as lark counts them
+        if 0 < span.line <= len(lines):
+            return lines[span.line - 1].removesuffix("\r")
+        return None
 
     def to_text(self) -> str:
         """Canonical ``.rules`` text of every statement (includes already expanded)."""

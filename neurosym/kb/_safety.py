@@ -141,8 +141,6 @@ def _unsafe_name(name: str, span: Span | None, where: str) -> Finding:
 def singletons(head: Atom | None, body: tuple[BodyItem, ...]) -> Iterator[Finding]:
     """Variables that occur once in a clause: usually a typo (write ``_X`` if meant)."""
     occ: list[Var] = []
-    # A variable that an `is` would bind is reported there (its right side), not again here.
-    assigned = {item.var.name for item in body if isinstance(item, Assign)}
     if head is not None:
         for a in head.args:
             occ.extend(occurrences(a))

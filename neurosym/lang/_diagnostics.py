@@ -88,8 +88,10 @@ def _words(expected: Iterable[str], *, limit: int = 6) -> str:
 
 
 def _line(text: str, line: int) -> str:
-    lines = text.splitlines()
-    return lines[line - 1] if 0 < line <= len(lines) else ""
+    # lark counts lines by "\n" only; str.splitlines() also splits at \f, \v, \r, U+2028...
+    # and would quote the wrong line.
+    lines = text.split("\n")
+    return lines[line - 1].removesuffix("\r") if 0 < line <= len(lines) else ""
 
 
 def make_error(

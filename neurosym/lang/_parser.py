@@ -8,19 +8,26 @@ names it instead of a list of tokens.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 import lark
 import lark.exceptions
 from lark import Token, Tree
 
-from neurosym.errors import Span
+from neurosym.errors import RuleSyntaxError, Span
 
 from . import _ast as A
 from ._diagnostics import make_error, syntax_error_from_lark
+from ._fastparse import Unsupported, parse_chunk, tokenize
+
+_T = TypeVar("_T")
+
+MAX_NESTING = 100
+"""Brackets may nest this deep; deeper text is refused with a clear error."""
 
 __all__ = ["parse_body_text", "parse_expr_text", "parse_text"]
 
@@ -45,13 +52,42 @@ def _lark() -> lark.Lark:
 
 def _parse(text: str, file: str, start: str) -> Tree[Token]:
     try:
-        return _lark().parse(text, start=start)
+        tree = _lark().parse(text, start=start)
     except lark.exceptions.UnexpectedInput as exc:
         raise syntax_error_from_lark(exc, text, file) from None
+    _check_depth(tree, text, file)
+    return tree
+
+
+# The tree builder, the printer and the analyses recurse once or twice per level; past
+# this depth Python's recursion limit (1000 frames) would end them with a RecursionError.
+_MAX_DEPTH = 200
+
+
+def _check_depth(tree: Tree[Token], text: str, file: str) -> None:
+    """Refuse a tree nested deeper than :data:`_MAX_DEPTH` levels (walked without recursion)."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > _MAX_DEPTH:
+            meta = node.meta
+            line, col = (1, 1) if getattr(meta, "empty", True) else (meta.line, meta.column)
+            raise make_error(
+                text,
+                file,
+                f"nested too deeply: more than {_MAX_DEPTH} levels of brackets or operators",
+                Span(file, line, col, line, col + 1),
+                hint="split the expression into steps with 'X is ...', or flatten the list",
+            )
+        stack.extend((c, depth + 1) for c in node.children if isinstance(c, Tree))
 
 
 def parse_text(text: str, *, file: str = "<string>") -> A.Program:
     """Parse a whole ``.rules`` text.
+
+    Plain facts and Prolog-spelled rules take a fast hand-written path
+    (:mod:`._fastparse`); every other statement, and every error, goes through the lark
+    grammar, which defines the language. Both give the same AST, spans included.
 
     Args:
         text: the source.
@@ -65,10 +101,135 @@ def parse_text(text: str, *, file: str = "<string>") -> A.Program:
     """
     if not isinstance(text, str):
         raise TypeError(f"parse_text takes the rule text as str, got {type(text).__name__}")
-    tree = _parse(text, file, "start")
-    builder = _Builder(text, file)
-    nodes = [c for c in tree.children if isinstance(c, Tree)]
-    return A.Program(tuple(builder.statement(s) for s in nodes), file=file)
+    toks, stopped = tokenize(text)
+    statements: list[A.Statement] = []
+    pending: int | None = None  # start offset of a run of statements left to lark
+    start = 0
+    depth = 0
+    for idx, tok in enumerate(toks):
+        if tok.kind != "OP":
+            continue
+        t = tok.text
+        if t in "([{":
+            depth += 1
+            if depth > MAX_NESTING:
+                sp = Span(file, tok.line, tok.col, tok.line, tok.col + 1)
+                raise make_error(
+                    text,
+                    file,
+                    f"brackets nested deeper than {MAX_NESTING} levels",
+                    sp,
+                    hint="split the expression with intermediate 'is' steps",
+                    code="too-deep",
+                )
+        elif t in ")]}":
+            depth -= 1
+        elif t == "." and depth == 0:
+            chunk = toks[start : idx + 1]
+            try:
+                stmt = parse_chunk(chunk, file)
+            except Unsupported:
+                if pending is None:
+                    pending = chunk[0].start
+            else:
+                if pending is not None:
+                    statements.extend(_lark_region(text, pending, chunk[0].start, file))
+                    pending = None
+                statements.append(stmt)
+            start = idx + 1
+    if start < len(toks) or stopped is not None or pending is not None:
+        # The rest (a statement without its period, a character no token starts with, or
+        # statements the fast path left alone) is lark's.
+        region = (
+            pending
+            if pending is not None
+            else (toks[start].start if start < len(toks) else (stopped or 0))
+        )
+        if stopped is not None and start >= len(toks) and pending is None:
+            region = _region_start_before(text, stopped)
+        statements.extend(_lark_region(text, region, len(text), file))
+    return A.Program(tuple(statements), file=file)
+
+
+def _region_start_before(text: str, offset: int) -> int:
+    """Start of the statement holding ``offset``: after the last '.' seen before it."""
+    toks, _ = tokenize(text[:offset])
+    for tok in reversed(toks):
+        if tok.kind == "OP" and tok.text == ".":
+            return tok.start + 1
+    return 0
+
+
+def _lark_region(text: str, begin: int, end: int, file: str) -> list[A.Statement]:
+    """Parse ``text[begin:end]`` with lark; spans shifted to their place in ``text``."""
+    line = text.count("\n", 0, begin) + 1
+    col = begin - (text.rfind("\n", 0, begin) + 1) + 1
+    region = text[begin:end]
+    try:
+        tree = _lark().parse(region, start="start")
+    except lark.exceptions.UnexpectedInput:
+        # Re-parse with the region in its place (blank before it), so positions, the
+        # caret and the hints are exactly those of the whole text.
+        padded = "\n" * (line - 1) + " " * (col - 1) + region
+        try:
+            _lark().parse(padded, start="start")
+        except lark.exceptions.UnexpectedInput as exc:
+            err = syntax_error_from_lark(exc, padded, file)
+            raise _with_real_line(err, text) from None
+        raise RuntimeError("neurosym bug: a region failed alone but parsed in place") from None
+    builder = _Builder(region, file)
+    try:
+        nodes = [builder.statement(c) for c in tree.children if isinstance(c, Tree)]
+    except RuleSyntaxError as err:
+        raise _with_real_line(_shift_error(err, line, col), text) from None
+    except RecursionError:
+        raise make_error(
+            text,
+            file,
+            "expression too long or too deeply nested",
+            Span(file, line, col, line, col + 1),
+            hint="split it into several 'is' steps",
+            code="too-deep",
+        ) from None
+    if line == 1 and col == 1:
+        return nodes
+    return [_shift(n, line - 1, col - 1) for n in nodes]
+
+
+def _shift_span(sp: Span, dl: int, dc: int) -> Span:
+    return Span(
+        sp.file,
+        sp.line + dl,
+        sp.column + (dc if sp.line == 1 else 0),
+        sp.end_line + dl,
+        sp.end_column + (dc if sp.end_line == 1 else 0),
+    )
+
+
+def _shift(node: _T, dl: int, dc: int) -> _T:
+    if isinstance(node, Span):
+        return _shift_span(node, dl, dc)  # type: ignore[return-value]
+    if isinstance(node, tuple):
+        return tuple(_shift(x, dl, dc) for x in node)  # type: ignore[return-value]
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        changes = {f.name: _shift(getattr(node, f.name), dl, dc) for f in dataclasses.fields(node)}
+        return dataclasses.replace(node, **changes)
+    return node
+
+
+def _shift_error(err: RuleSyntaxError, line: int, col: int) -> RuleSyntaxError:
+    d = err.diagnostic
+    span = _shift_span(d.span, line - 1, col - 1) if d.span is not None else None
+    return RuleSyntaxError(dataclasses.replace(d, span=span))
+
+
+def _with_real_line(err: RuleSyntaxError, text: str) -> RuleSyntaxError:
+    d = err.diagnostic
+    if d.span is None:
+        return err
+    lines = text.split("\n")  # lark counts lines by "\n" alone
+    real = lines[d.span.line - 1].removesuffix("\r") if 0 < d.span.line <= len(lines) else ""
+    return RuleSyntaxError(dataclasses.replace(d, source_line=real))
 
 
 def parse_expr_text(text: str, *, file: str = "<expression>") -> A.Expr:
@@ -154,11 +315,19 @@ class _Builder:
 
     # ---------------------------------------------------------------- statements
     def statement(self, node: Tree[Token]) -> A.Statement:
+        _check_depth(node, self.text, self.file)
         kind = node.data
         sp = self.span(node)
         kids = self.trees(node)
         if kind == "include":
-            return A.Include(_decode_string(str(kids[0])), span=sp)
+            path = _decode_string(str(kids[0]))
+            if "\0" in path:  # no file system accepts it; open() would raise ValueError
+                self.fail(
+                    "an include path cannot contain a NUL character (U+0000)",
+                    self.span(kids[0]),
+                    "remove the NUL character from the file name",
+                )
+            return A.Include(path, span=sp)
         if kind == "named":
             name = str(kids[0])
             inner = self.statement(kids[1])  # type: ignore[arg-type]

@@ -1,0 +1,335 @@
+"""A hand-written parser for the common statements, with lark as the reference.
+
+lark's LALR parser runs at about 80,000 tokens a second in pure Python, which makes a
+knowledge base of 100,000 facts take many seconds to load. Most statements in real
+knowledge bases are plain facts and Prolog-spelled rules; this module parses those with
+one compiled regular expression for the tokens and a small recursive-descent parser,
+producing exactly the AST (spans included) that the lark path produces.
+
+Anything outside that common subset — includes, the expert spelling, dynamics, neural
+declarations, ``t(...)`` weights, reserved names — and anything that does not parse is
+handed back (:class:`Unsupported`) so that the lark grammar, which remains the
+definition of the language, parses it and reports errors. A differential test checks that
+both paths agree on generated programs.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from neurosym.errors import Span
+
+from . import _ast as A
+
+__all__ = ["Unsupported", "parse_chunk", "tokenize"]
+
+_TOKEN = re.compile(
+    r"""
+    (?P<WS>[ \t\f\r\n]+)
+  | (?P<COMMENT>[%\#][^\n]*)
+  | (?P<NUMBER>[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)
+  | (?P<STRING>"(?:[^"\\\n]|\\[\\"nt])*")
+  | (?P<VAR>[A-Z_][A-Za-z0-9_]*)
+  | (?P<NAME>[a-z][A-Za-z0-9_]*)
+  | (?P<OP>:-|\?-|::|<=|>=|==|!=|[.,()\[\]{}<>=+\-*/^:])
+    """,
+    re.VERBOSE,
+)
+_CMP = frozenset({"<", "<=", ">", ">=", "==", "!="})
+# Statement starts that the fast path leaves to lark.
+_LARK_STARTS = frozenset({"include", "if", "state", "param", "law"})
+_RESERVED_CALLS = frozenset({"der", "nn", "t"})
+
+
+class Unsupported(Exception):
+    """This text is outside the fast subset (or malformed): parse it with lark."""
+
+
+class Tok(NamedTuple):
+    kind: str  # NUMBER STRING VAR NAME OP
+    text: str
+    line: int
+    col: int
+    start: int
+
+
+def tokenize(text: str) -> tuple[list[Tok], int | None]:
+    """The significant tokens of ``text``, and where tokenizing stopped early (or None).
+
+    Tokenizing stops at a character no token starts with; lark reports it.
+    """
+    out: list[Tok] = []
+    append = out.append
+    line, line_start, pos, n = 1, 0, 0, len(text)
+    match = _TOKEN.match
+    while pos < n:
+        m = match(text, pos)
+        if m is None:
+            return out, pos
+        kind = m.lastgroup
+        end = m.end()
+        if kind == "WS":
+            newlines = text.count("\n", pos, end)
+            if newlines:
+                line += newlines
+                line_start = text.rfind("\n", pos, end) + 1
+        elif kind != "COMMENT":
+            append(Tok(kind, m.group(), line, pos - line_start + 1, pos))  # type: ignore[arg-type]
+        pos = end
+    return out, None
+
+
+def _decode(raw: str) -> str:
+    if "\\" not in raw:
+        return raw[1:-1]
+    out: list[str] = []
+    body, i = raw[1:-1], 0
+    while i < len(body):
+        c = body[i]
+        if c == "\\":
+            out.append({"n": "\n", "t": "\t", "\\": "\\", '"': '"'}[body[i + 1]])
+            i += 2
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+class _Parser:
+    """Recursive descent over one statement's tokens; positions are token indices."""
+
+    __slots__ = ("file", "toks")
+
+    def __init__(self, toks: list[Tok], file: str) -> None:
+        self.toks = toks
+        self.file = file
+
+    def span(self, i: int, j: int) -> Span:
+        a, b = self.toks[i], self.toks[j]
+        return Span(self.file, a.line, a.col, b.line, b.col + len(b.text))
+
+    def peek(self, i: int) -> Tok:
+        if i >= len(self.toks):
+            raise Unsupported
+        return self.toks[i]
+
+    def expect(self, i: int, text: str) -> int:
+        if self.peek(i).text != text or self.toks[i].kind not in {"OP"}:
+            raise Unsupported
+        return i + 1
+
+    # ------------------------------------------------------------ statements
+    def statement(self) -> A.Statement:
+        toks = self.toks
+        first = toks[0]
+        if first.kind == "NAME" and first.text in _LARK_STARTS:
+            raise Unsupported
+        if first.kind == "OP" and first.text in {":-", "?-"}:
+            body, i = self.body(1)
+            self.end(i)
+            sp = self.span(0, i)
+            if first.text == ":-":
+                return A.Constraint(body, span=sp)
+            return A.Query(body, span=sp)
+        name = None
+        start = 0
+        if first.kind == "NAME" and first.text == "rule":
+            if self.peek(1).kind != "NAME":
+                raise Unsupported
+            name = self.toks[1].text
+            start = self.expect(2, ":")
+            if self.peek(start).kind == "NAME" and self.toks[start].text == "if":
+                raise Unsupported
+        e, _, i = self.expr(start)
+        weight: A.Weight | None = None
+        tok = self.peek(i)
+        if tok.text == "::" and tok.kind == "OP":
+            if not isinstance(e, A.Number):
+                raise Unsupported
+            weight = A.FixedWeight(float(e.value), span=e.span)
+            e, _, i = self.expr(i + 1)
+            tok = self.peek(i)
+        head = self.atom(e)
+        if tok.text == "." and tok.kind == "OP":
+            self.end(i)
+            return A.Fact(head, weight, name=name, span=self.span(0, i))
+        if tok.text == ":-" and tok.kind == "OP":
+            body, i = self.body(i + 1)
+            self.end(i)
+            return A.Rule(head, body, weight, name, span=self.span(0, i))
+        raise Unsupported
+
+    def end(self, i: int) -> None:
+        if i != len(self.toks) - 1 or self.toks[i].text != ".":
+            raise Unsupported
+
+    # ------------------------------------------------------------ bodies
+    def body(self, i: int) -> tuple[tuple[A.BodyItem, ...], int]:
+        items: list[A.BodyItem] = []
+        while True:
+            item, i = self.body_item(i)
+            items.append(item)
+            tok = self.peek(i)
+            if tok.kind == "OP" and tok.text == ",":
+                i += 1
+                continue
+            return tuple(items), i
+
+    def body_item(self, i: int) -> tuple[A.BodyItem, int]:
+        tok = self.peek(i)
+        if tok.kind == "NAME" and tok.text == "not":
+            e, last, j = self.expr(i + 1)
+            return A.Literal_(self.goal(e), negated=True, span=self.span(i, last)), j
+        if tok.kind == "VAR":
+            nxt = self.peek(i + 1)
+            if nxt.kind == "NAME" and nxt.text == "is":
+                e, last, j = self.expr(i + 2)
+                var = A.Var(tok.text, span=self.span(i, i))
+                return A.Assign(var, e, span=self.span(i, last)), j
+        left, last, j = self.expr(i)
+        nxt = self.peek(j)
+        if nxt.kind == "OP" and nxt.text in _CMP:
+            right, last2, k = self.expr(j + 1)
+            op = nxt.text
+            return A.Comparison(op, left, right, span=self.span(i, last2)), k  # type: ignore[arg-type]
+        return A.Literal_(self.goal(left), span=self.span(i, last)), j
+
+    def goal(self, e: A.Expr) -> A.Atom:
+        if isinstance(e, A.Var):
+            raise Unsupported
+        return self.atom(e)
+
+    def atom(self, e: A.Expr) -> A.Atom:
+        if isinstance(e, A.Const):
+            return A.Atom(e.name, (), span=e.span)
+        if isinstance(e, A.Call) and e.func not in _RESERVED_CALLS:
+            for a in e.args:
+                if not isinstance(a, A.Var | A.Const | A.Number | A.String | A.ListTerm):
+                    raise Unsupported
+            return A.Atom(e.func, e.args, span=e.span)  # type: ignore[arg-type]
+        raise Unsupported
+
+    # ------------------------------------------------------------ expressions
+    # Each returns (node, index of its last token (parentheses included), next index).
+    def expr(self, i: int) -> tuple[A.Expr, int, int]:
+        left, last, j = self.product(i)
+        while True:
+            tok = self.peek(j)
+            if tok.kind == "OP" and tok.text in {"+", "-"}:
+                right, last, j = self.product(j + 1)
+                op = tok.text
+                left = A.BinOp(op, left, right, span=self.span(i, last))  # type: ignore[arg-type]
+            else:
+                return left, last, j
+
+    def product(self, i: int) -> tuple[A.Expr, int, int]:
+        left, last, j = self.unary(i)
+        while True:
+            tok = self.peek(j)
+            if tok.kind == "OP" and tok.text in {"*", "/"}:
+                right, last, j = self.unary(j + 1)
+                op = tok.text
+                left = A.BinOp(op, left, right, span=self.span(i, last))  # type: ignore[arg-type]
+            else:
+                return left, last, j
+
+    def unary(self, i: int) -> tuple[A.Expr, int, int]:
+        tok = self.peek(i)
+        if tok.kind == "OP" and tok.text == "-":
+            nxt = self.peek(i + 1)
+            operand, last, j = self.unary(i + 1)
+            sp = self.span(i, last)
+            if nxt.kind == "NUMBER" and last == i + 1 and isinstance(operand, A.Number):
+                return A.Number(-operand.value, span=sp), last, j
+            return A.Neg(operand, span=sp), last, j
+        return self.power(i)
+
+    def power(self, i: int) -> tuple[A.Expr, int, int]:
+        base, last, j = self.primary(i)
+        tok = self.toks[j] if j < len(self.toks) else None
+        if tok is not None and tok.kind == "OP" and tok.text == "^":
+            exponent, last, j = self.unary(j + 1)
+            return A.BinOp("^", base, exponent, span=self.span(i, last)), last, j
+        return base, last, j
+
+    def primary(self, i: int) -> tuple[A.Expr, int, int]:
+        tok = self.peek(i)
+        kind = tok.kind
+        if kind == "NUMBER":
+            text = tok.text
+            value: int | float = (
+                float(text) if ("." in text or "e" in text or "E" in text) else int(text)
+            )
+            return A.Number(value, span=self.span(i, i)), i, i + 1
+        if kind == "VAR":
+            return A.Var(tok.text, span=self.span(i, i)), i, i + 1
+        if kind == "STRING":
+            return A.String(_decode(tok.text), span=self.span(i, i)), i, i + 1
+        if kind == "NAME":
+            nxt = self.toks[i + 1] if i + 1 < len(self.toks) else None
+            if nxt is not None and nxt.kind == "OP" and nxt.text == "(":
+                if tok.text in _RESERVED_CALLS:
+                    raise Unsupported
+                args, j = self.args(i + 2, ")")
+                return A.Call(tok.text, args, span=self.span(i, j)), j, j + 1
+            if nxt is not None and nxt.kind == "OP" and nxt.text == "{":
+                return self.aggregate(i)
+            return A.Const(tok.text, span=self.span(i, i)), i, i + 1
+        if kind == "OP" and tok.text == "(":
+            inner, _, j = self.expr(i + 1)
+            if self.peek(j).text != ")" or self.toks[j].kind != "OP":
+                raise Unsupported
+            return inner, j, j + 1
+        if kind == "OP" and tok.text == "[":
+            items, j = self.args(i + 1, "]")
+            for item in items:
+                if not isinstance(item, A.Var | A.Const | A.Number | A.String | A.ListTerm):
+                    raise Unsupported
+            return A.ListTerm(items, span=self.span(i, j)), j, j + 1  # type: ignore[arg-type]
+        raise Unsupported
+
+    def args(self, i: int, close: str) -> tuple[tuple[A.Expr, ...], int]:
+        """Comma-separated expressions up to ``close``; returns them and the closer's index."""
+        tok = self.peek(i)
+        if tok.kind == "OP" and tok.text == close:
+            return (), i
+        out: list[A.Expr] = []
+        while True:
+            e, _, i = self.expr(i)
+            out.append(e)
+            tok = self.peek(i)
+            if tok.kind != "OP":
+                raise Unsupported
+            if tok.text == ",":
+                i += 1
+            elif tok.text == close:
+                return tuple(out), i
+            else:
+                raise Unsupported
+
+    def aggregate(self, i: int) -> tuple[A.Expr, int, int]:
+        op = self.toks[i].text
+        if op not in A.AGGREGATE_OPS:
+            raise Unsupported
+        template, j = self.args(i + 2, ":")
+        if not template:
+            raise Unsupported
+        body, j = self.body(j + 1)
+        tok = self.peek(j)
+        if tok.kind != "OP" or tok.text != "}":
+            raise Unsupported
+        sp = self.span(i, j)
+        return A.Aggregate(op, template, body, span=sp), j, j + 1  # type: ignore[arg-type]
+
+
+def parse_chunk(toks: list[Tok], file: str) -> A.Statement:
+    """Parse one statement's tokens (ending with its '.').
+
+    Raises:
+        Unsupported: outside the fast subset or not well formed; use lark.
+    """
+    try:
+        return _Parser(toks, file).statement()
+    except (IndexError, KeyError, ValueError, TypeError, RecursionError) as exc:
+        raise Unsupported from exc

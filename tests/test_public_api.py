@@ -1,0 +1,42 @@
+"""The curated public surface: exactly these names, no more (an accident is an API)."""
+
+from __future__ import annotations
+
+import neurosym
+import neurosym.kb
+import neurosym.lang
+
+TOP = {
+    "ConfigurationError", "Diagnostic", "FactSource", "FactsFileError", "IncludeError",
+    "KnowledgeBase", "KnowledgeBaseError", "NeurosymError", "OptionalDependencyError",
+    "RuleSyntaxError", "Severity", "SolverError", "Span", "__version__", "load", "parse",
+}  # fmt: skip
+KB = {"FactSource", "KnowledgeBase", "load", "parse", "read_facts", "to_dot", "write_graph"}
+
+
+def test_top_level_names() -> None:
+    assert set(neurosym.__all__) == TOP
+    for name in TOP:
+        assert getattr(neurosym, name) is not None
+
+
+def test_kb_names() -> None:
+    assert set(neurosym.kb.__all__) == KB
+
+
+def test_lang_names_resolve() -> None:
+    for name in neurosym.lang.__all__:
+        assert getattr(neurosym.lang, name) is not None
+
+
+def test_error_tree() -> None:
+    e = neurosym
+    assert issubclass(e.RuleSyntaxError, SyntaxError) and issubclass(
+        e.RuleSyntaxError, e.NeurosymError
+    )
+    assert issubclass(e.ConfigurationError, ValueError)
+    assert issubclass(e.SolverError, RuntimeError)
+    assert issubclass(e.IncludeError, ImportError) and issubclass(
+        e.IncludeError, e.KnowledgeBaseError
+    )
+    assert issubclass(e.OptionalDependencyError, ImportError)
