@@ -25,7 +25,7 @@ from neurosym.errors import (
     Severity,
 )
 from neurosym.kb import KnowledgeBase, load
-from neurosym.lang import format_program, parse_text
+from neurosym.lang import format_source
 
 __all__ = ["main"]
 
@@ -89,8 +89,17 @@ def _load_diagnostics(
             return None, list(exc.diagnostics)
         raise _UsageError(str(exc)) from exc
     except FactsFileError as exc:
-        return None, [Diagnostic("facts-file", str(exc), None)]
+        line = None
+        if exc.span is not None:
+            lines = Path(exc.span.file).read_text(encoding="utf-8").split("\n")
+            line = lines[exc.span.line - 1] if exc.span.line <= len(lines) else None
+            return None, [Diagnostic("facts-file", exc.message, exc.span, source_line=line)]
+        return None, [Diagnostic("facts-file", exc.message, None)]
     return kb, kb.check()
+
+
+def _count(items: Sequence[object], one: str, many: str | None = None) -> str:
+    return f"{len(items)} {one if len(items) == 1 else (many or one + 's')}"
 
 
 def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
@@ -103,8 +112,8 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
         all_diags.extend(diags)
         if kb is not None:
             summaries.append(
-                f"{path}: {len(kb.facts)} facts, {len(kb.rules)} rules, "
-                f"{len(kb.constraints)} constraints, {len(kb.queries)} queries"
+                f"{path}: {_count(kb.facts, 'fact')}, {_count(kb.rules, 'rule')}, "
+                f"{_count(kb.constraints, 'constraint')}, {_count(kb.queries, 'query', 'queries')}"
             )
     errors = sum(d.severity is Severity.ERROR for d in all_diags)
     warnings = len(all_diags) - errors
@@ -117,7 +126,10 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
         if not args.quiet:
             for line in summaries:
                 out.write(line + "\n")
-            out.write(f"checked {len(files)} file(s): {errors} error(s), {warnings} warning(s)\n")
+            out.write(
+                f"checked {_count(files, 'file')}: {_count(range(errors), 'error')}, "
+                f"{_count(range(warnings), 'warning')}\n"
+            )
     if errors or (args.strict and warnings):
         return EXIT_FOUND
     return EXIT_OK
@@ -152,7 +164,7 @@ def _cmd_fmt(args: argparse.Namespace, out: TextIO) -> int:
     for path in _rule_files(args.files):
         text = path.read_text(encoding="utf-8")
         try:
-            formatted = format_program(parse_text(text, file=str(path)))
+            formatted = format_source(text, file=str(path))
         except RuleSyntaxError as exc:
             sys.stderr.write(exc.diagnostic.render() + "\n")
             status = EXIT_FOUND

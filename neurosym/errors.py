@@ -165,7 +165,12 @@ class IncludeError(KnowledgeBaseError, ImportError):
 
 
 class FactsFileError(NeurosymError, ValueError):
-    """A CSV/TSV facts file that cannot be read as facts."""
+    """A CSV/TSV facts file that cannot be read as facts (``.span``: where, when known)."""
+
+    def __init__(self, message: str, span: Span | None = None) -> None:
+        self.span = span
+        self.message = message
+        super().__init__(f"{span.start_str()}: {message}" if span is not None else message)
 
 
 class ConfigurationError(NeurosymError, ValueError):

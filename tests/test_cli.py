@@ -24,7 +24,8 @@ def test_clean_file_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     f = _rules(tmp_path, "ok.rules", "p(a).\nq(X) :- p(X).\n")
     assert main(["check", str(f)]) == 0
     out = capsys.readouterr().out
-    assert "1 facts, 1 rules" in out and "0 error(s), 0 warning(s)" in out
+    assert "1 fact, 1 rule, 0 constraints, 0 queries" in out
+    assert "checked 1 file: 0 errors, 0 warnings" in out
 
 
 def test_errors_exit_1_and_are_printed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -104,3 +105,38 @@ def test_shipped_rule_files_pass_check() -> None:
     files = sorted((ROOT / "rules").glob("*.rules"))
     assert len(files) >= 4
     assert main(["check", "-q", *map(str, files)]) == 0
+
+
+def test_fmt_keeps_comments_and_paragraphs(tmp_path: Path) -> None:
+    source = (
+        "% header comment\n"
+        "p(a).   % trailing\n"
+        "\n\n\n"
+        "# section\n"
+        "q(X):-\n"
+        "   % inside a multi-line rule\n"
+        "   p(X).\n"
+        "r(b). s(c).\n"
+        "% last words\n"
+    )
+    expected = (
+        "% header comment\n"
+        "p(a).  % trailing\n"
+        "\n"
+        "# section\n"
+        "% inside a multi-line rule\n"
+        "q(X) :- p(X).\n"
+        "r(b).\n"
+        "s(c).\n"
+        "% last words\n"
+    )
+    f = _rules(tmp_path, "c.rules", source)
+    assert main(["fmt", "-w", str(f)]) == 0
+    assert f.read_text() == expected
+    assert main(["fmt", "--check", str(f)]) == 0  # idempotent
+
+
+def test_fmt_refuses_broken_files_and_leaves_them(tmp_path: Path) -> None:
+    f = _rules(tmp_path, "b.rules", "p(a\n")
+    assert main(["fmt", "-w", str(f)]) == 1
+    assert f.read_text() == "p(a\n"

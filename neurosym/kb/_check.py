@@ -29,7 +29,10 @@ from neurosym.lang import (
     LearnableWeight,
     Literal_,
     Neg,
+    NnRef,
+    ParamDecl,
     Rule,
+    StateDecl,
     Weight,
 )
 
@@ -238,6 +241,18 @@ def _functions(kb: KnowledgeBase) -> Iterator[Finding]:
             exprs.extend((c.left, c.right))
     for e in exprs:
         for call in _calls(e):
+            if call.func in FUNCTION_NAMES:
+                variadic = call.func in {"min", "max"}
+                if (variadic and not call.args) or (not variadic and len(call.args) != 1):
+                    wanted = "at least one argument" if variadic else "exactly one argument"
+                    yield (
+                        "function-arity",
+                        f"{call.func}(...) takes {wanted}, got {len(call.args)}",
+                        call.span,
+                        Severity.ERROR,
+                        None,
+                    )
+                continue
             if call.func not in FUNCTION_NAMES:
                 yield (
                     "unknown-function",
@@ -249,14 +264,70 @@ def _functions(kb: KnowledgeBase) -> Iterator[Finding]:
                 )
 
 
+def _dynamic_terms(e: Expr) -> Iterator[Der | NnRef]:
+    if isinstance(e, Der | NnRef):
+        yield e
+        if isinstance(e, Der):
+            yield from _dynamic_terms(e.expr)
+    elif isinstance(e, BinOp):
+        yield from _dynamic_terms(e.left)
+        yield from _dynamic_terms(e.right)
+    elif isinstance(e, Neg):
+        yield from _dynamic_terms(e.operand)
+    elif isinstance(e, Call):
+        for a in e.args:
+            yield from _dynamic_terms(a)
+    elif isinstance(e, Aggregate):
+        for inner in _body_exprs(e.body):
+            yield from _dynamic_terms(inner)
+
+
+def _misplaced(kb: KnowledgeBase) -> Iterator[Finding]:
+    """der(...) belongs to laws; nn(net) to the right side of der(x) = ...."""
+    places: list[tuple[Expr, str]] = []
+    for _, body, what in _clauses(kb):
+        places.extend((e, f"a {what}") for e in _body_exprs(body))
+    for d in kb.derivatives:
+        places.append((d.expr, "der(...) = ..."))
+    for law in kb.laws:
+        for c in (*law.conditions, law.relation):
+            places.extend(((c.left, "a law"), (c.right, "a law")))
+    for e, where in places:
+        for term in _dynamic_terms(e):
+            if isinstance(term, Der) and where != "a law":
+                yield ("misplaced-dynamics", f"der(...) cannot appear in {where}", term.span,
+                       Severity.ERROR, "der(expression) is allowed only in laws")  # fmt: skip
+            elif isinstance(term, NnRef) and where != "der(...) = ...":
+                yield (
+                    "misplaced-dynamics",
+                    f"nn({term.net}) cannot appear in {where}",
+                    term.span,
+                    Severity.ERROR,
+                    "a learned term nn(net) is allowed only on the right of der(x) = ...; "
+                    "a neural predicate is declared as nn(net, [X], Y, [...]) :: p(X, Y).",
+                )
+
+
 def _dynamics(kb: KnowledgeBase) -> Iterator[Finding]:
     states = list(kb.states)
     params = [p.name for p in kb.params]
     symbols = set(states) | set(params)
-    for name, n in Counter(states + params).items():
-        if n > 1:
-            yield ("duplicate-name", f"{name!r} is declared {n} times as a state or parameter",
-                   None, Severity.ERROR, "declare each name once")  # fmt: skip
+    declared: dict[str, Span | None] = {}
+    for s in kb.statements:
+        if isinstance(s, StateDecl | ParamDecl):
+            for name in s.names if isinstance(s, StateDecl) else (s.name,):
+                if name in declared:
+                    where = declared[name]
+                    yield (
+                        "duplicate-name",
+                        f"{name!r} is already declared as a state or parameter",
+                        s.span,
+                        Severity.ERROR,
+                        f"first declared at {where.start_str() if where else '?'}; "
+                        "declare each name once",
+                    )
+                else:
+                    declared[name] = s.span
     defined: dict[str, Span | None] = {}
     for d in kb.derivatives:
         if d.state not in states:
@@ -298,7 +369,7 @@ def _symbols(e: Expr, symbols: set[str], where: str) -> Iterator[Finding]:
                v.span, Severity.ERROR, f"write {v.name.lower()!r} and declare it")  # fmt: skip
 
 
-_PASSES = (_arity, _undefined, _safety, _weights_and_names, _functions, _dynamics)
+_PASSES = (_arity, _undefined, _safety, _weights_and_names, _functions, _misplaced, _dynamics)
 
 
 def check_kb(kb: KnowledgeBase) -> list[Diagnostic]:

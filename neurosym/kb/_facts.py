@@ -113,7 +113,8 @@ def read_facts(predicate: str, source: FactSource | str | os.PathLike[str]) -> l
             arity = len(row)
         elif len(row) != arity:
             raise FactsFileError(
-                f"{path}:{lineno}:1: row has {len(row)} cells, the rows before it have {arity}"
+                f"row has {len(row)} cells, the rows before it have {arity}",
+                Span(str(path), lineno, 1, lineno, 2),
             )
         args: list[Term] = []
         col = 1
@@ -121,8 +122,8 @@ def read_facts(predicate: str, source: FactSource | str | os.PathLike[str]) -> l
             span = Span(str(path), lineno, col, lineno, col + max(1, len(cell)))
             if not cell.strip():
                 raise FactsFileError(
-                    f"{path}:{lineno}:{col}: empty cell in a fact of {predicate!r}; "
-                    "every column needs a value"
+                    f"empty cell in a fact of {predicate!r}; every column needs a value",
+                    span,
                 )
             args.append(_cell_term(cell, span))
             col += len(cell) + 1

@@ -181,7 +181,8 @@ def _dynamics(kb: KnowledgeBase, g: nx.MultiDiGraph) -> None:
             if name in symbols:
                 g.add_edge(symbols[name], target, role="der")
         for net in _nets(d.expr):
-            g.add_node(f"nn:{net}", kind="neural", net=net, domain_size=0)
+            if f"nn:{net}" not in g:
+                g.add_node(f"nn:{net}", kind="neural", net=net, domain_size=0)
             g.add_edge(f"nn:{net}", target, role="der")
     for law in kb.laws:
         lid = f"law:{law.name}"
@@ -249,6 +250,6 @@ def write_graph(g: nx.MultiDiGraph, path: str | os.PathLike[str]) -> None:
     else:
         raise ConfigurationError(
             f"cannot write a graph as {suffix or 'a file without suffix'!r}: "
-            "use .graphml, .dot, .json, or .png (drawn with neurosym.viz)"
+            "use .graphml, .dot, .json, or .png/.svg/.pdf (drawn with neurosym.viz)"
         )
     atomic_write_text(path, text)

@@ -58,7 +58,7 @@ class KnowledgeBase:
         >>> len(kb.facts), len(kb.rules)
         (1, 1)
         >>> sorted(kb.graph.nodes)
-        ['has_hair/1', 'mammal/1', 'rule:<string>:1:19']
+        ['has_hair/1', 'mammal/1', 'rule:<string>:1:18']
     """
 
     def __init__(

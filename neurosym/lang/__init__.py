@@ -49,6 +49,7 @@ from ._ast import (
     Weight,
 )
 from ._diagnostics import TERMINAL_WORDS
+from ._format import format_source
 from ._parser import parse_body_text, parse_expr_text, parse_text
 from ._printer import format_atom, format_body_item, format_expr, format_program, format_statement
 
@@ -98,6 +99,7 @@ __all__ = [
     "format_body_item",
     "format_expr",
     "format_program",
+    "format_source",
     "format_statement",
     "parse_body_text",
     "parse_expr_text",

@@ -208,6 +208,22 @@ _CHAR_HINTS = {
 }
 
 
+def _bad_escape(rest: str) -> int | None:
+    """Index of an unknown escape in a string body that does close on its line."""
+    i = 0
+    while i < len(rest):
+        c = rest[i]
+        if c == '"':
+            return None
+        if c == "\\":
+            if i + 1 < len(rest) and rest[i + 1] not in '\\"nt':
+                return i
+            i += 2
+            continue
+        i += 1
+    return None
+
+
 def _unexpected_character(
     exc: lark.exceptions.UnexpectedCharacters, text: str, file: str
 ) -> RuleSyntaxError:
@@ -215,6 +231,16 @@ def _unexpected_character(
     char = text[pos] if pos < len(text) else ""
     line, col = exc.line, exc.column
     if char == '"':
+        rest = text[pos + 1 :].split("\n", 1)[0]
+        bad = _bad_escape(rest)
+        if bad is not None:
+            return make_error(
+                text,
+                file,
+                f"unknown escape {rest[bad : bad + 2]!r} in a string",
+                _span_at(file, line, col + 1 + bad, 2),
+                hint='the escapes are \\\\ \\" \\n and \\t',
+            )
         return make_error(
             text,
             file,
@@ -298,6 +324,17 @@ def _unexpected_token(
                 hint=f"every statement ends with '.'; found {shown} at {line}:{col} instead",
             )
 
+    if tok.type == "LPAR":
+        word_start = _previous_word_start(text, offset)
+        prev = text[word_start:offset].strip()
+        if prev[:1].isupper():
+            return make_error(
+                text,
+                file,
+                f"{prev!r} starts with an uppercase letter, so it is a variable, not a predicate",
+                _span_at(file, line, col - len(prev), len(prev)),
+                hint=f"predicate names are lowercase: {prev[:1].lower() + prev[1:]!r}",
+            )
     if tok.type == "EQUALS" and text[offset + 1 : offset + 2] == "<":
         return make_error(
             text,

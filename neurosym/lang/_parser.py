@@ -28,6 +28,10 @@ _T = TypeVar("_T")
 
 MAX_NESTING = 100
 """Brackets may nest this deep; deeper text is refused with a clear error."""
+MAX_OPERATORS = 250
+"""A statement may hold this many arithmetic operators (trees stay shallow enough for
+every recursive pass: printing, checking, sympy)."""
+_ARITH = frozenset("+-*/^")
 
 __all__ = ["parse_body_text", "parse_expr_text", "parse_text"]
 
@@ -106,11 +110,24 @@ def parse_text(text: str, *, file: str = "<string>") -> A.Program:
     pending: int | None = None  # start offset of a run of statements left to lark
     start = 0
     depth = 0
+    operators = 0
     for idx, tok in enumerate(toks):
         if tok.kind != "OP":
             continue
         t = tok.text
-        if t in "([{":
+        if t in _ARITH:
+            operators += 1
+            if operators > MAX_OPERATORS:
+                sp = Span(file, tok.line, tok.col, tok.line, tok.col + 1)
+                raise make_error(
+                    text,
+                    file,
+                    f"more than {MAX_OPERATORS} arithmetic operators in one statement",
+                    sp,
+                    hint="split the expression with intermediate 'is' steps",
+                    code="too-deep",
+                )
+        elif t in "([{":
             depth += 1
             if depth > MAX_NESTING:
                 sp = Span(file, tok.line, tok.col, tok.line, tok.col + 1)
@@ -137,6 +154,7 @@ def parse_text(text: str, *, file: str = "<string>") -> A.Program:
                     pending = None
                 statements.append(stmt)
             start = idx + 1
+            operators = 0
     if start < len(toks) or stopped is not None or pending is not None:
         # The rest (a statement without its period, a character no token starts with, or
         # statements the fast path left alone) is lark's.
@@ -369,6 +387,13 @@ class _Builder:
 
     def weighted(self, w: object, head: object, body: object, sp: Span) -> A.Statement:
         wexpr = self.expr(w)
+        if isinstance(wexpr, A.NnRef):
+            n_args = 1 if wexpr.inputs is None else 2
+            self.fail(
+                f"nn(...) takes 4 arguments, got {n_args}",
+                wexpr.span,
+                "write nn(net_name, [Input, ...], Output, [value, ...]) :: p(Input, ..., Output).",
+            )
         if isinstance(wexpr, A.Call) and wexpr.func == "nn":
             if body is not None:
                 self.fail(
