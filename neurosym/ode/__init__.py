@@ -17,6 +17,7 @@ from ._adaptive_solvers import Bosh3, Dopri5, Tsit5
 from ._controller import AbstractStepController, PIController, PIDController
 from ._dopri8 import Dopri8
 from ._fixed_solvers import RK4, Euler, Heun, Midpoint
+from ._modules import MLPField, NeuralODE, NFECounter, ODEBlock
 from ._rosenbrock import Rodas3
 from ._solution import Solution, Stats
 from ._solve import METHODS, solve
@@ -35,7 +36,11 @@ __all__ = [
     "Dopri8",
     "Euler",
     "Heun",
+    "MLPField",
     "Midpoint",
+    "NFECounter",
+    "NeuralODE",
+    "ODEBlock",
     "PIController",
     "PIDController",
     "Rodas3",
