@@ -24,7 +24,7 @@ from torch import nn
 
 # Run from a checkout: prefer this repository's neurosym over an installed one.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from neurosym import ode  # noqa: E402
+from neurosym import ode
 
 HAVE = {
     name: importlib.util.find_spec(name) is not None
