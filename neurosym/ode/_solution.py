@@ -1,0 +1,94 @@
+"""The result of :func:`neurosym.ode.solve`: values, per-sample status and statistics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import final
+
+import torch
+from torch import Tensor
+
+from ._status import Status
+
+__all__ = ["Solution", "Stats"]
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """Work done by a solve.
+
+    Attributes:
+        steps: iterations of the step loop (each one attempts a step for every active
+            sample of the batch at once).
+        accepted: accepted steps, summed over the batch.
+        rejected: rejected steps, summed over the batch.
+        nfe: calls of the vector field (each call evaluates the whole batch).
+        accepted_per_sample: accepted steps of each sample, shape ``(batch,)``.
+        rejected_per_sample: rejected steps of each sample, shape ``(batch,)``.
+    """
+
+    steps: int
+    accepted: int
+    rejected: int
+    nfe: int
+    accepted_per_sample: Tensor
+    rejected_per_sample: Tensor
+
+
+@final
+@dataclass(frozen=True, slots=True, eq=False)
+class Solution:
+    """Values of an ODE solution at the requested times.
+
+    Attributes:
+        ts: the requested times, ``(T,)`` when shared or ``(batch, T)`` per sample.
+        ys: the values, shape ``(T, batch, dim)``. Entries a sample did not reach
+            (after a failure or a terminal event) are NaN.
+        status: ``int64`` tensor of shape ``(batch,)`` holding :class:`Status` codes.
+        stats: the work done.
+        t_final: the time each sample reached, shape ``(batch,)``.
+        y_final: the state at ``t_final``, shape ``(batch, dim)``.
+        event_t: with an ``event``, the time it fired for each sample (NaN where it did
+            not), differentiable through the implicit function theorem; else ``None``.
+    """
+
+    ts: Tensor
+    ys: Tensor
+    status: Tensor
+    stats: Stats
+    t_final: Tensor
+    y_final: Tensor
+    event_t: Tensor | None = None
+
+    @property
+    def success(self) -> Tensor:
+        """Boolean tensor ``(batch,)``: which samples reached the end."""
+        return self.status == int(Status.SUCCESS)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every sample succeeded."""
+        return bool(torch.all(self.success))
+
+    def failed(self) -> list[int]:
+        """Indices of the samples that did not succeed."""
+        return [int(i) for i in torch.nonzero(~self.success).flatten()]
+
+    def describe_failure(self) -> str:
+        """A readable account of the failed samples, or ``""`` when all succeeded."""
+        bad = self.failed()
+        if not bad:
+            return ""
+        lines = []
+        for code in Status:
+            idx = [i for i in bad if int(self.status[i]) == int(code)]
+            if not idx:
+                continue
+            shown = ", ".join(str(i) for i in idx[:10]) + (" ..." if len(idx) > 10 else "")
+            reached = ", ".join(f"{float(self.t_final[i]):.6g}" for i in idx[:5])
+            lines.append(
+                f"{len(idx)} sample(s) [{shown}] failed with {code.name}: {code.message} "
+                f"(time reached: {reached}{' ...' if len(idx) > 5 else ''})"
+            )
+        return "\n".join(lines)

@@ -1,0 +1,342 @@
+"""``solve``: the one entry point that checks options, picks the loop and reports failure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import MappingProxyType
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from neurosym.errors import ConfigurationError, SolverError
+
+from ._adaptive_solvers import Bosh3, Dopri5, Tsit5
+from ._controller import AbstractStepController, PIDController
+from ._dopri8 import Dopri8
+from ._event import EventFn
+from ._fixed_solvers import RK4, Euler, Heun, Midpoint
+from ._integrate import RawSolution, integrate_adaptive, integrate_fixed
+from ._rosenbrock import Rodas3
+from ._solution import Solution, Stats
+from ._solver import AbstractSolver, Field
+from ._status import Status
+
+__all__ = ["METHODS", "MethodName", "resolve_method", "solve"]
+
+MethodName = Literal[
+    "euler", "midpoint", "heun", "rk4", "bosh3", "dopri5", "tsit5", "dopri8", "rodas3"
+]
+
+METHODS: MappingProxyType[str, type[AbstractSolver]] = MappingProxyType(
+    {
+        "euler": Euler,
+        "midpoint": Midpoint,
+        "heun": Heun,
+        "rk4": RK4,
+        "bosh3": Bosh3,
+        "dopri5": Dopri5,
+        "tsit5": Tsit5,
+        "dopri8": Dopri8,
+        "rodas3": Rodas3,
+    }
+)
+"""Read-only mapping from method aliases to solver classes."""
+
+STIFF_METHOD = "rodas3"
+
+
+def resolve_method(method: str | AbstractSolver) -> AbstractSolver:
+    """Turn a method alias or solver object into a solver object.
+
+    Args:
+        method: an alias from :data:`METHODS` or an :class:`AbstractSolver`.
+
+    Returns:
+        The solver.
+
+    Raises:
+        ConfigurationError: for an unknown alias or a value of another type.
+    """
+    if isinstance(method, AbstractSolver):
+        return method
+    if isinstance(method, str):
+        cls = METHODS.get(method.lower())
+        if cls is None:
+            raise ConfigurationError(
+                f"unknown method {method!r}; expected one of {', '.join(sorted(METHODS))} "
+                "or an AbstractSolver instance such as Dopri5()"
+            )
+        return cls()
+    raise ConfigurationError(
+        f"method must be a string alias or an AbstractSolver, got {type(method).__name__}"
+    )
+
+
+def _check_inputs(y0: object, t: object) -> tuple[Tensor, Tensor]:
+    if not isinstance(y0, Tensor):
+        raise ConfigurationError(f"y0 must be a torch.Tensor, got {type(y0).__name__}")
+    if not isinstance(t, Tensor):
+        raise ConfigurationError(f"t must be a torch.Tensor, got {type(t).__name__}")
+    if y0.ndim != 2:
+        raise ConfigurationError(
+            f"y0 must have shape (batch, dim), got {tuple(y0.shape)}; "
+            "for a single trajectory pass y0[None]"
+        )
+    if not y0.is_floating_point():
+        raise ConfigurationError(f"y0 must be a floating-point tensor, got dtype {y0.dtype}")
+    if t.ndim not in (1, 2):
+        raise ConfigurationError(f"t must have shape (T,) or (batch, T), got {tuple(t.shape)}")
+    if t.ndim == 2 and t.shape[0] != y0.shape[0]:
+        raise ConfigurationError(
+            f"per-sample t has batch {t.shape[0]} but y0 has batch {y0.shape[0]}"
+        )
+    if t.shape[-1] < 2:
+        raise ConfigurationError(f"t needs at least two times (start and end), got {t.shape[-1]}")
+    if t.device != y0.device:
+        raise ConfigurationError(f"t is on {t.device} but y0 is on {y0.device}")
+    tt = t.detach().to(y0.dtype)
+    if not bool(torch.isfinite(tt).all()):
+        raise ConfigurationError("t contains NaN or infinite times")
+    d = tt[..., 1:] - tt[..., :-1]
+    if bool((d > 0).all()):
+        return y0, tt
+    if bool((d < 0).all()):
+        return y0, tt
+    raise ConfigurationError(
+        "t must be strictly increasing or strictly decreasing (the same way for every sample)"
+    )
+
+
+def _check_positive(name: str, value: float | int | None) -> None:
+    if value is not None and not (isinstance(value, (int, float)) and value > 0):
+        raise ConfigurationError(f"{name} must be a positive number, got {value!r}")
+
+
+def solve(
+    f: Field,
+    y0: Tensor,
+    t: Tensor,
+    *,
+    method: MethodName | AbstractSolver = "dopri5",
+    rtol: float = 1e-6,
+    atol: float = 1e-8,
+    dt0: float | None = None,
+    dt: float | None = None,
+    steps: int | None = None,
+    max_steps: int = 10_000,
+    step_control: Literal["per_sample", "joint"] = "per_sample",
+    controller: AbstractStepController | None = None,
+    throw: bool = True,
+    event: EventFn | None = None,
+    adjoint: bool = False,
+    adjoint_params: Sequence[Tensor] | None = None,
+    adjoint_seminorm: bool = True,
+    checkpoint: bool = False,
+    check_every: int | None = None,
+) -> Solution:
+    """Solve ``dy/dt = f(t, y)`` for a batch of initial states.
+
+    Args:
+        f: the vector field. It is called with ``t`` of shape ``(batch, 1)`` (each
+            sample at its own time under per-sample step control) and ``y`` of shape
+            ``(batch, dim)``, and returns ``(batch, dim)``; rows must not interact.
+        y0: initial states ``(batch, dim)``.
+        t: output times, ``(T,)`` shared or ``(batch, T)`` per sample, strictly
+            increasing or decreasing; ``t[..., 0]`` is the initial time.
+        method: a solver object or alias (see :data:`METHODS`).
+        rtol: relative tolerance of adaptive solvers.
+        atol: absolute tolerance of adaptive solvers.
+        dt0: first step of adaptive solvers (default: chosen per sample).
+        dt: fixed step size (fixed-step integration, any solver).
+        steps: number of fixed steps over the whole span, instead of ``dt``.
+        max_steps: step attempts allowed per sample before ``MAX_STEPS``.
+        step_control: ``"per_sample"`` (each sample its own step size) or ``"joint"``
+            (one step size for the batch; needs shared ``t``).
+        controller: step-size controller (default :class:`PIDController`, an I
+            controller).
+        throw: raise :class:`SolverError` when a sample fails; with ``False`` the partial
+            solution is returned and ``status`` says what happened.
+        event: terminal event ``event(t, y) -> (batch,)``; a sample stops where it
+            changes sign, and :attr:`Solution.event_t` holds the time.
+        adjoint: compute gradients by solving the adjoint ODE backwards (memory
+            independent of the number of steps).
+        adjoint_params: tensors to differentiate with the adjoint (default: the
+            parameters of ``f`` when it is an ``nn.Module``).
+        adjoint_seminorm: leave the parameter adjoint out of the backward error control
+            (Kidger et al. 2021); usually fewer backward steps.
+        checkpoint: recompute each interval between output times in the backward pass
+            (memory of one interval instead of the whole solve).
+        check_every: steps between host checks for completion (default 1 on CPU, 8 on
+            accelerators).
+
+    Returns:
+        The :class:`Solution`.
+
+    Raises:
+        ConfigurationError: for invalid inputs or options.
+        SolverError: when ``throw`` and a sample did not reach the end; the message
+            names the samples, the time reached and what to try, and ``.solution`` holds
+            the partial solution.
+
+    Example:
+        >>> import torch
+        >>> sol = solve(lambda t, y: -y, torch.ones(2, 1), torch.tensor([0.0, 1.0]))
+        >>> round(float(sol.ys[-1, 0, 0]), 5)
+        0.36788
+    """
+    y0, tt = _check_inputs(y0, t)
+    solver = resolve_method(method)
+    for name, value in (("rtol", rtol), ("atol", atol), ("dt0", dt0), ("dt", dt)):
+        _check_positive(name, value)
+    if steps is not None and not (isinstance(steps, int) and steps >= 1):
+        raise ConfigurationError(f"steps must be a positive int, got {steps!r}")
+    if not (isinstance(max_steps, int) and max_steps >= 1):
+        raise ConfigurationError(f"max_steps must be a positive int, got {max_steps!r}")
+    if dt is not None and steps is not None:
+        raise ConfigurationError("pass either dt or steps for fixed-step integration, not both")
+    fixed = dt is not None or steps is not None
+    if not fixed and solver.error_order is None:
+        raise ConfigurationError(
+            f"{solver.name} is a fixed-step solver: pass dt= or steps=, or choose an adaptive "
+            "method such as 'dopri5'"
+        )
+    if step_control not in ("per_sample", "joint"):
+        raise ConfigurationError(
+            f"step_control must be 'per_sample' or 'joint', got {step_control!r}"
+        )
+    joint = step_control == "joint"
+    if joint and tt.ndim == 2:
+        raise ConfigurationError("step_control='joint' needs shared times t of shape (T,)")
+    if adjoint and checkpoint:
+        raise ConfigurationError("choose adjoint=True or checkpoint=True, not both")
+    if adjoint and event is not None:
+        raise ConfigurationError("events are differentiated by direct backprop: use adjoint=False")
+    if adjoint and tt.ndim == 2:
+        raise ConfigurationError("adjoint=True needs shared times t of shape (T,)")
+    if checkpoint and event is not None:
+        raise ConfigurationError("events are not supported with checkpoint=True")
+    if event is not None and fixed:
+        raise ConfigurationError("events need an adaptive solve: drop dt/steps")
+    if check_every is None:
+        check_every = 1 if y0.device.type == "cpu" else 8
+    if controller is None:
+        controller = PIDController()
+    if not isinstance(controller, AbstractStepController):
+        raise ConfigurationError(
+            f"controller must be an AbstractStepController, got {type(controller).__name__}"
+        )
+
+    batch = y0.shape[0]
+    reverse = bool((tt[..., -1] < tt[..., 0]).all())
+    ts = (-tt if reverse else tt).expand(batch, -1) if tt.ndim == 1 else (-tt if reverse else tt)
+    g = _reversed(f) if reverse else f
+    ev = _reversed_event(event) if (reverse and event is not None) else event
+
+    def run(field: Field, y_init: Tensor, times: Tensor) -> RawSolution:
+        if fixed:
+            return integrate_fixed(field, y_init, times, solver=solver, dt=dt, steps=steps)
+        return integrate_adaptive(
+            field,
+            y_init,
+            times,
+            solver=solver,
+            controller=controller,
+            rtol=rtol,
+            atol=atol,
+            dt0=dt0,
+            max_steps=max_steps,
+            joint=joint,
+            event=ev,
+            check_every=check_every,
+        )
+
+    if adjoint:
+        from ._adjoint import solve_adjoint
+
+        raw = solve_adjoint(
+            g,
+            y0,
+            ts,
+            run=run,
+            solver=solver,
+            params=_adjoint_params(f, adjoint_params),
+            rtol=rtol,
+            atol=atol,
+            max_steps=max_steps,
+            seminorm=adjoint_seminorm,
+        )
+    elif checkpoint:
+        from ._checkpoint import solve_checkpointed
+
+        raw = solve_checkpointed(run, g, y0, ts)
+    else:
+        raw = run(g, y0, ts)
+    sign = -1.0 if reverse else 1.0
+    sol = Solution(
+        ts=t,
+        ys=raw.ys,
+        status=raw.status,
+        stats=Stats(
+            steps=raw.steps,
+            accepted=int(raw.accepted.sum()),
+            rejected=int(raw.rejected.sum()),
+            nfe=raw.nfe,
+            accepted_per_sample=raw.accepted,
+            rejected_per_sample=raw.rejected,
+        ),
+        t_final=sign * raw.t_final,
+        y_final=raw.y_final,
+        event_t=None if raw.event_t is None else sign * raw.event_t,
+    )
+    if throw and not sol.ok:
+        raise SolverError(_failure_message(sol, solver), sol)
+    return sol
+
+
+def _reversed(f: Field) -> Field:
+    def g(s: Tensor, y: Tensor) -> Tensor:
+        return -f(-s, y)
+
+    return g
+
+
+def _reversed_event(event: EventFn) -> EventFn:
+    def g(s: Tensor, y: Tensor) -> Tensor:
+        return event(-s, y)
+
+    return g
+
+
+def _adjoint_params(f: Field, given: Sequence[Tensor] | None) -> tuple[Tensor, ...]:
+    if given is not None:
+        params = tuple(given)
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise ConfigurationError(
+                    f"adjoint_params must hold tensors, got {type(p).__name__}"
+                )
+        return params
+    if isinstance(f, torch.nn.Module):
+        return tuple(p for p in f.parameters() if p.requires_grad)
+    return ()
+
+
+def _failure_message(sol: Solution, solver: AbstractSolver) -> str:
+    lines = [
+        f"ode.solve with method={solver.name!r} failed for {len(sol.failed())} of "
+        f"{sol.status.shape[0]} sample(s):",
+        sol.describe_failure(),
+    ]
+    codes = {int(c) for c in sol.status.tolist()}
+    if not solver.implicit and codes & {int(Status.MAX_STEPS), int(Status.DT_UNDERFLOW)}:
+        bad = ~sol.success
+        rej = int(sol.stats.rejected_per_sample[bad].sum())
+        att = rej + int(sol.stats.accepted_per_sample[bad].sum())
+        lines.append(
+            f"If the problem is stiff (explicit solvers then crawl with tiny, often rejected "
+            f"steps: {rej} of {att} steps of the failing samples were rejected), the problem "
+            f"looks stiff: use method={STIFF_METHOD!r}."
+        )
+    lines.append("Pass throw=False to get the partial solution with per-sample status.")
+    return "\n".join(lines)

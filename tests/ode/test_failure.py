@@ -1,0 +1,180 @@
+"""Failure as data, stiff problems and input validation."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from neurosym import ode
+from neurosym.errors import ConfigurationError, SolverError
+
+F64 = torch.float64
+
+
+def _blowup(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    # y' = y²: y(t) = y0 / (1 - y0 t), which blows up at t = 1/y0 for y0 > 0.
+    return y * y
+
+
+Y0 = torch.tensor([[-1.0], [1.0], [-0.5], [0.25]], dtype=F64)
+T = torch.linspace(0.0, 2.0, 5, dtype=F64)
+
+
+def test_diverging_sample_raises_with_indices_and_time() -> None:
+    with pytest.raises(SolverError) as info:
+        ode.solve(_blowup, Y0, T, rtol=1e-6, atol=1e-8)
+    msg = str(info.value)
+    assert "[1]" in msg
+    assert "time reached: 1" in msg  # blows up at t = 1
+    sol = info.value.solution
+    assert isinstance(sol, ode.Solution)
+    assert sol.failed() == [1]
+
+
+def test_diverging_sample_partial_solution() -> None:
+    sol = ode.solve(_blowup, Y0, T, rtol=1e-8, atol=1e-10, throw=False)
+    assert sol.status[1] != ode.Status.SUCCESS
+    assert abs(float(sol.t_final[1]) - 1.0) < 1e-2
+    good = [0, 2, 3]
+    assert sol.success[good].all()
+    exact = Y0[good, 0] / (1 - Y0[good, 0] * T[:, None])
+    assert torch.allclose(sol.ys[:, good, 0], exact, rtol=1e-6)
+    # The failed sample has values before the blow-up and NaN after it.
+    assert torch.allclose(sol.ys[:2, 1, 0], 1 / (1 - T[:2]), rtol=1e-5)
+    assert torch.isnan(sol.ys[3:, 1, 0]).all()
+
+
+def test_nan_steps_are_rejected_and_retried() -> None:
+    # y' = -sqrt(y), y = (1 - t/2)²: an oversized first step makes a stage negative (NaN).
+    sol = ode.solve(
+        lambda t, y: -torch.sqrt(y),
+        torch.ones(1, 1, dtype=F64),
+        torch.tensor([0.0, 1.5], dtype=F64),
+        dt0=1.9,
+        rtol=1e-8,
+        atol=1e-10,
+    )
+    assert sol.ok
+    assert sol.stats.rejected >= 1
+    assert abs(float(sol.ys[-1, 0, 0]) - 0.25**2) < 1e-6
+
+
+def test_nonfinite_status_when_field_is_always_nan() -> None:
+    def f(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return torch.where(t > 0.5, torch.full_like(y, math.nan), -y)
+
+    sol = ode.solve(
+        f, torch.ones(2, 1, dtype=F64), torch.tensor([0.0, 1.0], dtype=F64), throw=False
+    )
+    assert (sol.status == ode.Status.NONFINITE).all()
+    assert (sol.t_final <= 0.5 + 1e-9).all()
+
+
+def test_joint_mode_isolates_the_failing_sample() -> None:
+    sol = ode.solve(_blowup, Y0, T, step_control="joint", throw=False)
+    assert sol.failed() == [1]
+    exact = Y0[[0, 2, 3], 0] / (1 - Y0[[0, 2, 3], 0] * T[:, None])
+    assert torch.allclose(sol.ys[:, [0, 2, 3], 0], exact, rtol=1e-5)
+
+
+def _vdp(mu: float) -> ode.solve.__class__:  # type: ignore[name-defined]
+    def f(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        x, v = y[:, :1], y[:, 1:]
+        return torch.cat([v, mu * (1 - x * x) * v - x], -1)
+
+    return f
+
+
+MU = 1000.0
+VDP_T = torch.linspace(0.0, 2000.0, 401, dtype=F64)
+
+
+@pytest.fixture(scope="module")
+def vdp_solution() -> ode.Solution:
+    return ode.solve(
+        _vdp(MU), torch.tensor([[2.0, 0.0]], dtype=F64), VDP_T, method="rodas3", rtol=1e-5
+    )
+
+
+def test_stiff_van_der_pol_solved_by_rodas3(vdp_solution: ode.Solution) -> None:
+    sol = vdp_solution
+    assert sol.ok
+    x = sol.ys[:, 0, 0]
+    assert float(x.abs().max()) <= 2.0 + 1e-3
+    # Relaxation oscillation: half-period ≈ (3 - 2 ln 2) μ / 2 for large μ, first zero
+    # crossing of x after ≈ (3/2 - ln 2) μ ≈ 807.
+    crossings = VDP_T[1:][(x[1:] * x[:-1]) < 0]
+    assert len(crossings) == 2
+    half = (3 - 2 * math.log(2)) * MU / 2
+    assert abs(float(crossings[0]) - half) < 0.05 * half
+    assert abs(float(crossings[1] - crossings[0]) - half) < 0.05 * half
+    assert sol.stats.accepted < 2000
+
+
+def test_stiff_van_der_pol_matches_scipy_radau(vdp_solution: ode.Solution) -> None:
+    integrate = pytest.importorskip("scipy.integrate")
+
+    def rhs(t: float, y: list[float]) -> list[float]:
+        return [y[1], MU * (1 - y[0] ** 2) * y[1] - y[0]]
+
+    ref = integrate.solve_ivp(
+        rhs, (0.0, 2000.0), [2.0, 0.0], method="Radau", rtol=1e-9, atol=1e-10,
+        t_eval=VDP_T.numpy(),
+    )  # fmt: skip
+    x_ref = torch.tensor(ref.y[0], dtype=F64)
+    err = (vdp_solution.ys[:, 0, 0] - x_ref).abs()
+    assert float(err.median()) < 1e-3
+    assert float(err.max()) < 5e-2  # at the fast jumps the interpolant dominates
+
+
+def test_stiff_van_der_pol_refused_by_dopri5() -> None:
+    with pytest.raises(SolverError) as info:
+        ode.solve(
+            _vdp(MU), torch.tensor([[2.0, 0.0]], dtype=F64), VDP_T, method="dopri5", max_steps=500
+        )
+    msg = str(info.value)
+    assert "MAX_STEPS" in msg
+    assert "stiff" in msg
+    assert "method='rodas3'" in msg
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"method": "rk45"}, "unknown method 'rk45'; expected one of bosh3, dopri5"),
+        ({"method": "rk4"}, "rk4 is a fixed-step solver: pass dt= or steps="),
+        ({"rtol": -1.0}, "rtol must be a positive number, got -1.0"),
+        ({"dt": 0.1, "steps": 4}, "either dt or steps"),
+        ({"max_steps": 0}, "max_steps must be a positive int"),
+        ({"step_control": "shared"}, "step_control must be 'per_sample' or 'joint'"),
+        ({"adjoint": True, "checkpoint": True}, "not both"),
+    ],
+)
+def test_bad_options(kwargs: dict[str, object], needle: str) -> None:
+    with pytest.raises(ConfigurationError, match=None) as info:
+        ode.solve(lambda t, y: -y, torch.ones(2, 1), torch.tensor([0.0, 1.0]), **kwargs)  # type: ignore[arg-type]
+    assert needle in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("y0", "t", "needle"),
+    [
+        (torch.ones(3), torch.tensor([0.0, 1.0]), "y0 must have shape (batch, dim), got (3,)"),
+        (torch.ones(2, 1), torch.tensor([0.0, 1.0, 0.5]), "strictly increasing or strictly"),
+        (torch.ones(2, 1), torch.tensor([0.0]), "at least two times"),
+        (torch.ones(2, 1), torch.zeros(3, 2), "per-sample t has batch 3 but y0 has batch 2"),
+        (torch.ones(2, 1, dtype=torch.long), torch.tensor([0.0, 1.0]), "floating-point"),
+    ],
+)
+def test_bad_inputs(y0: torch.Tensor, t: torch.Tensor, needle: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        ode.solve(lambda t, y: -y, y0, t)
+    assert needle in str(info.value)
+
+
+def test_joint_needs_shared_times() -> None:
+    t = torch.tensor([[0.0, 1.0], [0.0, 2.0]])
+    with pytest.raises(ConfigurationError, match="joint"):
+        ode.solve(lambda t, y: -y, torch.ones(2, 1), t, step_control="joint")

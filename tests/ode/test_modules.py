@@ -1,0 +1,80 @@
+"""Modules and the public surface."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import torch
+
+from neurosym import ode
+
+EXPECTED = {
+    "METHODS", "RK4", "AbstractExplicitRK", "AbstractSolver", "AbstractStepController",
+    "Bosh3", "ButcherTableau", "Dopri5", "Dopri8", "Euler", "Heun", "MLPField", "Midpoint",
+    "NFECounter", "NeuralODE", "ODEBlock", "PIController", "PIDController", "Rodas3",
+    "Solution", "Stats", "Status", "StepResult", "Tsit5", "solve",
+}  # fmt: skip
+
+
+def test_public_names_are_exactly_the_intended_ones() -> None:
+    assert set(ode.__all__) == EXPECTED
+    for name in EXPECTED:
+        assert getattr(ode, name) is not None
+
+
+def test_methods_mapping_is_read_only() -> None:
+    try:
+        ode.METHODS["mine"] = ode.Dopri5  # type: ignore[index]
+    except TypeError:
+        pass
+    else:
+        raise AssertionError("METHODS must be read-only")
+
+
+def test_neural_ode_counts_evaluations_and_trains() -> None:
+    torch.manual_seed(0)
+    field = ode.NFECounter(ode.MLPField(2, (16,)))
+    node = ode.NeuralODE(field, rtol=1e-5, atol=1e-6)
+    y0 = torch.randn(8, 2)
+    t = torch.linspace(0.0, 1.0, 3)
+    sol = node(y0, t)
+    assert sol.ys.shape == (3, 8, 2)
+    assert field.nfe == sol.stats.nfe > 0
+    target = y0 * 0.5
+    opt = torch.optim.Adam(node.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(15):
+        opt.zero_grad()
+        loss = ((node(y0, t).ys[-1] - target) ** 2).mean()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < losses[0]
+
+
+def test_ode_block_with_adjoint_matches_direct() -> None:
+    torch.manual_seed(1)
+    field = ode.MLPField(3, (8,), time_input=False).double()
+    x = torch.randn(4, 3, dtype=torch.float64)
+    grads = []
+    for adjoint in (False, True):
+        block = ode.ODEBlock(field, rtol=1e-9, atol=1e-10, adjoint=adjoint)
+        field.zero_grad()
+        block(x).sum().backward()
+        grads.append(torch.cat([p.grad.flatten() for p in field.parameters()]))  # type: ignore[union-attr]
+    assert torch.allclose(grads[0], grads[1], rtol=1e-5, atol=1e-8)
+
+
+def test_ode_package_imports_no_other_neurosym_layer() -> None:
+    code = (
+        "import sys, neurosym.ode\n"
+        "bad = [m for m in sys.modules if m.startswith('neurosym.') and "
+        "not m.startswith(('neurosym.ode', 'neurosym.errors'))]\n"
+        "print(bad); assert not bad, bad\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code],
+        check=True,
+        cwd=str(__import__("pathlib").Path(__file__).parents[2]),
+    )
