@@ -117,12 +117,14 @@ def unreachable_findings(rules: tuple[Rule, ...], base: set[tuple[str, int]]) ->
                 possible.add(rule.head.key)
                 changed = True
     for rule in rules:
-        missing = sorted({
-            f"{n}/{a}"
-            for n, a, pol in body_predicates(rule.body)
-            # Predicates nothing defines at all are reported as undefined instead.
-            if pol == "positive" and (n, a) not in possible and (n, a) in heads
-        })
+        missing = sorted(
+            {
+                f"{n}/{a}"
+                for n, a, pol in body_predicates(rule.body)
+                # Predicates nothing defines at all are reported as undefined instead.
+                if pol == "positive" and (n, a) not in possible and (n, a) in heads
+            }
+        )
         if missing:
             yield (
                 "unreachable-rule",

@@ -54,9 +54,9 @@ def format_source(text: str, *, file: str = "<string>") -> str:
 
     def gap_before(line: int) -> None:
         # A blank source line between what was emitted and `line` becomes one blank line.
-        if out and any(not lines[k - 1].strip() for k in range(last_line + 1, line)):
-            if out[-1] != "":
-                out.append("")
+        blank = any(not lines[k - 1].strip() for k in range(last_line + 1, line))
+        if out and blank and out[-1] != "":
+            out.append("")
 
     for s in program.statements:
         if s.span is None:

@@ -1,0 +1,30 @@
+"""Examples run in the test suite (each has main(argv) and --quick)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_knowledge_base_example(tmp_path: Path) -> None:
+    out = tmp_path / "family.graphml"
+    result = _load("knowledge_base").main(["--quick", "--graph-out", str(out)])
+    assert result["errors"] == 0
+    # Read off rules/family.rules by hand: only ancestor/2 calls itself.
+    assert result["recursive"] == ["ancestor/2"]
+    assert result["depends"]["grandparent/2"] == ["parent/2"]
+    assert result["depends"]["cousin/2"] == ["parent/2", "sibling/2"]
+    assert out.stat().st_size > 0
