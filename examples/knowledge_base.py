@@ -48,14 +48,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     print(f"graph: {g.number_of_nodes()} nodes, {g.number_of_edges()} edges")
     depends: dict[str, list[str]] = {}
     for p in derived:
-        base = sorted(
-            a for a in nx.ancestors(g, p) if g.nodes[a]["kind"] == "predicate" and a != p
-        )
+        base = sorted(a for a in nx.ancestors(g, p) if g.nodes[a]["kind"] == "predicate" and a != p)
         depends[p] = base
         print(f"  {p} depends on {', '.join(base) or 'nothing'}")
-    recursive = sorted(
-        p for p in derived if any(p in c for c in nx.simple_cycles(nx.DiGraph(g)))
-    )
+    recursive = sorted(p for p in derived if any(p in c for c in nx.simple_cycles(nx.DiGraph(g))))
     print(f"recursive predicates: {', '.join(recursive) or 'none'}")
     if args.graph_out:
         kb.write_graph(args.graph_out)
