@@ -22,7 +22,7 @@ from neurosym.cli import main
 from neurosym.lang import parse_text
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
+DOCS = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
 _BLOCK = re.compile(r"^```(\w*)\n(.*?)^```$", re.S | re.M)
 
 
@@ -73,11 +73,14 @@ def test_command_outputs_match(doc: Path, tmp_path: Path, monkeypatch: pytest.Mo
         if lang == "text" and first.startswith("$ neurosym "):
             argv = shlex.split(first[2:])[1:]
             target_name = next((a for a in argv if a.endswith(".rules")), None)
-            made = False
-            if target_name and target_name not in declared and previous is not None:
-                if not (tmp_path / target_name).exists():
-                    (tmp_path / target_name).write_text(previous)
-                    made = True
+            made = bool(
+                target_name
+                and target_name not in declared
+                and previous is not None
+                and not (tmp_path / target_name).exists()
+            )
+            if made:
+                (tmp_path / str(target_name)).write_text(str(previous))
             status, got = _run(argv)
             lines = body.split("\n", 1)[1].splitlines() if "\n" in body else []
             exits = [x for x in lines if x.startswith("[exit ")]
@@ -89,6 +92,6 @@ def test_command_outputs_match(doc: Path, tmp_path: Path, monkeypatch: pytest.Mo
                     f"{doc.name}:{line}: {first}\n--- got:\n{got}--- doc:\n{expected}"
                 )
             if made:
-                (tmp_path / target_name).unlink()  # type: ignore[operator]
+                (tmp_path / str(target_name)).unlink()
         previous = body if lang == "prolog" and not first.startswith("% file:") else None
     assert mismatches == [], "\n".join(mismatches)
