@@ -1,0 +1,85 @@
+"""The fast parser agrees with the lark grammar (the reference), spans included."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Iterator
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import programs
+
+from neurosym.errors import Span
+from neurosym.lang import Fact, Program, Rule, format_program, parse_text
+from neurosym.lang._fastparse import parse_chunk, tokenize
+from neurosym.lang._parser import _lark_region
+
+
+def _spans(node: object, path: str = "") -> Iterator[tuple[str, Span | None]]:
+    if isinstance(node, tuple):
+        for i, x in enumerate(node):
+            yield from _spans(x, f"{path}[{i}]")
+    elif dataclasses.is_dataclass(node) and not isinstance(node, type):
+        for f in dataclasses.fields(node):
+            value = getattr(node, f.name)
+            if f.name == "span":
+                yield path, value
+            else:
+                yield from _spans(value, f"{path}.{f.name}")
+
+
+def _respace(text: str, rng: random.Random) -> str:
+    """Move tokens around lines and columns without changing the program."""
+    out = []
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            in_string = escaped or ch != '"'
+            escaped = not escaped and ch == "\\"
+        elif ch == '"':
+            in_string = True
+        if ch == " " and not in_string and rng.random() < 0.3:
+            out.append(rng.choice(["\n", "  ", "\t", " % note\n   ", "\n\n "]))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _both(text: str) -> tuple[Program, list[object]]:
+    return parse_text(text, file="d.rules"), _lark_region(text, 0, len(text), "d.rules")
+
+
+@settings(max_examples=250, deadline=None)
+@given(programs, st.randoms(use_true_random=False))
+def test_fast_path_equals_lark_with_spans(program: Program, rng: random.Random) -> None:
+    text = _respace(format_program(program), rng)
+    fast, reference = _both(text)
+    assert list(fast.statements) == reference
+    assert list(_spans(fast.statements)) == list(_spans(tuple(reference)))
+
+
+def test_mixed_file_keeps_order_and_positions() -> None:
+    text = (
+        "p(a). state x.\n"
+        "rule r: if p(X) and X != b then q(X) with 0.5.\n"
+        "  q(X) :- p(X), N is count { Y : p(Y) }, N > -1.\n"
+        "der(x) = -x. 0.3 :: s.\n"
+    )
+    fast, reference = _both(text)
+    assert list(fast.statements) == reference
+    assert list(_spans(fast.statements)) == list(_spans(tuple(reference)))
+    assert [type(s).__name__ for s in fast.statements] == [
+        "Fact", "StateDecl", "Rule", "Rule", "Derivative", "Fact",
+    ]  # fmt: skip
+
+
+def test_the_fast_path_is_taken_for_facts_and_rules() -> None:
+    # Otherwise the agreement above would hold trivially.
+    for text, kind in (
+        ('0.9 :: p(a, 1, -2.5, "s", [b, X]).', Fact),
+        ("rule r: q(X) :- p(X, _), not r(X), X >= 2 * (1 + 3)^2, Y is X / 2.", Rule),
+    ):
+        toks, stopped = tokenize(text)
+        assert stopped is None
+        assert isinstance(parse_chunk(toks, "f"), kind)
