@@ -73,6 +73,7 @@ class KnowledgeBase:
         self._files: tuple[str, ...] = tuple(files)
         self._graph: nx.MultiDiGraph | None = None
         self._lines: dict[str, list[str]] = {}
+        self._kinds: dict[type, tuple[Statement, ...]] | None = None
         self._added = 0
         for s in statements:
             self._append(s)
@@ -84,6 +85,7 @@ class KnowledgeBase:
                 "includes are resolved when loading; add the included file's statements instead"
             )
         self._statements.append(s)
+        self._kinds = None
 
     @property
     def statements(self) -> tuple[Statement, ...]:
@@ -91,7 +93,13 @@ class KnowledgeBase:
         return tuple(self._statements)
 
     def _of(self, kind: type[_S]) -> tuple[_S, ...]:
-        return tuple(s for s in self._statements if isinstance(s, kind))
+        # Partitioned once per change: the checks ask for facts and rules many times.
+        if self._kinds is None:
+            kinds: dict[type, list[Statement]] = {}
+            for s in self._statements:
+                kinds.setdefault(type(s), []).append(s)
+            self._kinds = {k: tuple(v) for k, v in kinds.items()}
+        return self._kinds.get(kind, ())  # type: ignore[return-value]
 
     @property
     def facts(self) -> tuple[Fact, ...]:
@@ -183,6 +191,7 @@ class KnowledgeBase:
         for i, s in enumerate(self._statements):
             if isinstance(s, Rule | Fact) and s.name == name:
                 self._graph = None
+                self._kinds = None
                 return self._statements.pop(i)
         names = sorted(s.name for s in self._statements if isinstance(s, Rule | Fact) and s.name)
         raise KnowledgeBaseError(

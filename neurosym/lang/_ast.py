@@ -14,6 +14,7 @@ Terms (arguments of atoms): :class:`Var`, :class:`Const`, :class:`Number`,
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
@@ -72,15 +73,20 @@ FUNCTION_NAMES: frozenset[str] = frozenset(
 ARITH_OPS: frozenset[str] = frozenset({"+", "-", "*", "/", "^"})
 
 
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
 def _check_name(kind: str, name: str, *, upper: bool) -> None:
-    if not name or not (name[0].isalpha() or name[0] == "_"):
-        raise ValueError(f"{kind} name must start with a letter or '_', got {name!r}")
-    if upper and not (name[0].isupper() or name[0] == "_"):
+    if not isinstance(name, str) or not _IDENT.match(name):
+        raise ValueError(
+            f"{kind} name must be ASCII letters, digits and '_', starting with a letter "
+            f"or '_', got {name!r}"
+        )
+    first = name[0]
+    if upper and not (first.isupper() or first == "_"):
         raise ValueError(f"a variable starts with an uppercase letter or '_', got {name!r}")
-    if not upper and not name[0].islower():
+    if not upper and not first.islower():
         raise ValueError(f"a {kind} starts with a lowercase letter, got {name!r}")
-    if not all(c.isalnum() or c == "_" for c in name) or not name.isascii():
-        raise ValueError(f"{kind} name may hold only ASCII letters, digits and '_', got {name!r}")
 
 
 # ---------------------------------------------------------------------------- terms

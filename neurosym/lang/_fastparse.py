@@ -16,7 +16,7 @@ both paths agree on generated programs.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from neurosym.errors import Span
 
@@ -24,19 +24,26 @@ from . import _ast as A
 
 __all__ = ["Unsupported", "parse_chunk", "tokenize"]
 
+_L = TypeVar("_L", A.Var, A.Const, A.String)
+
 _TOKEN = re.compile(
     r"""
-    (?P<WS>[ \t\f\r\n]+)
-  | (?P<COMMENT>[%\#][^\n]*)
-  | (?P<NUMBER>[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)
-  | (?P<STRING>"(?:[^"\\\n]|\\[\\"nt])*")
-  | (?P<VAR>[A-Z_][A-Za-z0-9_]*)
-  | (?P<NAME>[a-z][A-Za-z0-9_]*)
-  | (?P<OP>:-|\?-|::|<=|>=|==|!=|[.,()\[\]{}<>=+\-*/^:])
+    [ \t\f\r\n]*
+    (?:
+        (?P<COMMENT>[%\#][^\n]*)
+      | (?P<NUMBER>[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)
+      | (?P<STRING>"(?:[^"\\\n]|\\[\\"nt])*")
+      | (?P<VAR>[A-Z_][A-Za-z0-9_]*)
+      | (?P<NAME>[a-z][A-Za-z0-9_]*)
+      | (?P<OP>:-|\?-|::|<=|>=|==|!=|[.,()\[\]{}<>=+\-*/^:])
+    )
     """,
     re.VERBOSE,
 )
+_BLANK = re.compile(r"[ \t\f\r\n]*")
 _CMP = frozenset({"<", "<=", ">", ">=", "==", "!="})
+# Tokens after which a lone term is complete (no operator, call or aggregate follows).
+_AFTER_TERM = frozenset({",", ")", "]", ".", ":-", "::", ":", "}"} | _CMP)
 # Statement starts that the fast path leaves to lark.
 _LARK_STARTS = frozenset({"include", "if", "state", "param", "law"})
 _RESERVED_CALLS = frozenset({"der", "nn", "t"})
@@ -61,22 +68,23 @@ def tokenize(text: str) -> tuple[list[Tok], int | None]:
     """
     out: list[Tok] = []
     append = out.append
+    make = tuple.__new__  # Tok's own __new__ is a Python function; this is the C one
+    count, rfind, match = text.count, text.rfind, _TOKEN.match
     line, line_start, pos, n = 1, 0, 0, len(text)
-    match = _TOKEN.match
     while pos < n:
         m = match(text, pos)
         if m is None:
-            return out, pos
+            stop = _BLANK.match(text, pos).end()  # type: ignore[union-attr]
+            return out, (None if stop >= n else stop)
         kind = m.lastgroup
-        end = m.end()
-        if kind == "WS":
-            newlines = text.count("\n", pos, end)
-            if newlines:
-                line += newlines
-                line_start = text.rfind("\n", pos, end) + 1
-        elif kind != "COMMENT":
-            append(Tok(kind, m.group(), line, pos - line_start + 1, pos))  # type: ignore[arg-type]
-        pos = end
+        start = m.start(kind)
+        newlines = count("\n", pos, start)
+        if newlines:
+            line += newlines
+            line_start = rfind("\n", pos, start) + 1
+        pos = m.end()
+        if kind != "COMMENT":
+            append(make(Tok, (kind, text[start:pos], line, start - line_start + 1, start)))
     return out, None
 
 
@@ -96,6 +104,30 @@ def _decode(raw: str) -> str:
     return "".join(out)
 
 
+# Trusted constructors. The tokens already have the shape the AST validates (a NAME token
+# is a valid constant, a VAR token a valid variable), so the fast path skips
+# ``__post_init__``: constructing AST nodes is most of the cost of loading large files.
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _span(file: str, line: int, col: int, end_line: int, end_col: int) -> Span:
+    sp = _new(Span)
+    _set(sp, "file", file)
+    _set(sp, "line", line)
+    _set(sp, "column", col)
+    _set(sp, "end_line", end_line)
+    _set(sp, "end_column", end_col)
+    return sp  # type: ignore[no-any-return]
+
+
+def _leaf(cls: type[_L], attr: str, value: object, span: Span) -> _L:
+    node = _new(cls)
+    _set(node, attr, value)
+    _set(node, "span", span)
+    return node  # type: ignore[no-any-return]
+
+
 class _Parser:
     """Recursive descent over one statement's tokens; positions are token indices."""
 
@@ -107,7 +139,7 @@ class _Parser:
 
     def span(self, i: int, j: int) -> Span:
         a, b = self.toks[i], self.toks[j]
-        return Span(self.file, a.line, a.col, b.line, b.col + len(b.text))
+        return _span(self.file, a[2], a[3], b[2], b[3] + len(b[1]))
 
     def peek(self, i: int) -> Tok:
         if i >= len(self.toks):
@@ -213,6 +245,18 @@ class _Parser:
     # ------------------------------------------------------------ expressions
     # Each returns (node, index of its last token (parentheses included), next index).
     def expr(self, i: int) -> tuple[A.Expr, int, int]:
+        toks = self.toks
+        # Most arguments are a lone name, variable or number followed by ',' or ')':
+        # build them directly instead of descending through every precedence level.
+        if i + 1 < len(toks):
+            nxt = toks[i + 1]
+            if nxt[0] == "OP" and nxt[1] in _AFTER_TERM:
+                tok = toks[i]
+                kind = tok[0]
+                if kind == "NAME":
+                    return _leaf(A.Const, "name", tok[1], self.span(i, i)), i, i + 1
+                if kind == "VAR":
+                    return _leaf(A.Var, "name", tok[1], self.span(i, i)), i, i + 1
         left, last, j = self.product(i)
         while True:
             tok = self.peek(j)
@@ -263,9 +307,9 @@ class _Parser:
             )
             return A.Number(value, span=self.span(i, i)), i, i + 1
         if kind == "VAR":
-            return A.Var(tok.text, span=self.span(i, i)), i, i + 1
+            return _leaf(A.Var, "name", tok.text, self.span(i, i)), i, i + 1
         if kind == "STRING":
-            return A.String(_decode(tok.text), span=self.span(i, i)), i, i + 1
+            return _leaf(A.String, "value", _decode(tok.text), self.span(i, i)), i, i + 1
         if kind == "NAME":
             nxt = self.toks[i + 1] if i + 1 < len(self.toks) else None
             if nxt is not None and nxt.kind == "OP" and nxt.text == "(":
@@ -275,7 +319,7 @@ class _Parser:
                 return A.Call(tok.text, args, span=self.span(i, j)), j, j + 1
             if nxt is not None and nxt.kind == "OP" and nxt.text == "{":
                 return self.aggregate(i)
-            return A.Const(tok.text, span=self.span(i, i)), i, i + 1
+            return _leaf(A.Const, "name", tok.text, self.span(i, i)), i, i + 1
         if kind == "OP" and tok.text == "(":
             inner, _, j = self.expr(i + 1)
             if self.peek(j).text != ")" or self.toks[j].kind != "OP":
