@@ -76,7 +76,7 @@ def tokenize(text: str) -> tuple[list[Tok], int | None]:
         if m is None:
             stop = _BLANK.match(text, pos).end()  # type: ignore[union-attr]
             return out, (None if stop >= n else stop)
-        kind = m.lastgroup
+        kind = m.lastgroup or ""  # one alternative always matched
         start = m.start(kind)
         newlines = count("\n", pos, start)
         if newlines:
@@ -118,14 +118,14 @@ def _span(file: str, line: int, col: int, end_line: int, end_col: int) -> Span:
     _set(sp, "column", col)
     _set(sp, "end_line", end_line)
     _set(sp, "end_column", end_col)
-    return sp  # type: ignore[no-any-return]
+    return sp
 
 
 def _leaf(cls: type[_L], attr: str, value: object, span: Span) -> _L:
     node = _new(cls)
     _set(node, attr, value)
     _set(node, "span", span)
-    return node  # type: ignore[no-any-return]
+    return node
 
 
 class _Parser:
