@@ -1,7 +1,8 @@
 """neurosym: hybrid symbolic–connectionist reasoning.
 
-Write knowledge as rules in ``.rules`` files, check it, see it as a graph; later layers
-add a rule engine, neural ODEs and a bridge between them. Importing ``neurosym`` does not
+Write knowledge as rules in ``.rules`` files, check it, see it as a graph, draw
+conclusions under boolean, certainty-factor, probabilistic or fuzzy semantics and have them
+explained; neural ODEs live in :mod:`neurosym.ode`. Importing ``neurosym`` does not
 import torch: the ODE and bridge layers load it when you import them
 (``from neurosym import ode``).
 
@@ -14,12 +15,16 @@ Example:
 
 from __future__ import annotations
 
+from .engine import Limits
 from .errors import (
     ConfigurationError,
     Diagnostic,
+    EngineError,
+    EvaluationError,
     FactsFileError,
     IncludeError,
     KnowledgeBaseError,
+    LimitError,
     NeurosymError,
     OptionalDependencyError,
     RuleSyntaxError,
@@ -27,25 +32,37 @@ from .errors import (
     SolverError,
     Span,
 )
+from .explain import Answer, Model, Proof, WhyNot, infer, query, why_not
 from .kb import FactSource, KnowledgeBase, load, parse
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Answer",
     "ConfigurationError",
     "Diagnostic",
+    "EngineError",
+    "EvaluationError",
     "FactSource",
     "FactsFileError",
     "IncludeError",
     "KnowledgeBase",
     "KnowledgeBaseError",
+    "LimitError",
+    "Limits",
+    "Model",
     "NeurosymError",
     "OptionalDependencyError",
+    "Proof",
     "RuleSyntaxError",
     "Severity",
     "SolverError",
     "Span",
+    "WhyNot",
     "__version__",
+    "infer",
     "load",
     "parse",
+    "query",
+    "why_not",
 ]

@@ -18,6 +18,7 @@ from neurosym import __version__
 from neurosym.errors import (
     ConfigurationError,
     Diagnostic,
+    EngineError,
     FactsFileError,
     KnowledgeBaseError,
     OptionalDependencyError,
@@ -26,6 +27,8 @@ from neurosym.errors import (
 )
 from neurosym.kb import KnowledgeBase, load
 from neurosym.lang import format_source
+
+SEMANTICS_CHOICES = ["boolean", "cf", "prob", "fuzzy-godel", "fuzzy-product", "fuzzy-lukasiewicz"]
 
 __all__ = ["main"]
 
@@ -184,10 +187,118 @@ def _cmd_fmt(args: argparse.Namespace, out: TextIO) -> int:
     return status
 
 
+def _kb_for(args: argparse.Namespace) -> KnowledgeBase | int:
+    """The checked KB of ``args.file``, or the exit status after printing its errors."""
+    path = Path(args.file)
+    if not path.is_file():
+        raise _UsageError(f"{path}: no such file")
+    kb, diags = _load_diagnostics(path, _facts_args(args.facts))
+    errors = [d for d in diags if d.is_error]
+    if kb is None or errors:
+        for d in errors or diags:
+            sys.stderr.write(d.render() + "\n")
+        return EXIT_FOUND
+    return kb
+
+
+def _cmd_query(args: argparse.Namespace, out: TextIO) -> int:
+    from neurosym.explain import query
+
+    kb = _kb_for(args)
+    if isinstance(kb, int):
+        return kb
+    try:
+        answers = query(kb, args.goal, semantics=args.semantics, method=args.method)
+    except RuleSyntaxError as exc:
+        raise _UsageError(f"the goal does not parse:\n{exc}") from exc
+    except ConfigurationError as exc:
+        raise _UsageError(str(exc)) from exc
+    except EngineError as exc:
+        sys.stderr.write(f"neurosym query: {exc}\n")
+        return EXIT_FOUND
+    if args.format == "json":
+        rows = []
+        for a in answers:
+            row = a.to_json()
+            if args.explain:
+                row["proof"] = a.explain().to_json()
+            rows.append(row)
+        json.dump(rows, out, indent=1)
+        out.write("\n")
+        return EXIT_OK
+    if not answers:
+        out.write(f"no answers to {args.goal}\n")
+    for a in answers:
+        out.write(f"{a}\n")
+        if args.explain:
+            out.write(_indent(a.explain().render()) + "\n")
+    return EXIT_OK
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
+    from neurosym.explain import why_not
+
+    kb = _kb_for(args)
+    if isinstance(kb, int):
+        return kb
+    try:
+        result = why_not(kb, args.goal, semantics=args.semantics)
+    except RuleSyntaxError as exc:
+        raise _UsageError(f"the goal does not parse:\n{exc}") from exc
+    except ConfigurationError as exc:
+        raise _UsageError(str(exc)) from exc
+    except EngineError as exc:
+        sys.stderr.write(f"neurosym explain: {exc}\n")
+        return EXIT_FOUND
+    if args.format == "json":
+        json.dump(result.to_json(), out, indent=1)
+        out.write("\n")
+    else:
+        out.write(result.render() + "\n")
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    from neurosym.explain import infer, query, why_not
+
+    rules = Path(args.rules_dir)
+    animals, diagnosis = rules / "animals.rules", rules / "diagnosis.rules"
+    if not animals.is_file() or not diagnosis.is_file():
+        raise _UsageError(
+            f"{rules}: the demo needs rules/animals.rules and rules/diagnosis.rules; run it "
+            "from a neurosym checkout or pass --rules-dir"
+        )
+    out.write(f"== An expert system: {animals}\n")
+    kb = load(animals)
+    for a in query(kb, "species(Animal, Species)"):
+        out.write(f"  {a.fact}\n")
+    first = query(kb, "species(stripes, S)")
+    if first:
+        out.write("\nHow was stripes identified?\n" + _indent(first[0].explain().render()) + "\n")
+    out.write("\nWhy is rex not a tiger?\n" + _indent(why_not(kb, "tiger(rex)").render()) + "\n")
+    out.write(f"\n== Certainty factors (MYCIN): {diagnosis}\n")
+    kb = load(diagnosis)
+    for a in query(kb, "refer(P)", semantics="cf"):
+        out.write(f"  {a}\n")
+    flu = query(kb, "flu(P)", semantics="cf")
+    if flu:
+        best = max(flu, key=lambda a: float(a.value))
+        out.write(f"\nHow sure is {best.fact}?\n" + _indent(best.explain().render()) + "\n")
+    model = infer(kb, semantics="cf")
+    for v in model.violations:
+        out.write(f"constraint {v}\n")
+    return EXIT_OK
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="neurosym",
-        description="Hybrid symbolic-connectionist reasoning: check, draw and format rules.",
+        description="Hybrid symbolic-connectionist reasoning: check, query, explain, draw and "
+        "format rules.",
     )
     p.add_argument("--version", action="version", version=f"neurosym {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -212,6 +323,28 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--facts", action="append", default=[], metavar="PRED=FILE")
     g.set_defaults(func=_cmd_graph)
 
+    q = sub.add_parser("query", help="answer a goal, with values and explanations")
+    q.add_argument("file", metavar="FILE")
+    q.add_argument("goal", metavar="GOAL", help="e.g. 'carnivore(X)' or 'anc(ann, X), X != bob'")
+    q.add_argument("--semantics", choices=SEMANTICS_CHOICES, default="boolean")
+    q.add_argument("--method", choices=["backward", "forward"], default="backward")
+    q.add_argument("--explain", action="store_true", help="print the proof of each answer")
+    q.add_argument("--format", choices=["text", "json"], default="text")
+    q.add_argument("--facts", action="append", default=[], metavar="PRED=FILE")
+    q.set_defaults(func=_cmd_query)
+
+    e = sub.add_parser("explain", help="how a goal holds, or why it does not")
+    e.add_argument("file", metavar="FILE")
+    e.add_argument("goal", metavar="GOAL")
+    e.add_argument("--semantics", choices=SEMANTICS_CHOICES, default="boolean")
+    e.add_argument("--format", choices=["text", "json"], default="text")
+    e.add_argument("--facts", action="append", default=[], metavar="PRED=FILE")
+    e.set_defaults(func=_cmd_explain)
+
+    d = sub.add_parser("demo", help="a consultation on the bundled knowledge bases")
+    d.add_argument("--rules-dir", default="rules", help="where animals.rules lives")
+    d.set_defaults(func=_cmd_demo)
+
     f = sub.add_parser("fmt", help="print rule files in canonical form")
     f.add_argument("files", nargs="+", metavar="FILE")
     mode = f.add_mutually_exclusive_group()
@@ -227,6 +360,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         status: int = args.func(args, sys.stdout)
+    except BrokenPipeError:  # `neurosym query ... | head`: the reader left; not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except _UsageError as exc:
         sys.stderr.write(f"neurosym {args.command}: {exc}\n")
         return EXIT_USAGE

@@ -11,6 +11,9 @@ the built-in exception a caller would expect, so ``except SyntaxError`` or
     ├── FactsFileError       (ValueError)     a CSV/TSV facts file that cannot be read
     ├── ConfigurationError   (ValueError)     a bad option passed from Python
     ├── OptionalDependencyError (ImportError) an optional extra is not installed
+    ├── EngineError          (RuntimeError)   inference that cannot go on
+    │   ├── LimitError                        a derivation ran past a configured limit
+    │   └── EvaluationError  (ArithmeticError) arithmetic in a rule failed
     └── SolverError          (RuntimeError)   an ODE solve that failed
 
 This module imports nothing from neurosym, so every layer may use it.
@@ -25,9 +28,12 @@ from dataclasses import dataclass, field
 __all__ = [
     "ConfigurationError",
     "Diagnostic",
+    "EngineError",
+    "EvaluationError",
     "FactsFileError",
     "IncludeError",
     "KnowledgeBaseError",
+    "LimitError",
     "NeurosymError",
     "OptionalDependencyError",
     "RuleSyntaxError",
@@ -179,6 +185,26 @@ class ConfigurationError(NeurosymError, ValueError):
 
 class OptionalDependencyError(NeurosymError, ImportError):
     """An optional extra is needed but not installed; the message names the install."""
+
+
+class EngineError(NeurosymError, RuntimeError):
+    """Inference that cannot go on (see the subclasses)."""
+
+
+class LimitError(EngineError):
+    """A derivation ran past a configured limit (facts, iterations or seconds).
+
+    ``.limit`` names the limit, ``.rule`` the rule that fired most in the last round.
+    """
+
+    def __init__(self, message: str, *, limit: str, rule: str | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.rule = rule
+
+
+class EvaluationError(EngineError, ArithmeticError):
+    """Arithmetic in a rule failed (division by zero, a type mismatch), with where and how."""
 
 
 class SolverError(NeurosymError, RuntimeError):

@@ -7,9 +7,11 @@ import neurosym.kb
 import neurosym.lang
 
 TOP = {
-    "ConfigurationError", "Diagnostic", "FactSource", "FactsFileError", "IncludeError",
-    "KnowledgeBase", "KnowledgeBaseError", "NeurosymError", "OptionalDependencyError",
-    "RuleSyntaxError", "Severity", "SolverError", "Span", "__version__", "load", "parse",
+    "Answer", "ConfigurationError", "Diagnostic", "EngineError", "EvaluationError",
+    "FactSource", "FactsFileError", "IncludeError", "KnowledgeBase", "KnowledgeBaseError",
+    "LimitError", "Limits", "Model", "NeurosymError", "OptionalDependencyError", "Proof",
+    "RuleSyntaxError", "Severity", "SolverError", "Span", "WhyNot", "__version__", "infer",
+    "load", "parse", "query", "why_not",
 }  # fmt: skip
 KB = {"FactSource", "KnowledgeBase", "load", "parse", "read_facts", "to_dot", "write_graph"}
 

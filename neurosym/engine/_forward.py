@@ -1,0 +1,307 @@
+"""Forward chaining: stratified semi-naive evaluation to a fixpoint, then values.
+
+Predicates are evaluated strongly connected component by component, in dependency order
+(a finer stratification: negated and aggregated predicates are complete before use).
+A recursive component runs semi-naive rounds: each round joins every rule once per
+recursive body literal, with that literal restricted to the facts new in the last round.
+
+Under a valued semantics the boolean pass keeps negation open (``not p`` never blocks;
+its value is combined later) and records every ground rule instance; the values are then
+computed per component in the same order (see :mod:`._semiring`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from neurosym.errors import LimitError
+
+from ._compile import CLit, CRule
+from ._join import plan, run_plan
+from ._program import FactKey, Program
+from ._semiring import AbstractSemiring, Boolean
+from ._store import Relation, Store
+
+__all__ = ["Evaluation", "Instance", "Limits", "evaluate"]
+
+# (rule index, positive body facts, negated body facts) of one ground rule instance
+Instance = tuple[int, tuple[FactKey, ...], tuple[FactKey, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds on a derivation; passing one raises :class:`~neurosym.LimitError`.
+
+    Args:
+        max_facts: facts in the model (base facts included).
+        max_rounds: semi-naive rounds of one recursive component.
+        max_seconds: wall-clock time of one evaluation (``None``: no bound).
+    """
+
+    max_facts: int = 5_000_000
+    max_rounds: int = 100_000
+    max_seconds: float | None = None
+
+
+@dataclass
+class Evaluation:
+    """What an evaluation produced: facts, values (valued semantics), provenance."""
+
+    store: Store
+    semiring: AbstractSemiring[Any]
+    values: dict[FactKey, Any] | None
+    instances: dict[FactKey, set[Instance]] | None
+    rules: list[CRule]
+    rounds: int = 0
+    seconds: float = 0.0
+    base: dict[FactKey, list[float | None]] = field(default_factory=dict)
+    #: the event token of each recorded instance (valued semantics)
+    events: dict[tuple[FactKey, Instance], Any] = field(default_factory=dict)
+
+    def value(self, key: FactKey) -> bool | float:
+        """The reported value of a fact (false/0 when it does not hold)."""
+        if self.values is None:
+            rel = self.store.relations.get(key[0])
+            return rel is not None and key[1] in rel.tuples
+        return self.semiring.report(self.values.get(key, self.semiring.zero()))
+
+    def contribution(self, key: FactKey, inst: Instance) -> bool | float:
+        """The value one recorded instance alone gives its head."""
+        if self.values is None:
+            return True
+        sr = self.semiring
+        premise = sr.one()
+        for pk in inst[1]:
+            premise = sr.times(premise, self.values.get(pk, sr.zero()))
+        for nk in inst[2]:
+            premise = sr.times(premise, sr.negate(self.values.get(nk, sr.zero())))
+        event = self.events.get((key, inst))
+        return sr.report(sr.rule(event, premise))
+
+
+def _components(rules: list[CRule]) -> list[tuple[set[str], bool]]:
+    """Predicate components in evaluation order, each with whether it is recursive."""
+    g = nx.DiGraph()
+    for r in rules:
+        g.add_node(r.head.pred)
+        for pred, _ in r.deps:
+            g.add_edge(pred, r.head.pred)
+    cond = nx.condensation(g)
+    out = []
+    for c in nx.topological_sort(cond):
+        members: set[str] = set(cond.nodes[c]["members"])
+        recursive = len(members) > 1 or any(g.has_edge(m, m) for m in members)
+        out.append((members, recursive))
+    return out
+
+
+def evaluate(
+    program: Program,
+    semiring: AbstractSemiring[Any] | None = None,
+    *,
+    record: bool = False,
+    limits: Limits | None = None,
+) -> Evaluation:
+    """Evaluate a compiled program to its fixpoint.
+
+    Args:
+        program: rules and base facts.
+        semiring: the semantics (default boolean).
+        record: keep every ground rule instance (needed for values and explanations).
+        limits: bounds on the derivation.
+
+    Raises:
+        LimitError: a limit was passed (the message names it and the busiest rule).
+        EvaluationError: arithmetic in a rule failed.
+    """
+    sr = semiring or Boolean()
+    lim = limits or Limits()
+    valued = not isinstance(sr, Boolean)
+    record = record or valued
+    started = time.perf_counter()
+    store = Store()
+    for pred, args in program.base:
+        store.get(pred).add(args)
+    instances: dict[FactKey, set[Instance]] | None = defaultdict(set) if record else None
+    total = store.size()
+    rounds_done = 0
+    by_head: dict[str, list[CRule]] = defaultdict(list)
+    for r in program.rules:
+        by_head[r.head.pred].append(r)
+
+    def size(pred: str) -> int:
+        rel = store.relations.get(pred)
+        return len(rel) if rel is not None else 0
+
+    components = _components(program.rules)
+    for members, recursive in components:
+        rules = [r for m in members for r in by_head.get(m, ())]
+        if not rules:
+            continue
+        pending: dict[str, set[tuple[Any, ...]]] = defaultdict(set)
+        fired: Counter[str] = Counter()
+
+        def emitter(rule: CRule) -> Any:
+            head = rule.head
+            hargs = head.args
+            hpred = head.pred
+            existing = store.get(hpred).tuples
+            bucket = pending[hpred]  # noqa: B023 - used within this component's loop only
+            positives = [
+                (i, item.atom) for i, item in enumerate(rule.body)
+                if isinstance(item, CLit) and not item.negated and i not in rule.guards
+            ]  # fmt: skip
+            negatives = [item.atom for item in rule.body if isinstance(item, CLit) and item.negated]
+
+            def emit(env: list[Any]) -> None:
+                t = tuple(env[v] if is_var else v for is_var, v in hargs)
+                if instances is not None:
+                    pos = tuple(
+                        (a.pred, tuple(env[v] if is_var else v for is_var, v in a.args))
+                        for _, a in positives
+                    )
+                    neg = tuple(
+                        (a.pred, tuple(env[v] if is_var else v for is_var, v in a.args))
+                        for a in negatives
+                    )
+                    instances[(hpred, t)].add((rule.index, pos, neg))
+                if t not in existing and t not in bucket:
+                    bucket.add(t)
+                    fired[rule.label] += 1  # noqa: B023 - cleared in place, never rebound
+
+            return emit
+
+        def run(rule: CRule, first: int | None, delta: Relation | None) -> None:
+            steps = plan(rule.body, (), size, first=first)
+            run_plan(steps, [None] * rule.nvars, store, emitter(rule), delta=delta,
+                     open_negation=valued)  # fmt: skip
+
+        for rule in rules:
+            run(rule, None, None)
+        rounds = 0
+        while True:
+            new: dict[str, Relation] = {}
+            for pred, tuples in pending.items():
+                rel = store.get(pred)
+                delta = Relation()
+                for t in tuples:
+                    if rel.add(t):
+                        delta.tuples.add(t)
+                if delta.tuples:
+                    new[pred] = delta
+                    total += len(delta.tuples)
+            pending.clear()
+            rounds += 1
+            _check_limits(lim, total, rounds, started, fired)
+            if not recursive or not new:
+                break
+            fired.clear()
+            for rule in rules:
+                for i, item in enumerate(rule.body):
+                    if (
+                        isinstance(item, CLit)
+                        and not item.negated
+                        and item.atom.pred in new
+                        and item.atom.pred in members
+                    ):
+                        run(rule, i, new[item.atom.pred])
+        rounds_done += rounds
+
+    events: dict[tuple[FactKey, Instance], Any] = {}
+    values = _values(program, sr, store, instances, components, events) if valued else None
+    return Evaluation(store, sr, values, instances, program.rules, rounds_done,
+                      time.perf_counter() - started, program.base, events)  # fmt: skip
+
+
+def _check_limits(
+    lim: Limits, total: int, rounds: int, started: float, fired: Counter[str]
+) -> None:
+    busiest = fired.most_common(1)[0][0] if fired else None
+    where = f"; rule {busiest} kept firing" if busiest else ""
+    if total > lim.max_facts:
+        raise LimitError(
+            f"more than {lim.max_facts:,} facts derived{where}. If the program does not "
+            "terminate (e.g. nat(Y) :- nat(X), Y is X + 1.), bound it; otherwise raise "
+            "Limits(max_facts=...)",
+            limit="max_facts",
+            rule=busiest,
+        )
+    if rounds > lim.max_rounds:
+        raise LimitError(
+            f"more than {lim.max_rounds:,} rounds of recursion{where}; the derivation may "
+            "not terminate. Raise Limits(max_rounds=...) if it does",
+            limit="max_rounds",
+            rule=busiest,
+        )
+    if lim.max_seconds is not None and time.perf_counter() - started > lim.max_seconds:
+        raise LimitError(
+            f"inference took longer than {lim.max_seconds:g} s{where}",
+            limit="max_seconds",
+            rule=busiest,
+        )
+
+
+def _values(
+    program: Program,
+    sr: AbstractSemiring[Any],
+    store: Store,
+    instances: dict[FactKey, set[Instance]] | None,
+    components: list[tuple[set[str], bool]],
+    events: dict[tuple[FactKey, Instance], Any],
+) -> dict[FactKey, Any]:
+    assert instances is not None  # recorded whenever values are computed
+    # Each base fact's value is made once: under probability it is an event of its own.
+    base_values = {k: sr.plus_all([sr.fact(w) for w in ws]) for k, ws in program.base.items()}
+    values: dict[FactKey, Any] = dict(base_values)
+    rules = {r.index: r for r in program.rules}
+    zero, one = sr.zero(), sr.one()
+    by_pred: dict[str, list[FactKey]] = defaultdict(list)
+    for key in instances:
+        by_pred[key[0]].append(key)
+
+    def value_of(key: FactKey, inst: Instance) -> Any:
+        ev_key = (key, inst)
+        if ev_key not in events:
+            events[ev_key] = sr.event(rules[inst[0]].weight)
+        premise = one
+        for pk in inst[1]:
+            premise = sr.times(premise, values.get(pk, zero))
+        for nk in inst[2]:
+            premise = sr.times(premise, sr.negate(values.get(nk, zero)))
+        return sr.rule(events[ev_key], premise)
+
+    ordered: dict[FactKey, list[Instance]] = {}
+
+    def compute(keys: Iterable[FactKey]) -> bool:
+        changed = False
+        for key in keys:
+            insts = ordered.get(key)
+            if insts is None:  # a fixed order makes float results repeat bit for bit
+                insts = ordered[key] = sorted(instances[key], key=repr)
+            parts = [value_of(key, inst) for inst in insts]
+            if key in base_values:
+                parts.append(base_values[key])
+            new = sr.plus_all(parts)
+            old = values.get(key)
+            if old is None or not sr.close(old, new):
+                changed = True
+            values[key] = new
+        return changed
+
+    for members, recursive in components:
+        keys = [k for m in members for k in by_pred.get(m, ())]
+        if not recursive:
+            compute(keys)
+            continue
+        for k in keys:
+            values.setdefault(k, zero)
+        for _ in range(10_000):
+            if not compute(keys):
+                break
+    return values

@@ -1,0 +1,129 @@
+"""Backward chaining by the magic-sets rewrite, evaluated semi-naively.
+
+A goal with bound arguments (``ancestor(ann, X)``) should touch only the facts it needs.
+The rewrite gives each derived predicate an *adornment* per call pattern (``b`` bound,
+``f`` free) and a *magic* predicate holding the bound arguments it is called with; every
+rule is guarded by its magic predicate, and every call inside a body adds the calling
+arguments to the callee's magic predicate. Evaluated bottom-up, this computes exactly the
+facts that a tabled top-down evaluation (SLG resolution) would, and terminates on left
+recursion and cycles for the same reason forward chaining does.
+
+Predicates used under ``not`` or inside aggregates (and what they depend on) are
+evaluated completely and not rewritten, so stratification is kept.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import replace
+
+from ._compile import CAtom, CItem, CLit, CRule
+from ._join import plan
+from ._program import Program
+
+__all__ = ["QUERY_PRED", "magic_rewrite"]
+
+QUERY_PRED = "query$"
+
+
+def adorned(pred: str, adornment: str) -> str:
+    return f"{pred}@{adornment}"
+
+
+def magic(pred: str, adornment: str) -> str:
+    return f"magic@{pred}@{adornment}"
+
+
+def original(pred: str) -> str:
+    """The user's predicate behind an adorned name (``p/2@bf`` → ``p/2``)."""
+    return pred.split("@", 1)[0]
+
+
+def _closure(preds: set[str], deps: dict[str, set[str]]) -> set[str]:
+    out, todo = set(preds), list(preds)
+    while todo:
+        for d in deps.get(todo.pop(), ()):
+            if d not in out:
+                out.add(d)
+                todo.append(d)
+    return out
+
+
+def magic_rewrite(program: Program, query: CRule) -> Program:
+    """The rules needed to answer ``query`` (a rule with head ``query$/n``), rewritten."""
+    by_head: dict[str, list[CRule]] = {}
+    for r in program.rules:
+        by_head.setdefault(r.head.pred, []).append(r)
+    idb = set(by_head)
+    deps = {p: {d for r in rs for d, _ in r.deps} for p, rs in by_head.items()}
+    closed = {d for r in [*program.rules, query] for d, pol in r.deps if pol != "positive"}
+    full = _closure(closed, deps) & idb
+
+    rules: list[CRule] = [r for p in full for r in by_head[p]]
+    next_index = max((r.index for r in program.rules), default=-1) + 1
+    seen: set[tuple[str, str]] = set()
+    work: deque[tuple[str, str]] = deque()
+    base_preds = {p for p, _ in program.base}
+
+    def rewrite(rule: CRule, guard: CAtom | None, bound: set[int]) -> None:
+        nonlocal next_index
+        steps = plan(rule.body, bound, lambda p: 0)  # a safe left-to-right order (SIPS)
+        new_body: list[CItem] = [CLit(guard, False)] if guard is not None else []
+        new_deps = set(rule.deps)
+        if guard is not None:
+            new_deps.add((guard.pred, "positive"))
+        b = set(bound)
+        for step in steps:
+            item = step.item
+            if isinstance(item, CLit) and not item.negated and item.atom.pred in idb - full:
+                pred = item.atom.pred
+                adn = "".join("b" if (not v or a in b) else "f" for v, a in item.atom.args)
+                bound_args = tuple(arg for arg, c in zip(item.atom.args, adn) if c == "b")
+                m_atom = CAtom(magic(pred, adn), bound_args)
+                prefix = tuple(new_body)
+                prefix_deps = frozenset(
+                    (i.atom.pred, "negative" if i.negated else "positive")
+                    for i in prefix if isinstance(i, CLit)
+                ) | frozenset(d for d in rule.deps if d[1] == "aggregate")  # fmt: skip
+                rules.append(
+                    CRule(next_index, CAtom(m_atom.pred, m_atom.args), prefix, None, rule.nvars,
+                          rule.var_names, f"magic for {rule.label}", rule.span, None,
+                          prefix_deps, frozenset({0}) if guard is not None else frozenset())
+                )  # fmt: skip
+                next_index += 1
+                if (pred, adn) not in seen:
+                    seen.add((pred, adn))
+                    work.append((pred, adn))
+                item = CLit(CAtom(adorned(pred, adn), item.atom.args), False, item.source)
+                new_deps.discard((pred, "positive"))
+                new_deps.add((item.atom.pred, "positive"))
+            new_body.append(item)
+            b |= item.binds
+        guards = frozenset({0}) if guard is not None else frozenset()
+        head = rule.head if guard is None else CAtom(adorned(rule.head.pred, guard_adn[0]),
+                                                      rule.head.args)  # fmt: skip
+        rules.append(replace(rule, head=head, body=tuple(new_body), deps=frozenset(new_deps),
+                             guards=guards))  # fmt: skip
+
+    guard_adn = [""]
+    rewrite(query, None, set())
+    while work:
+        pred, adn = work.popleft()
+        guard_adn[0] = adn
+        for r in by_head.get(pred, ()):
+            bound_args = tuple(arg for arg, c in zip(r.head.args, adn) if c == "b")
+            guard = CAtom(magic(pred, adn), bound_args)
+            bound = {v for is_var, v in bound_args if is_var}
+            rewrite(r, guard, bound)
+        if pred in base_preds:  # base facts of a derived predicate reach its copy too
+            arity = int(pred.rsplit("/", 1)[1])
+            args = tuple((True, i) for i in range(arity))
+            guard = CAtom(magic(pred, adn), tuple(a for a, c in zip(args, adn) if c == "b"))
+            copy = CRule(next_index, CAtom(adorned(pred, adn), args),
+                         (CLit(guard, False), CLit(CAtom(pred, args), False)), None, arity,
+                         tuple(f"X{i}" for i in range(arity)), f"facts of {pred}", None, None,
+                         frozenset({(guard.pred, "positive"), (pred, "positive")}),
+                         frozenset({0}))  # fmt: skip
+            next_index += 1
+            rules.append(copy)
+    return Program(rules, program.base, program.sources)

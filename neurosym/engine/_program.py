@@ -1,0 +1,53 @@
+"""A knowledge base compiled for the engine: rules, base facts with weights, sources."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from neurosym.errors import KnowledgeBaseError
+from neurosym.lang import Fact, FixedWeight, LearnableWeight
+
+from ._compile import CRule, compile_rule, pred_key
+from ._values import Value, term_value
+
+if TYPE_CHECKING:
+    from neurosym.kb import KnowledgeBase
+
+__all__ = ["Program", "compile_kb"]
+
+FactKey = tuple[str, tuple[Value, ...]]
+
+
+@dataclass
+class Program:
+    """Compiled rules, and base facts with their weights and source statements."""
+
+    rules: list[CRule]
+    base: dict[FactKey, list[float | None]]
+    sources: dict[FactKey, list[Fact]] = field(default_factory=dict)
+
+
+def compile_kb(kb: KnowledgeBase) -> Program:
+    """Compile a checked knowledge base.
+
+    Raises:
+        KnowledgeBaseError: ``kb.check()`` found errors (they are attached).
+    """
+    errors = [d for d in kb.check() if d.is_error]
+    if errors:
+        raise KnowledgeBaseError(errors)
+    rules = [compile_rule(r, i) for i, r in enumerate(kb.rules)]
+    base: dict[FactKey, list[float | None]] = defaultdict(list)
+    sources: dict[FactKey, list[Fact]] = defaultdict(list)
+    for f in kb.facts:
+        key = (pred_key(f.atom.predicate, f.atom.arity), tuple(term_value(a) for a in f.atom.args))
+        w = f.weight
+        weight = (
+            w.value if isinstance(w, FixedWeight) else w.initial if isinstance(w, LearnableWeight)
+            else None
+        )  # fmt: skip
+        base[key].append(weight)
+        sources[key].append(f)
+    return Program(rules, dict(base), dict(sources))
