@@ -69,15 +69,31 @@ class CAtom:
         return frozenset(v for is_var, v in self.args if is_var)
 
 
+class _Any:
+    """Stands for an anonymous variable in a negated pattern: ``not parent(P, _)``."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "_"
+
+    __str__ = __repr__
+
+
+ANY = _Any()
+
+
 @dataclass(frozen=True, slots=True)
 class CLit:
     atom: CAtom
     negated: bool
     source: Literal_ | None = field(default=None, compare=False)
+    #: slots of anonymous variables (under ``not`` they mean "there is none")
+    anonymous: frozenset[int] = frozenset()
 
     @property
     def needs(self) -> frozenset[int]:
-        return self.atom.vars if self.negated else frozenset()
+        return self.atom.vars - self.anonymous if self.negated else frozenset()
 
     @property
     def binds(self) -> frozenset[int]:
@@ -292,7 +308,13 @@ class _Compiler:
         if swap and isinstance(b, Comparison) and isinstance(b.right, Var):
             b = Comparison("==", b.right, b.left, span=b.span)  # expr == X binds X too
         if isinstance(b, Literal_):
-            return CLit(self.atom(b.atom), b.negated, b)
+            before = set(self.slots.values())
+            atom = self.atom(b.atom)
+            anonymous = frozenset(
+                v for is_var, v in atom.args
+                if is_var and v not in before and _is_anonymous(self.slots, v)
+            )  # fmt: skip
+            return CLit(atom, b.negated, b, anonymous if b.negated else frozenset())
         if isinstance(b, Assign):
             fn, needs = self.expr(b.expr)
             return CAssign(self.slot(b.var.name), fn, needs, b)
@@ -303,6 +325,10 @@ class _Compiler:
             # May bind X when the right side is bound and X is not (see the safety rules).
             return CTest("==", left, right, rn, self.label, b, frozenset({s}))
         return CTest(b.op, left, right, ln | rn, self.label, b)
+
+
+def _is_anonymous(slots: dict[str, int], slot: int) -> bool:
+    return any(v == slot and n.startswith("_#") for n, v in slots.items())
 
 
 def _list_vars(t: ListTerm) -> list[Var]:

@@ -22,7 +22,7 @@ import networkx as nx
 
 from neurosym.errors import LimitError
 
-from ._compile import CLit, CRule
+from ._compile import ANY, CLit, CRule
 from ._join import plan, run_plan
 from ._program import FactKey, Program
 from ._semiring import AbstractSemiring, Boolean
@@ -65,7 +65,12 @@ class Evaluation:
     events: dict[tuple[FactKey, Instance], Any] = field(default_factory=dict)
 
     def value(self, key: FactKey) -> bool | float:
-        """The reported value of a fact (false/0 when it does not hold)."""
+        """The reported value of a fact (false/0 when it does not hold); a pattern with
+        ``_`` positions gives the value of "some fact matches"."""
+        if is_pattern(key):
+            if self.values is None:
+                return bool(matching(self.store, key))
+            return self.semiring.report(pattern_value(self.semiring, self.values, self.store, key))
         if self.values is None:
             rel = self.store.relations.get(key[0])
             return rel is not None and key[1] in rel.tuples
@@ -80,7 +85,7 @@ class Evaluation:
         for pk in inst[1]:
             premise = sr.times(premise, self.values.get(pk, sr.zero()))
         for nk in inst[2]:
-            premise = sr.times(premise, sr.negate(self.values.get(nk, sr.zero())))
+            premise = sr.times(premise, sr.negate(pattern_value(sr, self.values, self.store, nk)))
         event = self.events.get((key, inst))
         return sr.report(sr.rule(event, premise))
 
@@ -157,7 +162,7 @@ def evaluate(
                 (i, item.atom) for i, item in enumerate(rule.body)
                 if isinstance(item, CLit) and not item.negated and i not in rule.guards
             ]  # fmt: skip
-            negatives = [item.atom for item in rule.body if isinstance(item, CLit) and item.negated]
+            negatives = [item for item in rule.body if isinstance(item, CLit) and item.negated]
 
             def emit(env: list[Any]) -> None:
                 t = tuple(env[v] if is_var else v for is_var, v in hargs)
@@ -167,10 +172,16 @@ def evaluate(
                         for _, a in positives
                     )
                     neg = tuple(
-                        (a.pred, tuple(env[v] if is_var else v for is_var, v in a.args))
-                        for a in negatives
+                        (
+                            n.atom.pred,
+                            tuple(
+                                (ANY if v in n.anonymous else env[v]) if is_var else v
+                                for is_var, v in n.atom.args
+                            ),
+                        )
+                        for n in negatives
                     )
-                    instances[(hpred, t)].add((rule.index, pos, neg))
+                    instances[(hpred, t)].add((rule.index, pos, neg))  # type: ignore[arg-type]
                 if t not in existing and t not in bucket:
                     bucket.add(t)
                     fired[rule.label] += 1  # noqa: B023 - cleared in place, never rebound
@@ -217,6 +228,31 @@ def evaluate(
     values = _values(program, sr, store, instances, components, events) if valued else None
     return Evaluation(store, sr, values, instances, program.rules, rounds_done,
                       time.perf_counter() - started, program.base, events)  # fmt: skip
+
+
+def is_pattern(key: FactKey) -> bool:
+    """Whether a fact key has ``_`` positions (from ``not p(X, _)``)."""
+    args: tuple[object, ...] = key[1]
+    return any(v is ANY for v in args)
+
+
+def matching(store: Store, key: FactKey) -> list[tuple[Any, ...]]:
+    """The facts that match a pattern with ``_`` positions."""
+    rel = store.relations.get(key[0])
+    if rel is None:
+        return []
+    args: tuple[object, ...] = key[1]
+    positions = tuple(i for i, v in enumerate(args) if v is not ANY)
+    return list(rel.lookup(positions, tuple(key[1][i] for i in positions)))
+
+
+def pattern_value(
+    sr: AbstractSemiring[Any], values: dict[FactKey, Any], store: Store, key: FactKey
+) -> Any:
+    """The value of a fact, or of "some fact matches" for a pattern (⊕ of the matches)."""
+    if not is_pattern(key):
+        return values.get(key, sr.zero())
+    return sr.plus_all([values.get((key[0], t), sr.zero()) for t in matching(store, key)])
 
 
 def _check_limits(
@@ -273,7 +309,7 @@ def _values(
         for pk in inst[1]:
             premise = sr.times(premise, values.get(pk, zero))
         for nk in inst[2]:
-            premise = sr.times(premise, sr.negate(values.get(nk, zero)))
+            premise = sr.times(premise, sr.negate(pattern_value(sr, values, store, nk)))
         return sr.rule(events[ev_key], premise)
 
     ordered: dict[FactKey, list[Instance]] = {}

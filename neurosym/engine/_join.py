@@ -160,10 +160,24 @@ def run_plan(
             item = step.item
             assert isinstance(item, CLit)
             if not open_negation:
-                t = tuple(env[v] if is_var else v for is_var, v in item.atom.args)
                 rel = relations.get(step.pred)
-                if rel is not None and t in rel.tuples:
-                    return
+                if rel is not None:
+                    if item.anonymous:  # not p(X, _): no tuple matches the bound positions
+                        positions = tuple(
+                            i for i, (is_var, v) in enumerate(item.atom.args)
+                            if not (is_var and v in item.anonymous)
+                        )  # fmt: skip
+                        key = tuple(
+                            env[item.atom.args[i][1]] if item.atom.args[i][0]
+                            else item.atom.args[i][1]
+                            for i in positions
+                        )  # fmt: skip
+                        if rel.lookup(positions, key):
+                            return
+                    else:
+                        t = tuple(env[v] if is_var else v for is_var, v in item.atom.args)
+                        if t in rel.tuples:
+                            return
             go(k + 1)
         elif kind == "test":
             test = step.item
