@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import collections
 import collections.abc
+import contextlib
 import json
 import os
 import random
@@ -94,17 +95,37 @@ ZOO = (
     _r("z3", "bird(X)", "has_feathers(X)"),
     _r("z4", "bird(X)", "flies(X)", "lays_eggs(X)"),
     _r("z5", "carnivore(X)", "mammal(X)", "eats_meat(X)"),
-    _r("z6", "carnivore(X)", "mammal(X)", "has_pointed_teeth(X)", "has_claws(X)",
-       "has_forward_eyes(X)"),  # fmt: skip
+    _r(
+        "z6",
+        "carnivore(X)",
+        "mammal(X)",
+        "has_pointed_teeth(X)",
+        "has_claws(X)",
+        "has_forward_eyes(X)",
+    ),
     _r("z7", "ungulate(X)", "mammal(X)", "has_hooves(X)"),
     _r("z8", "ungulate(X)", "mammal(X)", "chews_cud(X)"),
     _r("z9", "cheetah(X)", "carnivore(X)", "colour(X, tawny)", "has_dark_spots(X)"),
     _r("z10", "tiger(X)", "carnivore(X)", "colour(X, tawny)", "has_black_stripes(X)"),
-    _r("z11", "giraffe(X)", "ungulate(X)", "long_legs(X)", "long_neck(X)", "colour(X, tawny)",
-       "has_dark_spots(X)"),  # fmt: skip
+    _r(
+        "z11",
+        "giraffe(X)",
+        "ungulate(X)",
+        "long_legs(X)",
+        "long_neck(X)",
+        "colour(X, tawny)",
+        "has_dark_spots(X)",
+    ),
     _r("z12", "zebra(X)", "ungulate(X)", "colour(X, white)", "has_black_stripes(X)"),
-    _r("z13", "ostrich(X)", "bird(X)", "not flies(X)", "long_legs(X)", "long_neck(X)",
-       "colour(X, black_and_white)"),  # fmt: skip
+    _r(
+        "z13",
+        "ostrich(X)",
+        "bird(X)",
+        "not flies(X)",
+        "long_legs(X)",
+        "long_neck(X)",
+        "colour(X, black_and_white)",
+    ),
     _r("z14", "penguin(X)", "bird(X)", "not flies(X)", "swims(X)", "colour(X, black_and_white)"),
     _r("z15", "albatross(X)", "bird(X)", "flies_well(X)"),
     *(
@@ -114,20 +135,20 @@ ZOO = (
 )
 # What an observer can see (predicate, arity), and eight animals from rules/animals.rules:
 # (observations, the species expected or None).
-OBSERVABLE = (
-    *((p, 1) for p in (
-        "has_hair", "gives_milk", "has_feathers", "flies", "lays_eggs", "eats_meat",
-        "has_pointed_teeth", "has_claws", "has_forward_eyes", "has_hooves", "chews_cud",
-        "long_legs", "long_neck", "has_dark_spots", "has_black_stripes", "swims", "flies_well",
-    )),  # fmt: skip
-    ("colour", 2),
+_SEEN = (
+    "has_hair gives_milk has_feathers flies lays_eggs eats_meat has_pointed_teeth has_claws "
+    "has_forward_eyes has_hooves chews_cud long_legs long_neck has_dark_spots "
+    "has_black_stripes swims flies_well"
 )
+OBSERVABLE = (*((p, 1) for p in _SEEN.split()), ("colour", 2))
 ANIMALS: tuple[tuple[tuple[Atom, ...], str | None], ...] = tuple(
     (tuple((o.split()[0], *o.split()[1:]) for o in obs.split(";")), expected)
     for obs, expected in (
         ("has_hair;eats_meat;colour tawny;has_black_stripes", "tiger"),
-        ("gives_milk;has_pointed_teeth;has_claws;has_forward_eyes;colour tawny;has_dark_spots",
-         "cheetah"),  # fmt: skip
+        (
+            "gives_milk;has_pointed_teeth;has_claws;has_forward_eyes;colour tawny;has_dark_spots",
+            "cheetah",
+        ),
         ("has_hair;has_hooves;long_legs;long_neck;colour tawny;has_dark_spots", "giraffe"),
         ("gives_milk;chews_cud;colour white;has_black_stripes", "zebra"),
         ("has_feathers;long_legs;long_neck;colour black_and_white", "ostrich"),
@@ -211,12 +232,30 @@ def _sg_facts() -> list[Atom]:
 
 
 GRAPH_WORKLOADS = {
-    "chain": Workload("chain", "closure, 300-node chain", CLOSURE, _closure_facts(chain_edges),
-                      "path", lambda: expected_closure(chain_edges())),  # fmt: skip
-    "gnm": Workload("gnm", "closure, gnm(1000, 3000)", CLOSURE, _closure_facts(gnm_edges),
-                    "path", lambda: expected_closure(gnm_edges())),  # fmt: skip
-    "sg": Workload("sg", "same generation, tree(1000)", SAME_GENERATION, _sg_facts, "sg",
-                   lambda: expected_sg(tree_parents())),  # fmt: skip
+    "chain": Workload(
+        "chain",
+        "closure, 300-node chain",
+        CLOSURE,
+        _closure_facts(chain_edges),
+        "path",
+        lambda: expected_closure(chain_edges()),
+    ),
+    "gnm": Workload(
+        "gnm",
+        "closure, gnm(1000, 3000)",
+        CLOSURE,
+        _closure_facts(gnm_edges),
+        "path",
+        lambda: expected_closure(gnm_edges()),
+    ),
+    "sg": Workload(
+        "sg",
+        "same generation, tree(1000)",
+        SAME_GENERATION,
+        _sg_facts,
+        "sg",
+        lambda: expected_sg(tree_parents()),
+    ),
 }
 CONSULT_TITLES = {"fwd": "animal KB, forward consult", "bwd": "animal KB, backward consult"}
 WORKLOADS = (*GRAPH_WORKLOADS, *CONSULT_TITLES)
@@ -260,10 +299,8 @@ class PeakMemory:
     """Growth of the resident set over a block: VmHWM after minus VmRSS before."""
 
     def __enter__(self) -> PeakMemory:
-        try:  # reset VmHWM to the current RSS (Linux >= 4.0)
+        with contextlib.suppress(OSError):  # reset VmHWM to the current RSS (Linux >= 4.0)
             Path("/proc/self/clear_refs").write_text("5")
-        except OSError:
-            pass
         self.before = _status_kb("VmRSS")
         return self
 
@@ -585,7 +622,7 @@ status_kb(Key, KB) :-
 
 
 def _pl_atom(a: Atom) -> str:
-    return a[0] + ("(" + ", ".join(x if _is_var(x) else x for x in a[1:]) + ")" if a[1:] else "")
+    return f"{a[0]}({', '.join(a[1:])})" if a[1:] else a[0]
 
 
 def pl_rules(rules: Sequence[RuleSpec]) -> str:
@@ -619,10 +656,10 @@ def run_swipl_graph(w: Workload, timeout: int) -> Run:
         + pl_rules(w.rules)
         + _PL_COMMON
         + ":- initialization(main, main).\n"
-        "main :- status_kb(\"VmRSS\", R0), statistics(cputime, T0),\n"
+        'main :- status_kb("VmRSS", R0), statistics(cputime, T0),\n'
         f"    aggregate_all(count, {goal}, N),\n"
-        "    statistics(cputime, T1), status_kb(\"VmHWM\", R1), T is T1 - T0,\n"
-        "    format('{\"cpu\": ~f, \"count\": ~d, \"rss0\": ~d, \"hwm\": ~d}~n', [T, N, R0, R1]).\n"
+        '    statistics(cputime, T1), status_kb("VmHWM", R1), T is T1 - T0,\n'
+        '    format(\'{"cpu": ~f, "count": ~d, "rss0": ~d, "hwm": ~d}~n\', [T, N, R0, R1]).\n'
     )
     out = _swipl(program, timeout)
     return Run(out["cpu"], max(0, out["hwm"] - out["rss0"]) / 1024, out["count"])
@@ -675,8 +712,12 @@ main :-
 def installed(engine: str) -> bool:
     if engine == "swipl":
         return shutil.which("swipl") is not None
-    module = {"neurosym": "neurosym", "clips": "clips", "experta": "experta",
-              "pydatalog": "pyDatalog"}[engine]  # fmt: skip
+    module = {
+        "neurosym": "neurosym",
+        "clips": "clips",
+        "experta": "experta",
+        "pydatalog": "pyDatalog",
+    }[engine]
     return find_spec(module) is not None
 
 
@@ -710,8 +751,18 @@ def spawn(engine: str, workload: str, timeout: int, n: int) -> Run:
         return Run(status="n/a")
     if not installed(engine):
         return Run(status="not installed")
-    cmd = [sys.executable, __file__, "--engine", engine, "--workload", workload,
-           "--timeout", str(timeout), "--consultations", str(n)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        __file__,
+        "--engine",
+        engine,
+        "--workload",
+        workload,
+        "--timeout",
+        str(timeout),
+        "--consultations",
+        str(n),
+    ]
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
@@ -825,8 +876,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             ap.error(f"unknown engine or workload {name!r}")
     if "neurosym" not in engines:
         engines.insert(0, "neurosym")
-    print(f"python {sys.version.split()[0]} on {os.cpu_count()} CPUs, "
-          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")  # fmt: skip
+    print(
+        f"python {sys.version.split()[0]} on {os.cpu_count()} CPUs, "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
     for e in engines:
         print(f"  {e}: {'installed' if installed(e) else 'not installed'}")
     print(f"targets: {TARGETS}")
@@ -837,8 +890,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         for e in engines:
             t0 = time.perf_counter()
             results[w][e] = r = spawn(e, w, args.timeout, n)
-            print(f"  {w:<6} {e:<10} {r.status:<14} {time.perf_counter() - t0:6.1f} s wall",
-                  flush=True)  # fmt: skip
+            print(
+                f"  {w:<6} {e:<10} {r.status:<14} {time.perf_counter() - t0:6.1f} s wall",
+                flush=True,
+            )
     print()
     for line in report(results, engines, n):
         print(line)

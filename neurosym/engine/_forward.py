@@ -27,6 +27,7 @@ from ._join import plan, run_plan
 from ._program import FactKey, Program
 from ._semiring import AbstractSemiring, Boolean
 from ._store import Relation, Store
+from ._vector import qualifies, run_component
 
 __all__ = ["Evaluation", "Instance", "Limits", "evaluate"]
 
@@ -151,6 +152,18 @@ def evaluate(
             continue
         pending: dict[str, set[tuple[Any, ...]]] = defaultdict(set)
         fired: Counter[str] = Counter()
+        if instances is None and qualifies(rules):
+
+            def check(
+                new: int, rounds: int, before: int = total, label: str = rules[0].label
+            ) -> None:
+                _check_limits(lim, before + new, rounds, started, Counter({label: 1}))
+
+            vector_rounds = run_component(rules, members, store, check)
+            if vector_rounds is not None:
+                total = store.size()
+                rounds_done += vector_rounds
+                continue
 
         def emitter(rule: CRule) -> Any:
             head = rule.head

@@ -9,7 +9,7 @@ measurable on the benchmarks and cost a translation at every boundary.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import final
+from typing import Any, final
 
 from ._values import Value
 
@@ -22,14 +22,32 @@ Fact = tuple[Value, ...]
 class Relation:
     """The tuples of one predicate, with indexes keyed by the positions they bind."""
 
-    __slots__ = ("indexes", "tuples")
+    __slots__ = ("_lazy", "_tuples", "indexes")
 
     def __init__(self) -> None:
-        self.tuples: set[Fact] = set()
+        self._tuples: set[Fact] = set()
+        self._lazy: list[Any] = []
         self.indexes: dict[tuple[int, ...], dict[Fact, list[Fact]]] = {}
 
+    @property
+    def tuples(self) -> set[Fact]:
+        """The tuples as a set (rows added in bulk are turned into tuples on first use)."""
+        if self._lazy:
+            for rows in self._lazy:
+                self._tuples.update(map(tuple, rows.tolist()))
+            self._lazy.clear()
+        return self._tuples
+
+    def extend_lazy(self, rows: Any) -> None:
+        """Add new, distinct rows (a 2-D object array) without building tuples yet."""
+        if not self.indexes:
+            self._lazy.append(rows)
+            return
+        for t in map(tuple, rows.tolist()):  # indexes exist: keep them current now
+            self.add(t)
+
     def __len__(self) -> int:
-        return len(self.tuples)
+        return len(self._tuples) + sum(len(r) for r in self._lazy)
 
     def __contains__(self, t: object) -> bool:
         return t in self.tuples
@@ -39,9 +57,10 @@ class Relation:
 
     def add(self, t: Fact) -> bool:
         """Add a tuple; returns whether it was new. Existing indexes are kept current."""
-        if t in self.tuples:
+        tuples = self.tuples
+        if t in tuples:
             return False
-        self.tuples.add(t)
+        tuples.add(t)
         for positions, index in self.indexes.items():
             key = tuple(t[p] for p in positions)
             bucket = index.get(key)

@@ -74,6 +74,7 @@ class KnowledgeBase:
         self._graph: nx.MultiDiGraph | None = None
         self._lines: dict[str, list[str]] = {}
         self._kinds: dict[type, tuple[Statement, ...]] | None = None
+        self._diagnostics: tuple[Diagnostic, ...] | None = None
         self._added = 0
         for s in statements:
             self._append(s)
@@ -86,6 +87,7 @@ class KnowledgeBase:
             )
         self._statements.append(s)
         self._kinds = None
+        self._diagnostics = None
 
     @property
     def statements(self) -> tuple[Statement, ...]:
@@ -192,6 +194,7 @@ class KnowledgeBase:
             if isinstance(s, Rule | Fact) and s.name == name:
                 self._graph = None
                 self._kinds = None
+                self._diagnostics = None
                 return self._statements.pop(i)
         names = sorted(s.name for s in self._statements if isinstance(s, Rule | Fact) and s.name)
         raise KnowledgeBaseError(
@@ -209,10 +212,16 @@ class KnowledgeBase:
         return self._graph
 
     def check(self) -> list[Diagnostic]:
-        """Static analysis: every error and warning, in source order (see ``docs/check.md``)."""
-        from ._check import check_kb
+        """Static analysis: every error and warning, in source order (see ``docs/check.md``).
 
-        return check_kb(self)
+        The result is kept until the knowledge base changes, so repeated inference on an
+        unchanged KB does not re-check it.
+        """
+        if self._diagnostics is None:
+            from ._check import check_kb
+
+            self._diagnostics = tuple(check_kb(self))
+        return list(self._diagnostics)
 
     def source_line(self, span: Span | None) -> str | None:
         """The text of the line a span starts on, when the file is known."""
