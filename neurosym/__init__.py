@@ -15,7 +15,8 @@ Example:
 
 from __future__ import annotations
 
-from .engine import Limits
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     ConfigurationError,
     Diagnostic,
@@ -32,8 +33,32 @@ from .errors import (
     SolverError,
     Span,
 )
-from .explain import Answer, Model, Proof, WhyNot, infer, query, why_not
 from .kb import FactSource, KnowledgeBase, load, parse
+
+if TYPE_CHECKING:
+    from .engine import Limits
+    from .explain import Answer, Model, Proof, WhyNot, infer, query, why_not
+
+_LAZY = {
+    "Limits": "neurosym.engine",
+    "Answer": "neurosym.explain",
+    "Model": "neurosym.explain",
+    "Proof": "neurosym.explain",
+    "WhyNot": "neurosym.explain",
+    "infer": "neurosym.explain",
+    "query": "neurosym.explain",
+    "why_not": "neurosym.explain",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # The engine (and numpy) load on first use, so `neurosym check` starts fast.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'neurosym' has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 
