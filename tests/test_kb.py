@@ -130,6 +130,14 @@ def test_add_and_remove_rules_at_run_time() -> None:
         kb.remove("nope")
 
 
+def test_add_remove_loop_does_not_grow() -> None:
+    kb = ns.parse("p(a).")
+    for i in range(50):
+        kb.add(f"rule obs: seen(x{i}).")
+        kb.remove("obs")
+    assert len(kb.sources) == 1 and len(kb) == 1
+
+
 def test_added_text_gets_diagnostics_with_its_own_name() -> None:
     kb = ns.parse("p(a).")
     kb.add("q(X) :- pp(X).")

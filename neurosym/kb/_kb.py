@@ -195,11 +195,23 @@ class KnowledgeBase:
                 self._graph = None
                 self._kinds = None
                 self._diagnostics = None
-                return self._statements.pop(i)
+                removed = self._statements.pop(i)
+                self._forget_unused_source(removed)
+                return removed
         names = sorted(s.name for s in self._statements if isinstance(s, Rule | Fact) and s.name)
         raise KnowledgeBaseError(
             f"no rule named {name!r}; the named rules are: {', '.join(names) or '(none)'}"
         )
+
+    def _forget_unused_source(self, removed: Statement) -> None:
+        # Text given to add() is kept for diagnostics while a statement from it remains;
+        # a long consultation loop of add/remove must not grow without bound.
+        file = removed.span.file if removed.span is not None else None
+        if file is None or not file.startswith("<added "):
+            return
+        if not any(s.span is not None and s.span.file == file for s in self._statements):
+            self._sources.pop(file, None)
+            self._lines.pop(file, None)
 
     # ------------------------------------------------------------------ views
     @property
