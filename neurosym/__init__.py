@@ -56,7 +56,9 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # later look-ups are plain attribute reads
+        return value
     raise AttributeError(f"module 'neurosym' has no attribute {name!r}")
 
 

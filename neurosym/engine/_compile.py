@@ -145,6 +145,8 @@ class CRule:
     deps: frozenset[tuple[str, str]] = frozenset()
     #: body positions of guard literals (magic sets): they contribute "one" to values
     guards: frozenset[int] = frozenset()
+    #: the value of an instance is its premise, unattenuated (a query's goal)
+    transparent: bool = False
 
     @property
     def positive(self) -> tuple[CLit, ...]:

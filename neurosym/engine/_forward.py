@@ -132,27 +132,36 @@ def evaluate(
     record = record or valued
     started = time.perf_counter()
     store = Store()
-    for pred, args in program.base:
-        store.get(pred).add(args)
+    for (pred, args), weights in program.base.items():
+        # Under boolean semantics a fact holds when some weight is positive (or none given).
+        if valued or sr.plus_all([sr.fact(w) for w in weights]):
+            store.get(pred).add(args)
     instances: dict[FactKey, set[Instance]] | None = defaultdict(set) if record else None
     total = store.size()
     rounds_done = 0
     by_head: dict[str, list[CRule]] = defaultdict(list)
     for r in program.rules:
-        by_head[r.head.pred].append(r)
+        if valued or r.weight is None or r.weight > 0:  # boolean: a weight <= 0 never fires
+            by_head[r.head.pred].append(r)
 
     def size(pred: str) -> int:
         rel = store.relations.get(pred)
         return len(rel) if rel is not None else 0
 
     components = _components(program.rules)
+    events: dict[tuple[FactKey, Instance], Any] = {}
+    valuer = (
+        _Valuer(program, sr, store, instances, events) if instances is not None and valued else None
+    )
     for members, recursive in components:
         rules = [r for m in members for r in by_head.get(m, ())]
         if not rules:
+            if valuer is not None:
+                valuer.component(members, recursive)
             continue
         pending: dict[str, set[tuple[Any, ...]]] = defaultdict(set)
         fired: Counter[str] = Counter()
-        if instances is None and qualifies(rules):
+        if instances is None and qualifies(rules) and _large(rules, store):
 
             def check(
                 new: int, rounds: int, before: int = total, label: str = rules[0].label
@@ -236,11 +245,22 @@ def evaluate(
                     ):
                         run(rule, i, new[item.atom.pred])
         rounds_done += rounds
+        if valuer is not None:
+            valuer.component(members, recursive)
 
-    events: dict[tuple[FactKey, Instance], Any] = {}
-    values = _values(program, sr, store, instances, components, events) if valued else None
+    values = valuer.values if valuer is not None else None
     return Evaluation(store, sr, values, instances, program.rules, rounds_done,
                       time.perf_counter() - started, program.base, events)  # fmt: skip
+
+
+VECTOR_MIN_TUPLES = 2_000
+"""Below this many tuples in a component's relations numpy's per-call overhead costs more
+than it saves, and the tuple-at-a-time join is used."""
+
+
+def _large(rules: list[CRule], store: Store) -> bool:
+    preds = {lit.atom.pred for r in rules for lit in r.body if isinstance(lit, CLit)}
+    return sum(len(store.relations[p]) for p in preds if p in store.relations) >= VECTOR_MIN_TUPLES
 
 
 def is_pattern(key: FactKey) -> bool:
@@ -296,61 +316,83 @@ def _check_limits(
         )
 
 
-def _values(
-    program: Program,
-    sr: AbstractSemiring[Any],
-    store: Store,
-    instances: dict[FactKey, set[Instance]] | None,
-    components: list[tuple[set[str], bool]],
-    events: dict[tuple[FactKey, Instance], Any],
-) -> dict[FactKey, Any]:
-    assert instances is not None  # recorded whenever values are computed
-    # Each base fact's value is made once: under probability it is an event of its own.
-    base_values = {k: sr.plus_all([sr.fact(w) for w in ws]) for k, ws in program.base.items()}
-    values: dict[FactKey, Any] = dict(base_values)
-    rules = {r.index: r for r in program.rules}
-    zero, one = sr.zero(), sr.one()
-    by_pred: dict[str, list[FactKey]] = defaultdict(list)
-    for key in instances:
-        by_pred[key[0]].append(key)
+class _Valuer:
+    """Computes values component by component, as soon as each one's facts are final.
 
-    def value_of(key: FactKey, inst: Instance) -> Any:
-        ev_key = (key, inst)
-        if ev_key not in events:
-            events[ev_key] = sr.event(rules[inst[0]].weight)
-        premise = one
+    After a component is valued, its facts whose value is zero are taken out of the store:
+    under a valued semantics they do not hold, so later components neither join with
+    them nor count them in aggregates, and ``not`` treats them as absent (its value is
+    then ``negate(zero)``, the same).
+    """
+
+    def __init__(
+        self,
+        program: Program,
+        sr: AbstractSemiring[Any],
+        store: Store,
+        instances: dict[FactKey, set[Instance]],
+        events: dict[tuple[FactKey, Instance], Any],
+    ) -> None:
+        self.sr = sr
+        self.store = store
+        self.instances = instances
+        self.events = events
+        # Each base fact's value is made once: under probability it is an event of its own.
+        self.base = {k: sr.plus_all([sr.fact(w) for w in ws]) for k, ws in program.base.items()}
+        self.values: dict[FactKey, Any] = dict(self.base)
+        self.rules = {r.index: r for r in program.rules}
+        self.ordered: dict[FactKey, list[Instance]] = {}
+
+    def _instance(self, key: FactKey, inst: Instance) -> Any:
+        sr, values, zero = self.sr, self.values, self.sr.zero()
+        rule = self.rules[inst[0]]
+        premise = sr.one()
         for pk in inst[1]:
             premise = sr.times(premise, values.get(pk, zero))
         for nk in inst[2]:
-            premise = sr.times(premise, sr.negate(pattern_value(sr, values, store, nk)))
-        return sr.rule(events[ev_key], premise)
+            premise = sr.times(premise, sr.negate(pattern_value(sr, values, self.store, nk)))
+        if rule.transparent:
+            return premise
+        ev_key = (key, inst)
+        if ev_key not in self.events:
+            self.events[ev_key] = sr.event(rule.weight)
+        return sr.rule(self.events[ev_key], premise)
 
-    ordered: dict[FactKey, list[Instance]] = {}
-
-    def compute(keys: Iterable[FactKey]) -> bool:
+    def _compute(self, keys: Iterable[FactKey]) -> bool:
         changed = False
+        sr = self.sr
         for key in keys:
-            insts = ordered.get(key)
+            insts = self.ordered.get(key)
             if insts is None:  # a fixed order makes float results repeat bit for bit
-                insts = ordered[key] = sorted(instances[key], key=repr)
-            parts = [value_of(key, inst) for inst in insts]
-            if key in base_values:
-                parts.append(base_values[key])
+                insts = self.ordered[key] = sorted(self.instances[key], key=repr)
+            parts = [self._instance(key, inst) for inst in insts]
+            if key in self.base:
+                parts.append(self.base[key])
             new = sr.plus_all(parts)
-            old = values.get(key)
+            old = self.values.get(key)
             if old is None or not sr.close(old, new):
                 changed = True
-            values[key] = new
+            self.values[key] = new
         return changed
 
-    for members, recursive in components:
-        keys = [k for m in members for k in by_pred.get(m, ())]
+    def component(self, members: set[str], recursive: bool) -> None:
+        keys = [
+            (m, t) for m in members for t in (self.store.relations[m].tuples
+                                              if m in self.store.relations else ())
+            if (m, t) in self.instances
+        ]  # fmt: skip
         if not recursive:
-            compute(keys)
-            continue
-        for k in keys:
-            values.setdefault(k, zero)
-        for _ in range(10_000):
-            if not compute(keys):
-                break
-    return values
+            self._compute(keys)
+        else:
+            zero = self.sr.zero()
+            for k in keys:
+                self.values.setdefault(k, zero)
+            for _ in range(10_000):
+                if not self._compute(keys):
+                    break
+        for m in members:
+            rel = self.store.relations.get(m)
+            if rel is None:
+                continue
+            for t in [t for t in rel.tuples if self.sr.is_zero(self.values.get((m, t)))]:
+                rel.discard(t)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from neurosym.errors import KnowledgeBaseError
@@ -38,7 +38,10 @@ def compile_kb(kb: KnowledgeBase) -> Program:
     errors = [d for d in kb.check() if d.is_error]
     if errors:
         raise KnowledgeBaseError(errors)
-    rules = [compile_rule(r, i) for i, r in enumerate(kb.rules)]
+    rules = []
+    for i, r in enumerate(kb.rules):
+        compiled: CRule = kb.memoised("engine.rule", r, lambda rule: compile_rule(rule, 0))
+        rules.append(compiled if compiled.index == i else replace(compiled, index=i))
     base: dict[FactKey, list[float | None]] = defaultdict(list)
     sources: dict[FactKey, list[Fact]] = defaultdict(list)
     for f in kb.facts:

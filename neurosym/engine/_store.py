@@ -70,6 +70,17 @@ class Relation:
                 bucket.append(t)
         return True
 
+    def discard(self, t: Fact) -> None:
+        """Remove a tuple (and its index entries) if present."""
+        tuples = self.tuples
+        if t not in tuples:
+            return
+        tuples.discard(t)
+        for positions, index in self.indexes.items():
+            bucket = index.get(tuple(t[p] for p in positions))
+            if bucket is not None:
+                bucket.remove(t)
+
     def lookup(self, positions: tuple[int, ...], key: Fact) -> Iterable[Fact]:
         """The tuples whose values at ``positions`` equal ``key``."""
         if not positions:

@@ -375,7 +375,8 @@ def _query_rule(goal: str, program: Program) -> tuple[CRule, Literal_ | None, li
     deps = frozenset((pred_key(n, a), pol) for n, a, pol in body_predicates(items))
     index = max((r.index for r in program.rules), default=-1) + 1
     qrule = CRule(index, CAtom(f"{QUERY_PRED}/{len(names)}", head_args), body, None,
-                  len(slots), tuple(slots), "goal", None, None, deps)  # fmt: skip
+                  len(slots), tuple(slots), "goal", None, None, deps,
+                  transparent=True)  # fmt: skip
     literal = items[0] if len(items) == 1 and isinstance(items[0], Literal_) else None
     if literal is not None and literal.negated:
         literal = None

@@ -86,7 +86,10 @@ class Proof:
             if self.weight is not None:
                 text += f", weight {self.weight:g}"
             if self.alternatives > 1:
-                text += f"  [{self.alternatives} derivations combined]"
+                shown = ""
+                if self.contribution is not None and not isinstance(self.contribution, bool):
+                    shown = f"; this one gives {_fmt(self.contribution)}"
+                text += f"  [{self.alternatives} derivations combined{shown}]"
         lines.append(text)
         for p in self.premises:
             p._render(lines, depth + 1)
@@ -106,6 +109,7 @@ class Proof:
             "bindings": dict(self.bindings),
             "negated": [{"fact": f, "value": v} for f, v in self.negated],
             "derivations": self.alternatives,
+            "contribution": self.contribution,
             "premises": [p.to_json() for p in self.premises],
         }
 

@@ -22,6 +22,7 @@ from neurosym.lang import (
     BodyItem,
     Call,
     Comparison,
+    Constraint,
     Der,
     Expr,
     Fact,
@@ -31,6 +32,7 @@ from neurosym.lang import (
     Neg,
     NnRef,
     ParamDecl,
+    Query,
     Rule,
     StateDecl,
     Weight,
@@ -160,12 +162,22 @@ def _safety(kb: KnowledgeBase) -> Iterator[Finding]:
                     Severity.ERROR,
                     "write a constant (lowercase), or make it a rule with a body that binds it",
                 )
-    for head, body, what in _clauses(kb):
-        _, found = body_safety(body, head=head, what=what)
-        yield from found
-        if what != "query":
-            unsafe = {f[2] for f in found}
-            yield from (f for f in singletons(head, body) if f[2] not in unsafe)
+    clauses: list[Rule | Constraint | Query] = [*kb.rules, *kb.constraints, *kb.queries]
+    for stmt in clauses:
+        yield from kb.memoised("check.safety", stmt, _clause_safety)
+
+
+def _clause_safety(stmt: Rule | Constraint | Query) -> list[Finding]:
+    head = stmt.head if isinstance(stmt, Rule) else None
+    what = (
+        "rule" if isinstance(stmt, Rule) else "query" if isinstance(stmt, Query) else "constraint"
+    )
+    _, found = body_safety(stmt.body, head=head, what=what)
+    out = list(found)
+    if what != "query":
+        unsafe = {f[2] for f in found}
+        out.extend(f for f in singletons(head, stmt.body) if f[2] not in unsafe)
+    return out
 
 
 def _weight(w: Weight | None, span: Span | None) -> Iterator[Finding]:
@@ -377,7 +389,7 @@ def check_kb(kb: KnowledgeBase) -> list[Diagnostic]:
     findings: list[Finding] = []
     for p in _PASSES:
         findings.extend(p(kb))
-    findings.extend(stratification_findings(kb.rules))
+    findings.extend(kb.memoised_rules("check.strata", lambda rs: list(stratification_findings(rs))))
     base = {f.atom.key for f in kb.facts} | {d.head.key for d in kb.neural}
     findings.extend(unreachable_findings(kb.rules, base))
     order = {f: i for i, f in enumerate(kb.files)}

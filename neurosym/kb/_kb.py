@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar, final
+from typing import TYPE_CHECKING, Any, TypeVar, final
 
 from neurosym.errors import (
     ConfigurationError,
@@ -75,6 +75,10 @@ class KnowledgeBase:
         self._lines: dict[str, list[str]] = {}
         self._kinds: dict[type, tuple[Statement, ...]] | None = None
         self._diagnostics: tuple[Diagnostic, ...] | None = None
+        #: Results derived from individual (immutable) statements, kept across changes by
+        #: the layers that compute them (static checks, compiled rules), keyed by id().
+        self.memo: dict[str, dict[int, tuple[Statement, Any]]] = {}
+        self._rule_memo: dict[str, tuple[tuple[int, ...], tuple[Rule, ...], Any]] = {}
         self._added = 0
         for s in statements:
             self._append(s)
@@ -234,6 +238,32 @@ class KnowledgeBase:
 
             self._diagnostics = tuple(check_kb(self))
         return list(self._diagnostics)
+
+    def memoised(self, table: str, statement: Statement, compute: Any) -> Any:
+        """``compute(statement)``, remembered per statement object in ``memo[table]``."""
+        entries = self.memo.setdefault(table, {})
+        hit = entries.get(id(statement))
+        if hit is not None and hit[0] is statement:
+            return hit[1]
+        if len(entries) > 2 * len(self._statements) + 64:  # drop removed statements
+            live = {id(s) for s in self._statements}
+            for key in [k for k in entries if k not in live]:
+                del entries[key]
+        value = compute(statement)
+        entries[id(statement)] = (statement, value)
+        return value
+
+    def memoised_rules(self, table: str, compute: Any) -> Any:
+        """``compute(rules)``, remembered while the rules stay the same objects (facts may
+        come and go): for analyses that depend on the rules alone."""
+        rules = self.rules
+        key = tuple(id(r) for r in rules)
+        hit = self._rule_memo.get(table)
+        if hit is not None and hit[0] == key:
+            return hit[2]
+        value = compute(rules)
+        self._rule_memo[table] = (key, rules, value)  # keeps the rules alive: ids stay valid
+        return value
 
     def source_line(self, span: Span | None) -> str | None:
         """The text of the line a span starts on, when the file is known."""

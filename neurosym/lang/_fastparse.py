@@ -22,7 +22,7 @@ from neurosym.errors import Span
 
 from . import _ast as A
 
-__all__ = ["Unsupported", "parse_chunk", "tokenize"]
+__all__ = ["Unsupported", "parse_body_chunk", "parse_chunk", "tokenize"]
 
 _L = TypeVar("_L", A.Var, A.Const, A.String)
 
@@ -377,3 +377,21 @@ def parse_chunk(toks: list[Tok], file: str) -> A.Statement:
         return _Parser(toks, file).statement()
     except (IndexError, KeyError, ValueError, TypeError, RecursionError) as exc:
         raise Unsupported from exc
+
+
+def parse_body_chunk(toks: list[Tok], file: str) -> tuple[A.BodyItem, ...]:
+    """Parse a goal's tokens (a body without its final period).
+
+    Raises:
+        Unsupported: outside the fast subset or not well formed; use lark.
+    """
+    last = toks[-1]
+    # A period after the last token ends the body, as it ends a statement.
+    end = tuple.__new__(Tok, ("OP", ".", last.line, last.col + len(last.text), last.start + 1))
+    try:
+        body, i = _Parser([*toks, end], file).body(0)
+    except (IndexError, KeyError, ValueError, TypeError, RecursionError) as exc:
+        raise Unsupported from exc
+    if i != len(toks):
+        raise Unsupported
+    return body

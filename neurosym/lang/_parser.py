@@ -22,7 +22,7 @@ from neurosym.errors import RuleSyntaxError, Span
 
 from . import _ast as A
 from ._diagnostics import make_error, syntax_error_from_lark
-from ._fastparse import Unsupported, parse_chunk, tokenize
+from ._fastparse import Unsupported, parse_body_chunk, parse_chunk, tokenize
 
 _T = TypeVar("_T")
 
@@ -272,6 +272,12 @@ def parse_body_text(text: str, *, file: str = "<goal>") -> tuple[A.BodyItem, ...
     stripped = text.rstrip()
     if stripped.endswith("."):
         stripped = stripped[:-1]
+    toks, stopped = tokenize(stripped)
+    if stopped is None and toks:
+        try:
+            return parse_body_chunk(toks, file)
+        except Unsupported:
+            pass  # lark parses it, or says precisely what is wrong
     return _Builder(text, file).body(_parse(stripped, file, "body"))
 
 
