@@ -91,7 +91,7 @@ class Evaluation:
         return sr.report(sr.rule(event, premise))
 
 
-def _components(rules: list[CRule]) -> list[tuple[set[str], bool]]:
+def components_of(rules: list[CRule]) -> list[tuple[set[str], bool]]:
     """Predicate components in evaluation order, each with whether it is recursive."""
     g = nx.DiGraph()
     for r in rules:
@@ -148,7 +148,7 @@ def evaluate(
         rel = store.relations.get(pred)
         return len(rel) if rel is not None else 0
 
-    components = _components(program.rules)
+    components = program.components or components_of(program.rules)
     events: dict[tuple[FactKey, Instance], Any] = {}
     valuer = (
         _Valuer(program, sr, store, instances, events) if instances is not None and valued else None

@@ -27,6 +27,8 @@ class Program:
     rules: list[CRule]
     base: dict[FactKey, list[float | None]]
     sources: dict[FactKey, list[Fact]] = field(default_factory=dict)
+    #: predicate components in evaluation order, when already known for these rules
+    components: list[tuple[set[str], bool]] | None = None
 
 
 def compile_kb(kb: KnowledgeBase) -> Program:
@@ -53,4 +55,7 @@ def compile_kb(kb: KnowledgeBase) -> Program:
         )  # fmt: skip
         base[key].append(weight)
         sources[key].append(f)
-    return Program(rules, dict(base), dict(sources))
+    from ._forward import components_of
+
+    comps = kb.memoised_rules("engine.components", lambda _: components_of(rules))
+    return Program(rules, dict(base), dict(sources), comps)
