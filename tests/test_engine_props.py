@@ -283,3 +283,30 @@ def test_vectorised_joins_equal_tuple_joins(seed: int) -> None:
     slow = evaluate(program, record=True).store  # recording forces tuple-at-a-time
     as_sets = lambda s: {p: set(r.tuples) for p, r in s.relations.items() if len(r)}  # noqa: E731
     assert as_sets(fast) == as_sets(slow)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    edges=st.lists(
+        st.tuples(st.sampled_from(NODES), st.sampled_from(NODES), st.floats(0.05, 0.95)),
+        min_size=1,
+        max_size=8,
+        unique_by=lambda e: (e[0], e[1]),
+    ),
+    k=st.integers(1, 3),
+)
+def test_top_k_is_exact_with_enough_proofs_and_a_lower_bound_otherwise(
+    edges: list[tuple[str, str, float]], k: int
+) -> None:
+    from neurosym.engine import TopKProbability
+
+    text = "".join(f"{p!r} :: e({x}, {y}).\n" for x, y, p in edges)
+    text += "p(X, Y) :- e(X, Y).\np(X, Z) :- e(X, Y), p(Y, Z).\n"
+    kb = ns.parse(text)
+    exact = ns.infer(kb, semantics="prob")
+    everything = ns.infer(kb, semantics=TopKProbability(k=10_000))
+    few = ns.infer(kb, semantics=TopKProbability(k=k))
+    for x, y in itertools.product(NODES, NODES):
+        fact = f"p({x}, {y})"
+        assert everything.value(fact) == pytest.approx(exact.value(fact), abs=1e-12)
+        assert few.value(fact) <= exact.value(fact) + 1e-12

@@ -20,6 +20,7 @@ from ._semiring import (
     Fuzzy,
     Probability,
     SemanticsName,
+    TopKProbability,
     resolve_semantics,
 )
 from ._values import Str, Value, format_fact, format_value, term_value
@@ -41,6 +42,7 @@ __all__ = [
     "Program",
     "SemanticsName",
     "Str",
+    "TopKProbability",
     "Value",
     "compile_body",
     "compile_kb",

@@ -61,8 +61,9 @@ class BDD:
             if node >= self.max_nodes:
                 raise LimitError(
                     f"exact probability needs more than {self.max_nodes:,} BDD nodes; raise "
-                    "Probability(max_nodes=...) or query a narrower goal (backward chaining "
-                    "grounds only what the goal needs)",
+                    "Probability(max_nodes=...), query a narrower goal (backward chaining "
+                    "grounds only what the goal needs), or approximate with "
+                    "semantics=neurosym.engine.TopKProbability(k=10)",
                     limit="bdd_nodes",
                 )
             self._nodes.append(key)

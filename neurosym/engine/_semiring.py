@@ -49,6 +49,7 @@ __all__ = [
     "Fuzzy",
     "Probability",
     "SemanticsName",
+    "TopKProbability",
     "resolve_semantics",
 ]
 
@@ -341,6 +342,123 @@ class Probability(AbstractSemiring[int]):
         return f"Probability(max_nodes={self.max_nodes})"
 
 
+Proof = tuple[float, frozenset[int]]  # (probability, events) of one proof
+
+
+@final
+class TopKProbability(AbstractSemiring[tuple[Proof, ...]]):
+    """The top-k-proofs approximation of :class:`Probability` for large programs.
+
+    A value is the (at most) ``k`` most probable proofs, each a set of independent events;
+    a conjunction joins proofs pairwise, alternatives are merged, and only the ``k`` most
+    probable survive. The reported probability is the exact probability of the disjunction
+    of the kept proofs (a lower bound of the true value, equal to it when a fact has at most
+    ``k`` proofs). ``not p`` is taken as an independent event with probability
+    ``1 - P(p)``: exact when ``p`` shares no events with the rest of the proof.
+
+    Args:
+        k: how many proofs each fact keeps.
+
+    Example:
+        >>> import neurosym as ns
+        >>> kb = ns.parse("0.6 :: rain. 0.5 :: spr. 0.8 :: cloudy. "
+        ...               "wet :- rain, spr. wet :- rain, cloudy.")
+        >>> round(ns.infer(kb, semantics=TopKProbability(k=1)).value("wet"), 4)  # best proof
+        0.48
+        >>> round(ns.infer(kb, semantics=TopKProbability(k=2)).value("wet"), 4)  # both: exact
+        0.54
+    """
+
+    name = "prob-top-k"
+    idempotent = True
+
+    def __init__(self, k: int = 10) -> None:
+        if not isinstance(k, int) or k < 1:
+            raise ConfigurationError(f"top-k needs k >= 1, got {k!r}")
+        self.k = k
+        self._probs: list[float] = []
+        self._negations: dict[tuple[Proof, ...], int] = {}
+
+    def fresh(self) -> TopKProbability:
+        return TopKProbability(self.k)
+
+    def _event(self, p: float) -> int:
+        self._probs.append(p)
+        return len(self._probs) - 1
+
+    def _weight(self, events: frozenset[int]) -> float:
+        w = 1.0
+        for e in events:
+            w *= self._probs[e]
+        return w
+
+    def zero(self) -> tuple[Proof, ...]:
+        return ()
+
+    def one(self) -> tuple[Proof, ...]:
+        return ((1.0, frozenset()),)
+
+    def fact(self, weight: float | None) -> tuple[Proof, ...]:
+        if weight is None:
+            return self.one()
+        p = _check_unit(weight, "a fact", "prob")
+        return ((p, frozenset({self._event(p)})),)
+
+    def event(self, weight: float | None) -> int | None:
+        if weight is None:
+            return None
+        return self._event(_check_unit(weight, "a rule", "prob"))
+
+    def _best(self, proofs: dict[frozenset[int], float]) -> tuple[Proof, ...]:
+        ranked = sorted(proofs.items(), key=lambda item: (-item[1], sorted(item[0])))
+        return tuple((p, events) for events, p in ranked[: self.k])
+
+    def rule(self, event: int | None, premise: tuple[Proof, ...]) -> tuple[Proof, ...]:
+        if event is None:
+            return premise
+        return self.times(premise, ((self._probs[event], frozenset({event})),))
+
+    def times(self, a: tuple[Proof, ...], b: tuple[Proof, ...]) -> tuple[Proof, ...]:
+        out: dict[frozenset[int], float] = {}
+        for _, ea in a:
+            for _, eb in b:
+                events = ea | eb
+                if events not in out:
+                    out[events] = self._weight(events)
+        return self._best(out)
+
+    def plus_all(self, values: Sequence[tuple[Proof, ...]]) -> tuple[Proof, ...]:
+        out: dict[frozenset[int], float] = {}
+        for v in values:
+            for p, events in v:
+                out[events] = p
+        return self._best(out)
+
+    def negate(self, a: tuple[Proof, ...]) -> tuple[Proof, ...]:
+        if not a:
+            return self.one()
+        event = self._negations.get(a)
+        if event is None:
+            event = self._negations[a] = self._event(1.0 - self.report(a))
+        return ((self._probs[event], frozenset({event})),)
+
+    def report(self, a: tuple[Proof, ...]) -> float:
+        bdd = BDD()
+        nodes: dict[int, int] = {}
+        root = 0
+        for _, events in a:
+            term = 1
+            for e in sorted(events):
+                if e not in nodes:
+                    nodes[e] = bdd.var(self._probs[e])
+                term = bdd.and_(term, nodes[e])
+            root = bdd.or_(root, term)
+        return bdd.probability(root)
+
+    def __repr__(self) -> str:
+        return f"TopKProbability(k={self.k})"
+
+
 def _factories() -> Mapping[str, Any]:
     return MappingProxyType(
         {
@@ -364,7 +482,7 @@ def resolve_semantics(semantics: SemanticsName | AbstractSemiring[Any]) -> Abstr
     Raises:
         ConfigurationError: an unknown name or a non-semiring object.
     """
-    if isinstance(semantics, Probability):
+    if isinstance(semantics, Probability | TopKProbability):
         return semantics.fresh()
     if isinstance(semantics, AbstractSemiring):
         return semantics
