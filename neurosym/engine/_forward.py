@@ -161,14 +161,20 @@ def evaluate(
             continue
         pending: dict[str, set[tuple[Any, ...]]] = defaultdict(set)
         fired: Counter[str] = Counter()
-        if instances is None and qualifies(rules) and _large(rules, store):
+        can_vector = instances is None and qualifies(rules)
 
-            def check(
-                new: int, rounds: int, before: int = total, label: str = rules[0].label
-            ) -> None:
+        def vectorised(rules: list[CRule] = rules, members: set[str] = members) -> int | None:
+            """Hand the component to the numpy path (from whatever is derived so far:
+            semi-naive evaluation reaches the same fixpoint from any subset of it)."""
+            before, label = store.size(), rules[0].label
+
+            def check(new: int, rounds: int) -> None:
                 _check_limits(lim, before + new, rounds, started, Counter({label: 1}))
 
-            vector_rounds = run_component(rules, members, store, check)
+            return run_component(rules, members, store, check)
+
+        if can_vector and _large(rules, store):
+            vector_rounds = vectorised()
             if vector_rounds is not None:
                 total = store.size()
                 rounds_done += vector_rounds
@@ -234,6 +240,13 @@ def evaluate(
             _check_limits(lim, total, rounds, started, fired)
             if not recursive or not new:
                 break
+            if can_vector and rounds % 8 == 0 and _large(rules, store):
+                # The component has grown past where tuple-at-a-time joins pay off.
+                vector_rounds = vectorised()
+                if vector_rounds is not None:
+                    total = store.size()
+                    rounds += vector_rounds
+                    break
             fired.clear()
             for rule in rules:
                 for i, item in enumerate(rule.body):
