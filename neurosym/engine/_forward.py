@@ -168,8 +168,8 @@ def evaluate(
             semi-naive evaluation reaches the same fixpoint from any subset of it)."""
             before, label = store.size(), rules[0].label
 
-            def check(new: int, rounds: int) -> None:
-                _check_limits(lim, before + new, rounds, started, Counter({label: 1}))
+            def check(added: int, done: int) -> None:
+                _check_limits(lim, before + added, done, started, Counter({label: 1}))
 
             return run_component(rules, members, store, check)
 
