@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -28,3 +30,13 @@ def test_knowledge_base_example(tmp_path: Path) -> None:
     assert result["depends"]["grandparent/2"] == ["parent/2"]
     assert result["depends"]["cousin/2"] == ["parent/2", "sibling/2"]
     assert out.stat().st_size > 0
+
+
+def test_expert_system_example() -> None:
+    result = _load("expert_system").main(["--quick"])
+    # Read off rules/diagnosis.rules by hand (see docs/engine.md for the values).
+    assert result["referrals"] == ["refer(bob)", "refer(carla)"]
+    assert result["best"] == "flu(ann)"
+    assert result["ann_referred"] is False
+    # dora: cough 0.9 and short breath 0.8 -> pneumonia_risk 0.6 * min(0.9, 0.8) = 0.48
+    assert result["dora"] == [pytest.approx(0.48)]
