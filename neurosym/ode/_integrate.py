@@ -15,9 +15,9 @@ from typing import final
 import torch
 from torch import Tensor
 
-from ._controller import AbstractStepController
+from ._controller import AbstractStepController, PIController, PIDController
 from ._event import EventFn, event_state, locate_root
-from ._solver import AbstractSolver, Field, StepResult
+from ._solver import AbstractExplicitRK, AbstractSolver, Field, StepResult
 from ._status import Status
 
 __all__ = ["Counted", "RawSolution", "integrate_adaptive", "integrate_fixed"]
@@ -58,17 +58,32 @@ def _rms(x: Tensor) -> Tensor:
     return x.square().mean(-1, keepdim=True).sqrt()
 
 
-def _error_ratio(res: StepResult, rtol: float, atol: float) -> Tensor:
-    y0 = res.y0.detach()
-    y1 = res.y1.detach()
+def _error_ratio(res: StepResult, rtol: float, atol: float, check_f1: bool) -> Tensor:
+    """RMS of error over tolerance per sample ``(batch, 1)``; ``inf`` where non-finite.
+
+    One fused pass: a NaN in ``y1`` reaches the ratio through the scale, and an overflow to
+    inf (which the scale would swallow) through ``0 * max|y|``, which is NaN exactly then.
+    ``check_f1`` adds the same test for ``f`` at the new state when the error estimate
+    does not weigh it.
+    """
     if res.y_err is None:
         raise RuntimeError("bug in neurosym.ode: adaptive step without an error estimate")
-    scale = atol + rtol * torch.maximum(y0.abs(), y1.abs())
-    r = _rms(res.y_err.detach() / scale)
-    ok = torch.isfinite(r) & torch.isfinite(y1).all(-1, keepdim=True)
-    if res.f1 is not None:
-        ok = ok & torch.isfinite(res.f1.detach()).all(-1, keepdim=True)
-    return torch.where(ok, r, torch.full_like(r, math.inf))
+    m = torch.maximum(res.y0.detach().abs(), res.y1.detach().abs())
+    q = res.y_err.detach() / m.mul(rtol).add_(atol)
+    r = torch.linalg.vector_norm(q, dim=-1, keepdim=True).mul_(q.shape[-1] ** -0.5)
+    r = r.add_(m.amax(-1, keepdim=True).mul_(0.0))
+    if check_f1 and res.f1 is not None:
+        r = r.add_(res.f1.detach().sum(-1, keepdim=True).mul_(0.0))
+    return torch.nan_to_num_(r, nan=math.inf, posinf=math.inf)
+
+
+def _error_covers_f1(solver: AbstractSolver) -> bool:
+    # The estimate of these pairs weighs the last (FSAL) stage, so a non-finite f(t1, y1)
+    # already makes the ratio non-finite.
+    if isinstance(solver, AbstractExplicitRK):
+        b_err = solver.tableau.b_err
+        return b_err is not None and b_err[-1] != 0.0
+    return False
 
 
 def _initial_step(
@@ -96,13 +111,16 @@ def _initial_step(
         return torch.where(torch.isfinite(h) & (h > 0), h, h0)
 
 
-def _assemble(idxs: list[Tensor], hits: list[Tensor], vals: list[Tensor], n_times: int) -> Tensor:
-    batch, dim = vals[0].shape
-    flat = (torch.stack(idxs) * batch + torch.arange(batch, device=vals[0].device)).reshape(-1)
-    sel = torch.stack(hits).reshape(-1)
-    v = torch.stack(vals).reshape(-1, dim)
-    out = v.new_full((n_times * batch, dim), math.nan)
-    return out.index_copy(0, flat[sel], v[sel]).view(n_times, batch, dim)
+def _assemble(recs: list[tuple[Tensor, Tensor, Tensor]], n_times: int) -> Tensor:
+    """Scatter recorded outputs ``(index (batch, m), valid (batch, m), value (batch, m,
+    dim))`` into ``(n_times, batch, dim)``; what no sample reached stays NaN."""
+    batch, _, dim = recs[0][2].shape
+    rows = torch.arange(batch, device=recs[0][0].device)[:, None]
+    flat = torch.cat([(i * batch + rows).reshape(-1) for i, _, _ in recs])
+    sel = torch.cat([v.reshape(-1) for _, v, _ in recs])
+    vals = torch.cat([x.reshape(-1, dim) for _, _, x in recs])
+    out = vals.new_full((n_times * batch, dim), math.nan)
+    return out.index_copy(0, flat[sel], vals[sel]).view(n_times, batch, dim)
 
 
 def integrate_adaptive(
@@ -140,61 +158,77 @@ def integrate_adaptive(
         The raw solution.
     """
     fc = Counted(f)
-    batch, _ = y0.shape
-    n_times = ts.shape[1]
     eo = solver.error_order
     if eo is None:
         raise RuntimeError("bug in neurosym.ode: adaptive loop given a fixed-step solver")
+    check_f1 = not _error_covers_f1(solver)
+    if (
+        joint
+        and event is None
+        and y0.device.type == "cpu"
+        and isinstance(solver, AbstractExplicitRK)
+        and solver.provides_f1
+        and isinstance(controller, (PIDController, PIController))
+    ):
+        return _integrate_joint_cpu(
+            fc, y0, ts, solver, controller, rtol, atol, dt0, max_steps, check_f1, eo
+        )
+    batch, _ = y0.shape
+    n_times = ts.shape[1]
     long = torch.long
     t = ts[:, :1].clone()
     t_end = ts[:, -1:]
     y = y0
     f0 = fc(t, y)
     with torch.no_grad():
-        ok0 = torch.isfinite(y0).all(-1) & torch.isfinite(f0).all(-1)
-    status = torch.where(ok0, int(Status.SUCCESS), int(Status.NONFINITE)).to(long)
-    active = ok0
-    if dt0 is None:
-        h = _initial_step(fc, t, y, f0, solver.order, rtol, atol, t_end - t)
-    else:
-        h = torch.full_like(t, dt0)
-    if joint:
-        h = torch.where(active[:, None], h, math.inf).amin().expand_as(h).clone()
-    h = torch.minimum(h, t_end - t)
+        active = torch.isfinite(y0).all(-1, keepdim=True) & torch.isfinite(f0).all(-1, keepdim=True)
+        status = torch.where(active[:, 0], int(Status.SUCCESS), int(Status.NONFINITE)).to(long)
+        if dt0 is None:
+            h = _initial_step(fc, t, y, f0, solver.order, rtol, atol, t_end - t)
+        else:
+            h = torch.full_like(t, dt0)
+        if joint:
+            h = torch.where(active, h, math.inf).amin().expand_as(h).clone()
+        h = torch.minimum(h, t_end - t)
+        eps4 = 4 * torch.finfo(y0.dtype).eps
+        t_end_abs = t_end.abs().clamp_min(1.0)
+        tiny = torch.finfo(y0.dtype).tiny
     ctrl = controller.init(h)
-    idxs = [torch.zeros(batch, dtype=long, device=y0.device)]
-    hits = [torch.ones(batch, dtype=torch.bool, device=y0.device)]
-    vals = [y0]
-    next_idx = torch.ones_like(idxs[0])
+    device = y0.device
+    recs = [
+        (
+            torch.zeros((batch, 1), dtype=long, device=device),
+            torch.ones((batch, 1), dtype=torch.bool, device=device),
+            y0[:, None],
+        )
+    ]
+    next_idx = torch.ones((batch, 1), dtype=long, device=device)
     steps_b = torch.zeros_like(next_idx)
     acc_b = torch.zeros_like(next_idx)
-    rej_b = torch.zeros_like(next_idx)
-    last_nonfinite = torch.zeros_like(active)
     event_t: Tensor | None = None
     g_prev: Tensor | None = None
     if event is not None:
         event_t = y0.new_full((batch,), math.nan)
         with torch.no_grad():
             g_prev = event(t, y.detach()).detach().reshape(-1)
-    eps4 = 4 * torch.finfo(y0.dtype).eps
     it = 0
     while True:
         if it % check_every == 0 and not bool(active.any()):
             break
         it += 1
-        act = active[:, None]
         # Finished and failed samples take zero steps, so they stay finite and cost nothing
         # numerically (and no NaN reaches the backward pass through torch.where).
-        h_step = torch.where(act, h, 0.0)
+        h_step = h * active
         res = solver.step(fc, t, y, f0, h_step)
         with torch.no_grad():
-            ratio_own = _error_ratio(res, rtol, atol)
+            ratio_own = _error_ratio(res, rtol, atol, check_f1)
             if joint:
-                ratio = torch.where(act, ratio_own, 0.0).amax().expand_as(ratio_own)
+                ratio = torch.where(active, ratio_own, 0.0).amax().expand_as(ratio_own)
             else:
                 ratio = ratio_own
-            accept = (ratio <= 1.0) & act
-            t_new = torch.where(h_step >= t_end - t, t_end, t + h_step)
+            accept = (ratio <= 1.0) & active
+            last = h_step >= t_end - t
+            t_new = torch.where(last, t_end, t + h_step)
             limit = t_new
             cross: Tensor | None = None
             g_new: Tensor | None = None
@@ -207,22 +241,22 @@ def integrate_adaptive(
                     limit = torch.where(cross[:, None], t + theta_e * h_step, t_new)
                 else:
                     cross = None
-            h_safe = torch.where(h_step > 0, h_step, 1.0)
-        # Dense output for every requested time passed by this step.
-        while True:
+            # Every requested time this step passed, for all samples at once.
+            new_idx = torch.where(accept, (ts <= limit).sum(1, keepdim=True), next_idx)
+            cnt = new_idx - next_idx
+            m = int(cnt.max())
+        if m > 0:
             with torch.no_grad():
-                idxc = next_idx.clamp(max=n_times - 1)
-                tgt = ts.gather(1, idxc[:, None])
-                hit = accept[:, 0] & (next_idx < n_times) & (tgt[:, 0] <= limit[:, 0])
-                if not bool(hit.any()):
-                    break
-                theta = ((tgt - t) / h_safe).clamp(0.0, 1.0)
-            val = solver.interpolate(res, theta)
-            val = torch.where(tgt >= t_new, res.y1, val)
-            idxs.append(idxc)
-            hits.append(hit)
-            vals.append(val)
-            next_idx = next_idx + hit
+                j = torch.arange(m, device=device)
+                valid = j < cnt
+                idx = (next_idx + j).clamp_(max=n_times - 1)
+                tgt = ts.gather(1, idx)
+                theta = ((tgt - t) / h_step.clamp_min(tiny)).clamp_(0.0, 1.0)
+                at_end = (tgt >= t_new)[..., None]
+            val = solver.interpolate_many(res, theta)
+            recs.append((idx, valid, torch.where(at_end, res.y1[:, None], val)))
+            next_idx = new_idx
+        t_old = t
         y = torch.where(accept, res.y1, y)
         if res.f1 is not None:
             f0 = torch.where(accept, res.f1, f0)
@@ -230,49 +264,193 @@ def integrate_adaptive(
             f0 = fc(torch.where(accept, t_new, t), y)
         with torch.no_grad():
             t = torch.where(accept, t_new, t)
-            acc0 = accept[:, 0]
             steps_b += active
-            acc_b += acc0
-            rej_b += active & ~acc0
-            h_next, ctrl = controller.adapt(h_step, ratio, accept, ctrl, eo)
-            h = torch.where(act, h_next, h)
-            active = active & ~(acc0 & (t[:, 0] >= t_end[:, 0]))
-            nonfinite = ~torch.isfinite(ratio_own[:, 0])
-            last_nonfinite = torch.where(
-                acc0, False, torch.where(act[:, 0], nonfinite, last_nonfinite)
-            )
+            acc_b += accept
+            # Inactive samples get a meaningless h here; they never step again (h * active)
+            # and the bound by the remaining span below keeps it finite.
+            h, ctrl = controller.adapt(h, ratio, accept, ctrl, eo)
+            active = active & ~(accept & last)
         if cross is not None and theta_e is not None and event_t is not None:
-            t_e, y_e = event_state(fc, solver, res, t_new - h_step, theta_e, event)  # type: ignore[arg-type]
+            t_e, y_e = event_state(fc, solver, res, t_old, theta_e, event)  # type: ignore[arg-type]
             y = torch.where(cross[:, None], y_e, y)
             event_t = torch.where(cross, t_e, event_t)
             with torch.no_grad():
                 t = torch.where(cross[:, None], t_e.detach()[:, None], t)
-                active = active & ~cross
+                active = active & ~cross[:, None]
         with torch.no_grad():
             if g_prev is not None and g_new is not None:
-                g_prev = torch.where(acc0, g_new, g_prev)
-            scale = torch.maximum(t.abs(), t_end.abs()).clamp_min(1.0)
-            under = active & (h[:, 0] <= eps4 * scale[:, 0])
-            if joint:
-                culprit = under & (ratio_own[:, 0] > 1.0)
-                under = culprit | (under & ~culprit.any())
-            code = torch.where(last_nonfinite, int(Status.NONFINITE), int(Status.DT_UNDERFLOW))
-            status = torch.where(under, code, status)
-            active = active & ~under
-            maxed = active & (steps_b >= max_steps)
-            status = torch.where(maxed, int(Status.MAX_STEPS), status)
-            active = active & ~maxed
+                g_prev = torch.where(accept[:, 0], g_new, g_prev)
+            under = active & (h <= torch.maximum(t.abs(), t_end_abs).mul_(eps4))
+            if bool(under.any()):
+                if joint:
+                    # The sample that forced the shrinking fails; the others go on.
+                    culprit = under & (ratio_own > 1.0)
+                    under = culprit | (under & ~culprit.any())
+                code = torch.where(
+                    torch.isinf(ratio_own), int(Status.NONFINITE), int(Status.DT_UNDERFLOW)
+                )
+                status = torch.where(under[:, 0], code[:, 0], status)
+                active = active & ~under
+            if it >= max_steps:
+                maxed = active & (steps_b >= max_steps)
+                status = torch.where(maxed[:, 0], int(Status.MAX_STEPS), status)
+                active = active & ~maxed
             h = torch.minimum(h, t_end - t)
     return RawSolution(
-        ys=_assemble(idxs, hits, vals, n_times),
+        ys=_assemble(recs, n_times),
         status=status,
         t_final=t[:, 0],
         y_final=y,
         steps=it,
         nfe=fc.n,
-        accepted=acc_b,
-        rejected=rej_b,
+        accepted=acc_b[:, 0],
+        rejected=(steps_b - acc_b)[:, 0],
         event_t=event_t,
+    )
+
+
+def _integrate_joint_cpu(
+    fc: Counted,
+    y0: Tensor,
+    ts: Tensor,
+    solver: AbstractExplicitRK,
+    controller: PIDController | PIController,
+    rtol: float,
+    atol: float,
+    dt0: float | None,
+    max_steps: int,
+    check_f1: bool,
+    eo: int,
+) -> RawSolution:
+    """Joint step control on the host: time, step size, acceptance and the controller are
+    Python floats (one read of the batch's largest error ratio per step, free on CPU).
+
+    Failure stays per sample: a sample that forces the step size to underflow is frozen
+    (it takes zero steps from then on, its later outputs are NaN) and the others go on.
+    """
+    batch = y0.shape[0]
+    times = [float(x) for x in ts[0].tolist()]
+    n_times = len(times)
+    t, t_end = times[0], times[-1]
+    long = torch.long
+    y = y0
+    f0 = fc(y0.new_full((batch, 1), t), y)
+    with torch.no_grad():
+        ok = torch.isfinite(y0).all(-1, keepdim=True) & torch.isfinite(f0).all(-1, keepdim=True)
+        status = torch.where(ok[:, 0], int(Status.SUCCESS), int(Status.NONFINITE)).to(long)
+        # None while every sample is active: then no masking at all.
+        active: Tensor | None = None if bool(ok.all()) else ok
+        # (stopped mask, time, steps, accepted) of samples frozen by a failure.
+        stops: list[tuple[Tensor, float, int, int]] = []
+        if active is not None:
+            stops.append((~ok[:, 0], t, 0, 0))
+            if not bool(ok.any()):
+                return _joint_result(y0, [y0], n_times, status, t, y, 0, fc.n, 0, 0, stops)
+        if dt0 is None:
+            tt = y0.new_full((batch, 1), t)
+            h0 = _initial_step(fc, tt, y, f0, solver.order, rtol, atol, t_end - tt)
+            h = float(torch.where(ok, h0, math.inf).amin())
+        else:
+            h = dt0
+    h = min(h, t_end - t)
+    eps4 = 4 * torch.finfo(y0.dtype).eps
+    history = (1.0, 1.0)
+    outs: list[Tensor] = [y0]
+    it = acc = 0
+    while True:
+        if it >= max_steps:
+            break
+        it += 1
+        h_step: Tensor | float = h if active is None else active * h
+        res = solver.step(fc, y0.new_full((batch, 1), t), y, f0, h_step)
+        with torch.no_grad():
+            r_own = _error_ratio(res, rtol, atol, check_f1)
+            ratio = float((r_own if active is None else torch.where(active, r_own, 0.0)).amax())
+        accept = ratio <= 1.0
+        last = h >= t_end - t
+        t_new = t_end if last else t + h
+        if accept:
+            k0 = len(outs)
+            k1 = k0
+            while k1 < n_times and times[k1] <= t_new:
+                k1 += 1
+            if k1 > k0:
+                interior = k1 - 1 if times[k1 - 1] >= t_new else k1
+                if interior > k0:
+                    theta = y0.new_tensor([(times[k] - t) / h for k in range(k0, interior)])
+                    val = solver.interpolate_many(res, theta.expand(batch, -1))
+                    outs.extend(val.unbind(1))
+                if interior < k1:
+                    outs.append(res.y1)
+                if active is not None:
+                    mask = active
+                    outs[k0:] = [torch.where(mask, v, math.nan) for v in outs[k0:]]
+            if active is None:
+                y, f0 = res.y1, res.f1
+            else:
+                y = torch.where(active, res.y1, y)
+                f0 = torch.where(active, res.f1, f0)  # type: ignore[arg-type]
+            t = t_new
+            acc += 1
+            if last:
+                break
+        h, history = controller.adapt_float(h, ratio, accept, history, eo)
+        if h <= eps4 * max(abs(t), abs(t_end), 1.0):
+            with torch.no_grad():
+                act = ok if active is None else active
+                # The samples that forced the shrinking fail; the others go on.
+                culprit = act & (r_own > 1.0)
+                if not bool(culprit.any()):
+                    culprit = act
+                code = torch.where(
+                    torch.isinf(r_own), int(Status.NONFINITE), int(Status.DT_UNDERFLOW)
+                )
+                status = torch.where(culprit[:, 0], code[:, 0], status)
+                stops.append((culprit[:, 0], t, it, acc))
+                active = act & ~culprit
+                if not bool(active.any()):
+                    break
+        h = min(h, t_end - t)
+    if t < t_end:
+        with torch.no_grad():
+            act = ok if active is None else active
+            status = torch.where(act[:, 0], int(Status.MAX_STEPS), status)
+    return _joint_result(y0, outs, n_times, status, t, y, it, fc.n, it, acc, stops)
+
+
+def _joint_result(
+    y0: Tensor,
+    outs: list[Tensor],
+    n_times: int,
+    status: Tensor,
+    t: float,
+    y: Tensor,
+    steps: int,
+    nfe: int,
+    it: int,
+    acc: int,
+    stops: list[tuple[Tensor, float, int, int]],
+) -> RawSolution:
+    batch = y0.shape[0]
+    device = y0.device
+    ys = torch.stack(outs + [y0.new_full(y0.shape, math.nan)] * (n_times - len(outs)))
+    t_final = y0.new_full((batch,), t)
+    steps_b = torch.full((batch,), it, dtype=torch.long, device=device)
+    acc_b = torch.full((batch,), acc, dtype=torch.long, device=device)
+    for mask, t_s, it_s, acc_s in stops:
+        t_final = torch.where(mask, t_s, t_final)
+        steps_b = torch.where(mask, it_s, steps_b)
+        acc_b = torch.where(mask, acc_s, acc_b)
+    return RawSolution(
+        ys=ys,
+        status=status,
+        t_final=t_final.detach(),
+        y_final=y,
+        steps=steps,
+        nfe=nfe,
+        accepted=acc_b,
+        rejected=steps_b - acc_b,
+        event_t=None,
     )
 
 

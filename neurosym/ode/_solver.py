@@ -10,7 +10,7 @@ from typing import ClassVar, final
 import torch
 from torch import Tensor
 
-from ._interpolation import hermite_cubic, quartic_with_midpoint
+from ._interpolation import hermite_cubic
 
 __all__ = [
     "AbstractExplicitRK",
@@ -18,6 +18,7 @@ __all__ = [
     "ButcherTableau",
     "Field",
     "StepResult",
+    "axpy",
 ]
 
 Field = Callable[[Tensor, Tensor], Tensor]
@@ -35,7 +36,7 @@ class StepResult:
         y_err: embedded error estimate (``None`` for solvers without one).
         f0: vector field at the start.
         f1: vector field at the end (``None`` when the solver does not provide it).
-        h: step sizes, ``(batch, 1)``.
+        h: step sizes, ``(batch, 1)``, or one float shared by the batch.
         stages: stage derivatives ``(stages, batch, dim)`` for solver-specific dense
             output, or ``None``.
     """
@@ -45,7 +46,7 @@ class StepResult:
     y_err: Tensor | None
     f0: Tensor
     f1: Tensor | None
-    h: Tensor
+    h: Tensor | float
     stages: Tensor | None = None
 
 
@@ -100,6 +101,19 @@ class AbstractSolver(abc.ABC):
         if step.f1 is None:
             raise NotImplementedError(f"{self.name} has no dense output (no f at step end)")
         return hermite_cubic(step.y0, step.y1, step.f0, step.f1, step.h, theta)
+
+    def interpolate_many(self, step: StepResult, theta: Tensor) -> Tensor:
+        """Dense output at several positions per sample.
+
+        Args:
+            step: the accepted step.
+            theta: normalised positions ``(batch, m)`` in ``[0, 1]``.
+
+        Returns:
+            The interpolated states ``(batch, m, dim)``.
+        """
+        cols = [self.interpolate(step, theta[:, j : j + 1]) for j in range(theta.shape[1])]
+        return torch.stack(cols, 1)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -156,11 +170,48 @@ class ButcherTableau:
         )
 
 
+def _dense_matrix(tab: ButcherTableau) -> tuple[tuple[float, ...], ...] | None:
+    """Rows ``P[j]`` with ``y(θ) = y0 + h Σ_j θ^(j+1) Σ_i P[j][i] k_i`` inside a step.
+
+    The quartic through a midpoint value (when the tableau has ``c_mid``) or the cubic
+    Hermite through both ends (first-same-as-last tableaux) are linear in the stages, so
+    the dense output is one small matrix product over the stage buffer, for any number
+    of output times at once. ``None`` when the method has neither.
+    """
+    s = tab.stages
+    if not tab.fsal:
+        return None
+    e0 = [1.0] + [0.0] * (s - 1)
+    el = [0.0] * (s - 1) + [1.0]
+    d = e0
+    u = [bi - e for bi, e in zip(tab.b, e0)]  # (y1 - y0 - h f0) / h
+    v = [x - e for x, e in zip(el, e0)]  # (h f1 - h f0) / h
+    if tab.c_mid is None:
+        cub = [vi - 2 * ui for ui, vi in zip(u, v)]
+        quad = [3 * ui - vi for ui, vi in zip(u, v)]
+        return (tuple(d), tuple(quad), tuple(cub))
+    w = [m - 0.5 * e for m, e in zip(tab.c_mid, e0)]  # (ymid - y0 - h f0 / 2) / h
+    qa = [16 * wi + 2 * vi - 8 * ui for ui, vi, wi in zip(u, v, w)]
+    qb = [vi - 2 * ui - 2 * ai for ui, vi, ai in zip(u, v, qa)]
+    qc = [ui - ai - bi for ui, ai, bi in zip(u, qa, qb)]
+    return (tuple(d), tuple(qc), tuple(qb), tuple(qa))
+
+
+def axpy(y: Tensor, h: Tensor | float, x: Tensor) -> Tensor:
+    """``y + h * x`` in one kernel, for a per-sample ``(batch, 1)`` or a shared step."""
+    if isinstance(h, Tensor):
+        return torch.addcmul(y, h, x)
+    return torch.add(y, x, alpha=h)
+
+
 class AbstractExplicitRK(AbstractSolver):
     """An explicit Runge–Kutta method given by its :class:`ButcherTableau`.
 
-    The stage combinations are one matrix product each over a preallocated stage buffer,
-    and the solution and error estimate share one product (fused tableau stages).
+    The stage combinations are one matrix product each over a preallocated stage buffer
+    (without autograd), the solution and error estimate share one product (fused tableau
+    stages), and the dense output is one product of a small weight matrix with the same
+    stages. The step size may be a ``(batch, 1)`` tensor or, when the whole batch shares
+    it, a Python float (one kernel fewer per stage, no broadcasting).
     """
 
     tableau: ClassVar[ButcherTableau]
@@ -170,16 +221,21 @@ class AbstractExplicitRK(AbstractSolver):
         s = tab.stages
         self._a = torch.tensor(_lower(tab.a, s), dtype=torch.float64)
         rows = [tab.b] + ([tab.b_err] if tab.b_err is not None else [])
-        rows += [tab.c_mid] if tab.c_mid is not None else []
         self._out = torch.tensor(rows, dtype=torch.float64)
-        self._cache: dict[tuple[torch.dtype, torch.device], tuple[Tensor, Tensor]] = {}
+        dense = _dense_matrix(tab)
+        self._dense = None if dense is None else torch.tensor(dense, dtype=torch.float64)
+        self._cache: dict[tuple[torch.dtype, torch.device], tuple[Tensor, ...]] = {}
         self._fsal = tab.fsal
+        # Per stage: the nonzero (index, coefficient) pairs of its row of a.
+        self._rows = tuple(tuple((j, c) for j, c in enumerate(row) if c != 0.0) for row in tab.a)
 
-    def _coeffs(self, like: Tensor) -> tuple[Tensor, Tensor]:
+    def _coeffs(self, like: Tensor) -> tuple[Tensor, ...]:
         key = (like.dtype, like.device)
         got = self._cache.get(key)
         if got is None:
             got = (self._a.to(like), self._out.to(like))
+            if self._dense is not None:
+                got += (self._dense.to(like),)
             self._cache[key] = got
         return got
 
@@ -188,46 +244,71 @@ class AbstractExplicitRK(AbstractSolver):
         """Whether the last stage is the vector field at the new state (FSAL)."""
         return self._fsal
 
-    def step(self, f: Field, t: Tensor, y: Tensor, f0: Tensor, h: Tensor) -> StepResult:
-        """Attempt one explicit Runge–Kutta step (see :meth:`AbstractSolver.step`)."""
+    def step(self, f: Field, t: Tensor, y: Tensor, f0: Tensor, h: Tensor | float) -> StepResult:
+        """Attempt one explicit Runge–Kutta step (see :meth:`AbstractSolver.step`).
+
+        ``h`` may also be a Python float shared by the batch.
+        """
         tab = self.tableau
         s = tab.stages
-        a, out = self._coeffs(y)
+        coeffs = self._coeffs(y)
+        a, out = coeffs[0], coeffs[1]
         batch, dim = y.shape
-        # Under autograd a list avoids in-place writes into a tensor the graph references.
-        k = None if torch.is_grad_enabled() else y.new_empty((s, batch * dim))
-        ks: list[Tensor] = [f0]
-        if k is not None:
+        if torch.is_grad_enabled():
+            # Under autograd a list avoids in-place writes into a tensor the graph
+            # references; each stage input is a short chain over its nonzero coefficients.
+            ks: list[Tensor] = [f0]
+            for i in range(1, s):
+                row = self._rows[i - 1]
+                comb = ks[row[0][0]] * row[0][1]
+                for j, c in row[1:]:
+                    comb = torch.add(comb, ks[j], alpha=c)
+                ks.append(f(t + tab.c[i] * h, axpy(y, h, comb)))
+            stack = torch.stack(ks)
+            res = (out @ stack.view(s, -1)).view(-1, batch, dim)
+            f1 = ks[-1]
+        else:
+            k = y.new_empty((s, batch * dim))
             k[0] = f0.reshape(-1)
-        for i in range(1, s):
-            if k is not None:
+            ki = f0
+            for i in range(1, s):
                 comb = (a[i - 1, :i] @ k[:i]).view(batch, dim)
-            else:
-                comb = torch.einsum("s,sbd->bd", a[i - 1, :i], torch.stack(ks))
-            yi = torch.addcmul(y, h, comb)
-            ki = f(t + tab.c[i] * h, yi)
-            ks.append(ki)
-            if k is not None:
+                ki = f(t + tab.c[i] * h, axpy(y, h, comb))
                 k[i] = ki.reshape(-1)
-        stack = k.view(s, batch, dim) if k is not None else torch.stack(ks)
-        res = (
-            torch.einsum("rs,sbd->rbd", out, stack) if k is None else (out @ k).view(-1, batch, dim)
-        )
-        y1 = torch.addcmul(y, h, res[0])
+            stack = k.view(s, batch, dim)
+            res = (out @ k).view(-1, batch, dim)
+            f1 = ki
+        y1 = axpy(y, h, res[0])
         y_err = h * res[1] if tab.b_err is not None else None
         return StepResult(
             y0=y,
             y1=y1,
             y_err=y_err,
             f0=f0,
-            f1=ks[-1] if self._fsal else None,
+            f1=f1 if self._fsal else None,
             h=h,
-            stages=res[2] if tab.c_mid is not None else None,
+            stages=stack,
         )
 
     def interpolate(self, step: StepResult, theta: Tensor) -> Tensor:
-        """Dense output: quartic through a midpoint value when the tableau has one."""
-        if step.stages is not None and step.f1 is not None:
-            ymid = torch.addcmul(step.y0, step.h, step.stages)
-            return quartic_with_midpoint(step.y0, step.y1, ymid, step.f0, step.f1, step.h, theta)
-        return super().interpolate(step, theta)
+        """Dense output: quartic through a midpoint value when the tableau has one, else
+        cubic Hermite (see :meth:`AbstractSolver.interpolate`)."""
+        return self.interpolate_many(step, theta)[:, 0]
+
+    def interpolate_many(self, step: StepResult, theta: Tensor) -> Tensor:
+        """Dense output at ``theta`` ``(batch, m)`` as one product over the stages.
+
+        Returns:
+            ``(batch, m, dim)``.
+        """
+        coeffs = self._coeffs(step.y0)
+        if len(coeffs) < 3 or step.stages is None:
+            return super().interpolate_many(step, theta)
+        dense = coeffs[2]
+        p = dense.shape[0]
+        # Powers θ, θ², ..., θ^p, then weights per stage: (batch, m, s).
+        powers = theta[..., None].pow(torch.arange(1, p + 1, device=theta.device))
+        w = powers @ dense
+        comb = torch.einsum("bms,sbd->bmd", w, step.stages)
+        h = step.h[:, :, None] if isinstance(step.h, Tensor) else step.h
+        return axpy(step.y0[:, None], h, comb)
