@@ -385,11 +385,14 @@ def _integrate_joint_cpu(
                 if active is not None:
                     mask = active
                     outs[k0:] = [torch.where(mask, v, math.nan) for v in outs[k0:]]
+            f1 = res.f1
+            if f1 is None:
+                raise RuntimeError("bug in neurosym.ode: FSAL solver returned no f1")
             if active is None:
-                y, f0 = res.y1, res.f1
+                y, f0 = res.y1, f1
             else:
                 y = torch.where(active, res.y1, y)
-                f0 = torch.where(active, res.f1, f0)  # type: ignore[arg-type]
+                f0 = torch.where(active, f1, f0)
             t = t_new
             acc += 1
             if last:
