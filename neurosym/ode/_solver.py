@@ -226,8 +226,16 @@ class AbstractExplicitRK(AbstractSolver):
         self._dense = None if dense is None else torch.tensor(dense, dtype=torch.float64)
         self._cache: dict[tuple[torch.dtype, torch.device], tuple[Tensor, ...]] = {}
         self._fsal = tab.fsal
-        # Per stage: the nonzero (index, coefficient) pairs of its row of a.
+        # Per stage: the nonzero (index, coefficient) pairs of its row of a, and of b.
         self._rows = tuple(tuple((j, c) for j, c in enumerate(row) if c != 0.0) for row in tab.a)
+        self._b = tuple((j, c) for j, c in enumerate(tab.b) if c != 0.0)
+
+    @staticmethod
+    def _sparse_sum(ks: list[Tensor], row: tuple[tuple[int, float], ...]) -> Tensor:
+        out = ks[row[0][0]] * row[0][1]
+        for j, c in row[1:]:
+            out = torch.add(out, ks[j], alpha=c)
+        return out
 
     def _coeffs(self, like: Tensor) -> tuple[Tensor, ...]:
         key = (like.dtype, like.device)
@@ -254,15 +262,20 @@ class AbstractExplicitRK(AbstractSolver):
         coeffs = self._coeffs(y)
         a, out = coeffs[0], coeffs[1]
         batch, dim = y.shape
+        if self._dense is None and tab.b_err is None:
+            # Fixed-step methods (RK4...): a bare loop over the nonzero coefficients, with
+            # no stage buffer (nothing needs the stages after the step).
+            ks = [f0]
+            for i in range(1, s):
+                ks.append(f(t + tab.c[i] * h, axpy(y, h, self._sparse_sum(ks, self._rows[i - 1]))))
+            y1 = axpy(y, h, self._sparse_sum(ks, self._b))
+            return StepResult(y0=y, y1=y1, y_err=None, f0=f0, f1=None, h=h)
         if torch.is_grad_enabled():
             # Under autograd a list avoids in-place writes into a tensor the graph
             # references; each stage input is a short chain over its nonzero coefficients.
-            ks: list[Tensor] = [f0]
+            ks = [f0]
             for i in range(1, s):
-                row = self._rows[i - 1]
-                comb = ks[row[0][0]] * row[0][1]
-                for j, c in row[1:]:
-                    comb = torch.add(comb, ks[j], alpha=c)
+                comb = self._sparse_sum(ks, self._rows[i - 1])
                 ks.append(f(t + tab.c[i] * h, axpy(y, h, comb)))
             stack = torch.stack(ks)
             res = (out @ stack.view(s, -1)).view(-1, batch, dim)
