@@ -361,7 +361,8 @@ def _integrate_joint_cpu(
         if it >= max_steps:
             break
         it += 1
-        h_step: Tensor | float = h if active is None else active * h
+        # A bool mask times a Python float would be float32: scale in the state's dtype.
+        h_step: Tensor | float = h if active is None else active.to(y0.dtype) * h
         res = solver.step(fc, y0.new_full((batch, 1), t), y, f0, h_step)
         with torch.no_grad():
             r_own = _error_ratio(res, rtol, atol, check_f1)
