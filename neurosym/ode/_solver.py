@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, final
 
@@ -119,10 +119,6 @@ class AbstractSolver(abc.ABC):
         return f"{type(self).__name__}()"
 
 
-def _lower(rows: Sequence[Sequence[float]], s: int) -> tuple[tuple[float, ...], ...]:
-    return tuple(tuple(r) + (0.0,) * (s - len(r)) for r in rows)
-
-
 @final
 @dataclass(frozen=True, slots=True)
 class ButcherTableau:
@@ -207,8 +203,8 @@ def axpy(y: Tensor, h: Tensor | float, x: Tensor) -> Tensor:
 class AbstractExplicitRK(AbstractSolver):
     """An explicit Runge–Kutta method given by its :class:`ButcherTableau`.
 
-    The stage combinations are one matrix product each over a preallocated stage buffer
-    (without autograd), the solution and error estimate share one product (fused tableau
+    Stage inputs are chains over the nonzero tableau coefficients, the solution and
+    error estimate share one matrix product over the stacked stages (fused tableau
     stages), and the dense output is one product of a small weight matrix with the same
     stages. The step size may be a ``(batch, 1)`` tensor or, when the whole batch shares
     it, a Python float (one kernel fewer per stage, no broadcasting).
@@ -218,8 +214,6 @@ class AbstractExplicitRK(AbstractSolver):
 
     def __init__(self) -> None:
         tab = self.tableau
-        s = tab.stages
-        self._a = torch.tensor(_lower(tab.a, s), dtype=torch.float64)
         rows = [tab.b] + ([tab.b_err] if tab.b_err is not None else [])
         self._out = torch.tensor(rows, dtype=torch.float64)
         dense = _dense_matrix(tab)
@@ -232,6 +226,8 @@ class AbstractExplicitRK(AbstractSolver):
 
     @staticmethod
     def _sparse_sum(ks: list[Tensor], row: tuple[tuple[int, float], ...]) -> Tensor:
+        if not row:
+            return torch.zeros_like(ks[0])
         out = ks[row[0][0]] * row[0][1]
         for j, c in row[1:]:
             out = torch.add(out, ks[j], alpha=c)
@@ -241,7 +237,7 @@ class AbstractExplicitRK(AbstractSolver):
         key = (like.dtype, like.device)
         got = self._cache.get(key)
         if got is None:
-            got = (self._a.to(like), self._out.to(like))
+            got = (self._out.to(like),)
             if self._dense is not None:
                 got += (self._dense.to(like),)
             self._cache[key] = got
@@ -259,38 +255,23 @@ class AbstractExplicitRK(AbstractSolver):
         """
         tab = self.tableau
         s = tab.stages
-        coeffs = self._coeffs(y)
-        a, out = coeffs[0], coeffs[1]
+        out = self._coeffs(y)[0]
         batch, dim = y.shape
+        # Each stage input is a short chain over the nonzero coefficients of its row: on
+        # CPU this measured faster than a matrix product over a preallocated stage buffer
+        # (98 vs 120 µs per Dopri5 step at batch 20 x 2, 153 vs 166 µs at 512 x 16, with
+        # a trivial field), and it needs no in-place writes under autograd.
+        ks = [f0]
+        for i in range(1, s):
+            comb = self._sparse_sum(ks, self._rows[i - 1])
+            ks.append(f(torch.add(t, h, alpha=tab.c[i]), axpy(y, h, comb)))
         if self._dense is None and tab.b_err is None:
-            # Fixed-step methods (RK4...): a bare loop over the nonzero coefficients, with
-            # no stage buffer (nothing needs the stages after the step).
-            ks = [f0]
-            for i in range(1, s):
-                ks.append(f(t + tab.c[i] * h, axpy(y, h, self._sparse_sum(ks, self._rows[i - 1]))))
+            # Fixed-step methods (RK4...): nothing needs the stages after the step.
             y1 = axpy(y, h, self._sparse_sum(ks, self._b))
             return StepResult(y0=y, y1=y1, y_err=None, f0=f0, f1=None, h=h)
-        if torch.is_grad_enabled():
-            # Under autograd a list avoids in-place writes into a tensor the graph
-            # references; each stage input is a short chain over its nonzero coefficients.
-            ks = [f0]
-            for i in range(1, s):
-                comb = self._sparse_sum(ks, self._rows[i - 1])
-                ks.append(f(t + tab.c[i] * h, axpy(y, h, comb)))
-            stack = torch.stack(ks)
-            res = (out @ stack.view(s, -1)).view(-1, batch, dim)
-            f1 = ks[-1]
-        else:
-            k = y.new_empty((s, batch * dim))
-            k[0] = f0.reshape(-1)
-            ki = f0
-            for i in range(1, s):
-                comb = (a[i - 1, :i] @ k[:i]).view(batch, dim)
-                ki = f(t + tab.c[i] * h, axpy(y, h, comb))
-                k[i] = ki.reshape(-1)
-            stack = k.view(s, batch, dim)
-            res = (out @ k).view(-1, batch, dim)
-            f1 = ki
+        stack = torch.stack(ks)
+        res = (out @ stack.view(s, -1)).view(-1, batch, dim)
+        f1 = ks[-1]
         y1 = axpy(y, h, res[0])
         y_err = h * res[1] if tab.b_err is not None else None
         return StepResult(
@@ -315,9 +296,9 @@ class AbstractExplicitRK(AbstractSolver):
             ``(batch, m, dim)``.
         """
         coeffs = self._coeffs(step.y0)
-        if len(coeffs) < 3 or step.stages is None:
+        if len(coeffs) < 2 or step.stages is None:
             return super().interpolate_many(step, theta)
-        dense = coeffs[2]
+        dense = coeffs[1]
         p = dense.shape[0]
         # Powers θ, θ², ..., θ^p, then weights per stage: (batch, m, s).
         powers = theta[..., None].pow(torch.arange(1, p + 1, device=theta.device))
