@@ -193,6 +193,18 @@ def _dense_matrix(tab: ButcherTableau) -> tuple[tuple[float, ...], ...] | None:
     return (tuple(d), tuple(qc), tuple(qb), tuple(qa))
 
 
+_Row = tuple[int, float, tuple[tuple[int, float], ...]]
+
+
+def _sparse_row(row: tuple[float, ...]) -> _Row:
+    nz = [(j, c) for j, c in enumerate(row) if c != 0.0]
+    if not nz:
+        # A stage at the step's start state: y + h · 0 · k0.
+        return (0, 0.0, ())
+    pivot, p = max(nz, key=lambda jc: abs(jc[1]))
+    return (pivot, p, tuple((j, c / p) for j, c in nz if j != pivot))
+
+
 def axpy(y: Tensor, h: Tensor | float, x: Tensor) -> Tensor:
     """``y + h * x`` in one kernel, for a per-sample ``(batch, 1)`` or a shared step."""
     if isinstance(h, Tensor):
@@ -218,28 +230,35 @@ class AbstractExplicitRK(AbstractSolver):
         self._out = torch.tensor(rows, dtype=torch.float64)
         dense = _dense_matrix(tab)
         self._dense = None if dense is None else torch.tensor(dense, dtype=torch.float64)
-        self._cache: dict[tuple[torch.dtype, torch.device], tuple[Tensor, ...]] = {}
+        self._c = torch.tensor([tab.c], dtype=torch.float64)
+        self._cache: dict[
+            tuple[torch.dtype, torch.device], tuple[Tensor, Tensor, Tensor | None]
+        ] = {}
         self._fsal = tab.fsal
-        # Per stage: the nonzero (index, coefficient) pairs of its row of a, and of b.
-        self._rows = tuple(tuple((j, c) for j, c in enumerate(row) if c != 0.0) for row in tab.a)
-        self._b = tuple((j, c) for j, c in enumerate(tab.b) if c != 0.0)
+        # Per stage: its row of a as a pivot (the largest coefficient) and the others
+        # relative to it; the same for b.
+        self._rows = tuple(_sparse_row(row) for row in tab.a)
+        self._b = _sparse_row(tab.b)
 
     @staticmethod
-    def _sparse_sum(ks: list[Tensor], row: tuple[tuple[int, float], ...]) -> Tensor:
-        if not row:
-            return torch.zeros_like(ks[0])
-        out = ks[row[0][0]] * row[0][1]
-        for j, c in row[1:]:
-            out = torch.add(out, ks[j], alpha=c)
-        return out
+    def _chain(y: Tensor, h: Tensor | float, ks: list[Tensor], row: _Row) -> Tensor:
+        # y + h Σ c k as (Σ (c/p) k) at the scale of the slopes, then one fused
+        # y + (h p) · sum: one rounding at the scale of y (as a matrix product would),
+        # and no tensor-scalar multiply (it costs twice a fused kernel on CPU).
+        pivot, p, rest = row
+        comb = ks[pivot]
+        for j, r in rest:
+            comb = torch.add(comb, ks[j], alpha=r)
+        if isinstance(h, Tensor):
+            return torch.addcmul(y, h, comb, value=p)
+        return torch.add(y, comb, alpha=h * p)
 
-    def _coeffs(self, like: Tensor) -> tuple[Tensor, ...]:
+    def _coeffs(self, like: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
         key = (like.dtype, like.device)
         got = self._cache.get(key)
         if got is None:
-            got = (self._out.to(like),)
-            if self._dense is not None:
-                got += (self._dense.to(like),)
+            dense = None if self._dense is None else self._dense.to(like)
+            got = (self._out.to(like), self._c.to(like), dense)
             self._cache[key] = got
         return got
 
@@ -255,19 +274,20 @@ class AbstractExplicitRK(AbstractSolver):
         """
         tab = self.tableau
         s = tab.stages
-        out = self._coeffs(y)[0]
+        out, c, _ = self._coeffs(y)
         batch, dim = y.shape
+        # All stage times in one kernel, (batch, stages).
+        t_all = torch.addcmul(t, h, c) if isinstance(h, Tensor) else torch.add(t, c, alpha=h)
         # Each stage input is a short chain over the nonzero coefficients of its row: on
         # CPU this measured faster than a matrix product over a preallocated stage buffer
         # (98 vs 120 µs per Dopri5 step at batch 20 x 2, 153 vs 166 µs at 512 x 16, with
         # a trivial field), and it needs no in-place writes under autograd.
         ks = [f0]
         for i in range(1, s):
-            comb = self._sparse_sum(ks, self._rows[i - 1])
-            ks.append(f(torch.add(t, h, alpha=tab.c[i]), axpy(y, h, comb)))
+            ks.append(f(t_all[:, i : i + 1], self._chain(y, h, ks, self._rows[i - 1])))
         if self._dense is None and tab.b_err is None:
             # Fixed-step methods (RK4...): nothing needs the stages after the step.
-            y1 = axpy(y, h, self._sparse_sum(ks, self._b))
+            y1 = self._chain(y, h, ks, self._b)
             return StepResult(y0=y, y1=y1, y_err=None, f0=f0, f1=None, h=h)
         stack = torch.stack(ks)
         res = (out @ stack.view(s, -1)).view(-1, batch, dim)
@@ -295,10 +315,9 @@ class AbstractExplicitRK(AbstractSolver):
         Returns:
             ``(batch, m, dim)``.
         """
-        coeffs = self._coeffs(step.y0)
-        if len(coeffs) < 2 or step.stages is None:
+        dense = self._coeffs(step.y0)[2]
+        if dense is None or step.stages is None:
             return super().interpolate_many(step, theta)
-        dense = coeffs[1]
         p = dense.shape[0]
         # Powers θ, θ², ..., θ^p, then weights per stage: (batch, m, s).
         powers = theta[..., None].pow(torch.arange(1, p + 1, device=theta.device))
