@@ -58,23 +58,34 @@ def _rms(x: Tensor) -> Tensor:
     return x.square().mean(-1, keepdim=True).sqrt()
 
 
-def _error_ratio(res: StepResult, rtol: float, atol: float, check_f1: bool) -> Tensor:
+def _error_ratio(res: StepResult, tol: tuple[float, Tensor], check_f1: bool) -> Tensor:
     """RMS of error over tolerance per sample ``(batch, 1)``; ``inf`` where non-finite.
 
-    One fused pass: a NaN in ``y1`` reaches the ratio through the scale, and an overflow to
-    inf (which the scale would swallow) through ``0 * max|y|``, which is NaN exactly then.
-    ``check_f1`` adds the same test for ``f`` at the new state when the error estimate
-    does not weigh it.
+    ``tol`` is ``(rtol √dim, atol √dim)`` from :func:`_tolerance`, so the RMS is a plain
+    vector norm. One fused pass: a NaN in ``y1`` reaches the ratio through the scale; an
+    overflow to inf (which the scale would swallow) through ``max|y| - max|y|``, which is
+    NaN exactly then. ``check_f1`` adds the same test for ``f`` at the new state when
+    the error estimate does not weigh it. (Tensor-tensor kernels throughout: a Python
+    scalar operand costs about twice as much on CPU.)
     """
     if res.y_err is None:
         raise RuntimeError("bug in neurosym.ode: adaptive step without an error estimate")
+    rtol_s, atol_s = tol
     m = torch.maximum(res.y0.detach().abs(), res.y1.detach().abs())
-    q = res.y_err.detach() / m.mul(rtol).add_(atol)
-    r = torch.linalg.vector_norm(q, dim=-1, keepdim=True).mul_(q.shape[-1] ** -0.5)
-    r = r.add_(m.amax(-1, keepdim=True).mul_(0.0))
+    r = torch.linalg.vector_norm(
+        res.y_err.detach() / torch.add(atol_s, m, alpha=rtol_s), dim=-1, keepdim=True
+    )
+    big = m.amax(-1, keepdim=True)
+    r = r.add_(big.sub_(big))
     if check_f1 and res.f1 is not None:
-        r = r.add_(res.f1.detach().sum(-1, keepdim=True).mul_(0.0))
+        s = res.f1.detach().sum(-1, keepdim=True)
+        r = r.add_(s.sub_(s))
     return torch.nan_to_num_(r, nan=math.inf, posinf=math.inf)
+
+
+def _tolerance(y0: Tensor, rtol: float, atol: float) -> tuple[float, Tensor]:
+    root = math.sqrt(y0.shape[-1])
+    return rtol * root, y0.new_tensor(atol * root)
 
 
 def _error_covers_f1(solver: AbstractSolver) -> bool:
@@ -193,6 +204,9 @@ def integrate_adaptive(
         eps4 = 4 * torch.finfo(y0.dtype).eps
         t_end_abs = t_end.abs().clamp_min(1.0)
         tiny = torch.finfo(y0.dtype).tiny
+        # 0-d constants: comparisons against them are cheaper than against Python floats.
+        one = y0.new_ones(())
+        tol = _tolerance(y0, rtol, atol)
     ctrl = controller.init(h)
     device = y0.device
     recs = [
@@ -221,12 +235,12 @@ def integrate_adaptive(
         h_step = h * active
         res = solver.step(fc, t, y, f0, h_step)
         with torch.no_grad():
-            ratio_own = _error_ratio(res, rtol, atol, check_f1)
+            ratio_own = _error_ratio(res, tol, check_f1)
             if joint:
                 ratio = torch.where(active, ratio_own, 0.0).amax().expand_as(ratio_own)
             else:
                 ratio = ratio_own
-            accept = (ratio <= 1.0) & active
+            accept = (ratio <= one) & active
             last = h_step >= t_end - t
             t_new = torch.where(last, t_end, t + h_step)
             limit = t_new
@@ -284,7 +298,7 @@ def integrate_adaptive(
             if bool(under.any()):
                 if joint:
                     # The sample that forced the shrinking fails; the others go on.
-                    culprit = under & (ratio_own > 1.0)
+                    culprit = under & (ratio_own > one)
                     under = culprit | (under & ~culprit.any())
                 code = torch.where(
                     torch.isinf(ratio_own), int(Status.NONFINITE), int(Status.DT_UNDERFLOW)
@@ -354,6 +368,7 @@ def _integrate_joint_cpu(
             h = dt0
     h = min(h, t_end - t)
     eps4 = 4 * torch.finfo(y0.dtype).eps
+    tol = _tolerance(y0, rtol, atol)
     history = (1.0, 1.0)
     outs: list[Tensor] = [y0]
     it = acc = 0
@@ -365,7 +380,7 @@ def _integrate_joint_cpu(
         h_step: Tensor | float = h if active is None else active.to(y0.dtype) * h
         res = solver.step(fc, y0.new_full((batch, 1), t), y, f0, h_step)
         with torch.no_grad():
-            r_own = _error_ratio(res, rtol, atol, check_f1)
+            r_own = _error_ratio(res, tol, check_f1)
             ratio = float((r_own if active is None else torch.where(active, r_own, 0.0)).amax())
         accept = ratio <= 1.0
         last = h >= t_end - t

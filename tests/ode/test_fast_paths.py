@@ -183,3 +183,21 @@ def test_fixed_step_shared_and_per_sample_times_agree() -> None:
     shared = ode.solve(_field, Y0, t, method="dopri5", dt=0.05)
     per = ode.solve(_field, Y0, t.expand(4, -1), method="dopri5", dt=0.05)
     torch.testing.assert_close(shared.ys, per.ys, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [("y1", math.inf), ("y1", math.nan), ("err", math.nan), ("err", math.inf), ("f1", math.nan)],
+)
+def test_fused_error_ratio_flags_non_finite(where: str, value: float) -> None:
+    from neurosym.ode._integrate import _error_ratio, _tolerance
+
+    y = torch.ones(3, 2, dtype=F64)
+    parts = {"y1": y.clone(), "err": torch.full_like(y, 1e-9), "f1": y.clone()}
+    parts[where][1, 0] = value
+    res = ode.StepResult(y0=y, y1=parts["y1"], y_err=parts["err"], f0=y, f1=parts["f1"], h=0.1)
+    r = _error_ratio(res, _tolerance(y, 1e-6, 1e-8), check_f1=True)[:, 0]
+    assert math.isinf(float(r[1])) and float(r[1]) > 0
+    assert torch.isfinite(r[[0, 2]]).all() and (r[[0, 2]] < 1).all()
+    # The plain RMS of err / (atol + rtol |y|) on the healthy rows.
+    torch.testing.assert_close(r[0], torch.tensor(1e-9 / (1e-8 + 1e-6), dtype=F64))
