@@ -234,6 +234,9 @@ def integrate_adaptive(
         event_t = y0.new_full((batch,), math.nan)
         with torch.no_grad():
             g_prev = event(t, y.detach()).detach().reshape(-1)
+    # Reading a flag is free on CPU: there the loop skips the masking whenever the whole
+    # batch moves together (all active, all accepted), the common case.
+    host = device.type == "cpu"
     it = 0
     while True:
         if it % check_every == 0 and not bool(active.any()):
@@ -241,7 +244,7 @@ def integrate_adaptive(
         it += 1
         # Finished and failed samples take zero steps, so they stay finite and cost nothing
         # numerically (and no NaN reaches the backward pass through torch.where).
-        h_step = h * active
+        h_step = h if host and bool(active.all()) else h * active
         res = solver.step(fc, t, y, f0, h_step)
         with torch.no_grad():
             ratio_own = _error_ratio(res, tol, check_f1)
@@ -280,13 +283,19 @@ def integrate_adaptive(
             recs.append((idx, valid, torch.where(at_end, res.y1[:, None], val)))
             next_idx = new_idx
         t_old = t
-        y = torch.where(accept, res.y1, y)
-        if res.f1 is not None:
-            f0 = torch.where(accept, res.f1, f0)
+        if host and bool(accept.all()):
+            y = res.y1
+            f0 = res.f1 if res.f1 is not None else fc(t_new, y)
+            t = t_new
         else:
-            f0 = fc(torch.where(accept, t_new, t), y)
+            y = torch.where(accept, res.y1, y)
+            if res.f1 is not None:
+                f0 = torch.where(accept, res.f1, f0)
+            else:
+                f0 = fc(torch.where(accept, t_new, t), y)
+            with torch.no_grad():
+                t = torch.where(accept, t_new, t)
         with torch.no_grad():
-            t = torch.where(accept, t_new, t)
             steps_b += active
             acc_b += accept
             # Inactive samples get a meaningless h here; they never step again (h * active)
