@@ -318,10 +318,15 @@ class AbstractExplicitRK(AbstractSolver):
         dense = self._coeffs(step.y0)[2]
         if dense is None or step.stages is None:
             return super().interpolate_many(step, theta)
-        p = dense.shape[0]
-        # Powers θ, θ², ..., θ^p, then weights per stage: (batch, m, s).
-        powers = theta[..., None].pow(torch.arange(1, p + 1, device=theta.device))
-        w = powers @ dense
-        comb = torch.einsum("bms,sbd->bmd", w, step.stages)
+        s, batch, dim = step.stages.shape
+        # y(θ) = y0 + h Σ_p θ^(p+1) Q_p with Q = dense · stages (one small matrix product),
+        # evaluated by Horner for all m positions at once (no batched product over the
+        # batch, which measured ~170 µs per step at 512 x 16).
+        q = (dense @ step.stages.reshape(s, -1)).view(-1, batch, 1, dim)
+        th = theta[..., None]
+        comb = q[-1]
+        for j in range(q.shape[0] - 2, -1, -1):
+            comb = torch.addcmul(q[j], th, comb)
+        comb = comb * th
         h = step.h[:, :, None] if isinstance(step.h, Tensor) else step.h
         return axpy(step.y0[:, None], h, comb)
