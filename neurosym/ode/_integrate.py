@@ -212,6 +212,10 @@ def integrate_adaptive(
         h = torch.minimum(h, t_end - t)
         eps4 = 4 * torch.finfo(y0.dtype).eps
         t_end_abs = t_end.abs().clamp_min(1.0)
+        # A step underflows below 4 eps max(|t|, |t_end|, 1). When |t0| is below
+        # max(|t_end|, 1) (e.g. any solve starting at 0) that bound is the same at every t
+        # of the span, so it is computed once.
+        floor = (t_end_abs * eps4) if bool((ts[:, :1].abs() <= t_end_abs).all()) else None
         tiny = torch.finfo(y0.dtype).tiny
         # 0-d constants: comparisons against them are cheaper than against Python floats.
         one = y0.new_ones(())
@@ -239,12 +243,16 @@ def integrate_adaptive(
     host = device.type == "cpu"
     it = 0
     while True:
-        if it % check_every == 0 and not bool(active.any()):
+        if host:
+            n_active = int(active.sum())
+            if n_active == 0:
+                break
+        elif it % check_every == 0 and not bool(active.any()):
             break
         it += 1
         # Finished and failed samples take zero steps, so they stay finite and cost nothing
         # numerically (and no NaN reaches the backward pass through torch.where).
-        h_step = h if host and bool(active.all()) else h * active
+        h_step = h if host and n_active == batch else h * active
         res = solver.step(fc, t, y, f0, h_step)
         with torch.no_grad():
             ratio_own = _error_ratio(res, tol, check_f1)
@@ -312,7 +320,10 @@ def integrate_adaptive(
         with torch.no_grad():
             if g_prev is not None and g_new is not None:
                 g_prev = torch.where(accept[:, 0], g_new, g_prev)
-            under = active & (h <= torch.maximum(t.abs(), t_end_abs).mul_(eps4))
+            if floor is None:
+                under = active & (h <= torch.maximum(t.abs(), t_end_abs).mul_(eps4))
+            else:
+                under = active & (h <= floor)
             if bool(under.any()):
                 if joint:
                     # The sample that forced the shrinking fails; the others go on.
