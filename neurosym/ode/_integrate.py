@@ -238,9 +238,10 @@ def integrate_adaptive(
         event_t = y0.new_full((batch,), math.nan)
         with torch.no_grad():
             g_prev = event(t, y.detach()).detach().reshape(-1)
-    # Reading a flag is free on CPU: there the loop skips the masking whenever the whole
-    # batch moves together (all active, all accepted), the common case.
-    host = device.type == "cpu"
+    # Reading a flag is free on CPU: there (unless asked to check only every few steps,
+    # as on accelerators) the loop skips the masking whenever the whole batch moves
+    # together (all active, all accepted), the common case.
+    host = device.type == "cpu" and check_every == 1
     it = 0
     while True:
         if host:
