@@ -215,7 +215,8 @@ def integrate_adaptive(
             h = torch.full_like(t, dt0)
         if joint:
             h = torch.where(active, h, math.inf).amin().expand_as(h).clone()
-        h = torch.minimum(h, t_end - t)
+        remaining = t_end - t
+        h = torch.minimum(h, remaining)
         eps4 = 4 * torch.finfo(y0.dtype).eps
         t_end_abs = t_end.abs().clamp_min(1.0)
         # A step underflows below 4 eps max(|t|, |t_end|, 1). When |t0| is below
@@ -249,6 +250,7 @@ def integrate_adaptive(
     # together (all active, all accepted), the common case.
     host = device.type == "cpu" and check_every == 1
     it = 0
+    uniform = 0  # steps in which every sample was active and accepted
     while True:
         if host:
             n_active = int(active.sum())
@@ -259,7 +261,8 @@ def integrate_adaptive(
         it += 1
         # Finished and failed samples take zero steps, so they stay finite and cost nothing
         # numerically (and no NaN reaches the backward pass through torch.where).
-        h_step = h if host and n_active == batch else h * active
+        full = host and n_active == batch
+        h_step = h if full else h * active
         res = solver.step(fc, t, y, f0, h_step)
         with torch.no_grad():
             ratio_own = _error_ratio(res, tol, check_f1)
@@ -267,8 +270,8 @@ def integrate_adaptive(
                 ratio = torch.where(active, ratio_own, 0.0).amax().expand_as(ratio_own)
             else:
                 ratio = ratio_own
-            accept = (ratio <= one) & active
-            last = h_step >= t_end - t
+            accept = ratio <= one if full else (ratio <= one) & active
+            last = h_step >= remaining
             t_new = torch.where(last, t_end, t + h_step)
             limit = t_new
             cross: Tensor | None = None
@@ -292,13 +295,16 @@ def integrate_adaptive(
                 valid = j < cnt
                 idx = (next_idx + j).clamp_(max=n_times - 1)
                 tgt = ts.gather(1, idx)
-                theta = ((tgt - t) / h_step.clamp_min(tiny)).clamp_(0.0, 1.0)
+                # Inactive samples have h_step = 0: keep their (unused) theta finite.
+                h_pos = h_step if full else h_step.clamp_min(tiny)
+                theta = ((tgt - t) / h_pos).clamp_(0.0, 1.0)
                 at_end = (tgt >= t_new)[..., None]
             val = solver.interpolate_many(res, theta)
             recs.append((idx, valid, torch.where(at_end, res.y1[:, None], val)))
             next_idx = new_idx
         t_old = t
-        if host and bool(accept.all()):
+        all_accepted = full and bool(accept.all())
+        if all_accepted:
             y = res.y1
             f0 = res.f1 if res.f1 is not None else fc(t_new, y)
             t = t_new
@@ -311,8 +317,11 @@ def integrate_adaptive(
             with torch.no_grad():
                 t = torch.where(accept, t_new, t)
         with torch.no_grad():
-            steps_b += active
-            acc_b += accept
+            if all_accepted:
+                uniform += 1  # added to both counters at the end
+            else:
+                steps_b += active
+                acc_b += accept
             # Inactive samples get a meaningless h here; they never step again (h * active)
             # and the bound by the remaining span below keeps it finite.
             h, ctrl = controller.adapt(h, ratio, accept, ctrl, eo)
@@ -342,10 +351,13 @@ def integrate_adaptive(
                 status = torch.where(under[:, 0], code[:, 0], status)
                 active = active & ~under
             if it >= max_steps:
-                maxed = active & (steps_b >= max_steps)
+                maxed = active & (steps_b >= max_steps - uniform)
                 status = torch.where(maxed[:, 0], int(Status.MAX_STEPS), status)
                 active = active & ~maxed
-            h = torch.minimum(h, t_end - t)
+            remaining = t_end - t
+            h = torch.minimum(h, remaining)
+    steps_b += uniform
+    acc_b += uniform
     return RawSolution(
         ys=_assemble(recs, n_times),
         status=status,
