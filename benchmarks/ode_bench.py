@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -33,6 +32,7 @@ HAVE = {
 
 
 def timeit(fn: Callable[[], object], *, min_time: float = 0.5, max_reps: int = 20) -> float:
+    """Best-of time of ``fn`` (the minimum is the least disturbed by other load)."""
     fn()  # warm-up
     times: list[float] = []
     start = time.perf_counter()
@@ -40,7 +40,21 @@ def timeit(fn: Callable[[], object], *, min_time: float = 0.5, max_reps: int = 2
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return min(times)
+
+
+def compare(fns: dict[str, Callable[[], object]], *, rounds: int) -> dict[str, float]:
+    """Best-of times of several libraries on one workload, run round-robin so that a
+    burst of load on a shared machine hits all of them alike."""
+    for fn in fns.values():
+        fn()  # warm-up
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+    return {k: min(v) for k, v in times.items()}
 
 
 class Field(nn.Module):
@@ -67,10 +81,12 @@ def make_runners(field: nn.Module, y0: torch.Tensor, t: torch.Tensor, rtol: floa
     run: dict[str, dict[str, Callable[[bool], torch.Tensor]]] = {}
     run["neurosym"] = {
         "direct": lambda grad: ode.solve(field, y0, t, rtol=rtol, atol=atol).ys,
-        "joint": lambda grad: (
+        "adjoint": lambda grad: ode.solve(field, y0, t, rtol=rtol, atol=atol, adjoint=True).ys,
+    }
+    run["neurosym joint"] = {
+        "direct": lambda grad: (
             ode.solve(field, y0, t, rtol=rtol, atol=atol, step_control="joint").ys
         ),
-        "adjoint": lambda grad: ode.solve(field, y0, t, rtol=rtol, atol=atol, adjoint=True).ys,
     }
     if HAVE["torchdiffeq"]:
         import torchdiffeq
@@ -126,13 +142,16 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     dev = torch.device(args.device)
+    rounds = 5 if args.quick else 20
     rows: list[tuple[str, str, float]] = []
 
-    def record(workload: str, lib: str, seconds: float) -> None:
-        rows.append((workload, lib, seconds))
-        print(f"  {workload:32s} {lib:22s} {seconds * 1e3:9.2f} ms", flush=True)
+    def measure(workload: str, fns: dict[str, Callable[[], object]]) -> None:
+        for lib, seconds in compare(fns, rounds=rounds).items():
+            rows.append((workload, lib, seconds))
+            print(f"  {workload:32s} {lib:22s} {seconds * 1e3:9.2f} ms", flush=True)
 
     print(f"device={dev} torch={torch.__version__} peers={[k for k, v in HAVE.items() if v]}")
+    print(f"best of {rounds} round-robin rounds per workload")
     print(f"load average before: {os.getloadavg()}")
 
     # Spiral training iteration (torchdiffeq's ode_demo): 20 windows of 10 times.
@@ -142,8 +161,10 @@ def main(argv: list[str] | None = None) -> None:
     ts = torch.linspace(0.0, 0.25 * 9 / 40, 10, device=dev) * 10
     runs = make_runners(spiral, y0s, ts, 1e-7, 1e-9)
     params = list(spiral.parameters())
-    for lib, r in runs.items():
-        record("spiral train iter (dopri5)", lib, timeit(fwdbwd(r["direct"], params)))
+    measure(
+        "spiral train iter (dopri5)",
+        {lib: fwdbwd(r["direct"], params) for lib, r in runs.items()},
+    )
 
     # MLP 16-64-16, batch 512, 10 output times.
     torch.manual_seed(0)
@@ -155,9 +176,14 @@ def main(argv: list[str] | None = None) -> None:
     params = list(net.parameters())
     with torch.no_grad():
         bare = timeit(lambda: net(y0))
-    record("bare MLP call", "-", bare)
+    print(f"  {'bare MLP call':32s} {'-':22s} {bare * 1e3:9.2f} ms")
     nfe = ode.solve(field, y0, t, rtol=1e-5, atol=1e-6).stats.nfe
-    ref = None
+    measure("mlp512 forward", {lib: fwd(r["direct"]) for lib, r in runs.items()})
+    measure("mlp512 fwd+bwd direct", {lib: fwdbwd(r["direct"], params) for lib, r in runs.items()})
+    measure(
+        "mlp512 fwd+bwd adjoint",
+        {lib: fwdbwd(r["adjoint"], params) for lib, r in runs.items() if "adjoint" in r},
+    )
     if HAVE["scipy"]:
         import numpy as np
         from scipy.integrate import solve_ivp
@@ -173,32 +199,26 @@ def main(argv: list[str] | None = None) -> None:
         sol = solve_ivp(rhs, (0.0, 1.0), y0.double().cpu().numpy().ravel(), method="DOP853",
                         rtol=1e-12, atol=1e-12, t_eval=t.double().cpu().numpy())  # fmt: skip
         ref = torch.from_numpy(sol.y.T.reshape(10, 512, 16))
-    for lib, r in runs.items():
-        record("mlp512 forward", lib, timeit(fwd(r["direct"])))
-        if lib == "neurosym":
-            record("mlp512 forward (joint)", lib, timeit(fwd(r["joint"])))
-        record("mlp512 fwd+bwd direct", lib, timeit(fwdbwd(r["direct"], params)))
-        if "adjoint" in r:
-            record("mlp512 fwd+bwd adjoint", lib, timeit(fwdbwd(r["adjoint"], params)))
-        if ref is not None:
+        for lib, r in runs.items():
             with torch.no_grad():
                 err = float((r["direct"](False).double().cpu() - ref).abs().max())
             print(f"  {'mlp512 max error vs DOP853':32s} {lib:22s} {err:9.2e}")
-    t_call = timeit(fwd(runs["neurosym"]["direct"])) / nfe
+    t_call = next(s for w, lib, s in rows if w == "mlp512 forward" and lib == "neurosym") / nfe
     print(f"  neurosym per-call cost {t_call * 1e6:.0f} us vs bare network {bare * 1e6:.0f} us "
           f"({nfe} calls)")  # fmt: skip
 
     # Fixed-step RK4, 100 steps.
-    rk = {"neurosym": lambda: ode.solve(field, y0, t, method="rk4", steps=100)}
+    rk: dict[str, Callable[[], object]] = {
+        "neurosym": lambda: ode.solve(field, y0, t, method="rk4", steps=100)
+    }
     if HAVE["torchdiffeq"]:
         import torchdiffeq
 
         rk["torchdiffeq"] = lambda: torchdiffeq.odeint(
             field, y0, t, method="rk4", options={"step_size": 1.0 / 100}
         )
-    for lib, fn in rk.items():
-        with torch.no_grad():
-            record("mlp512 rk4 100 steps", lib, timeit(fn))
+    with torch.no_grad():
+        measure("mlp512 rk4 100 steps", rk)
 
     print(f"load average after: {os.getloadavg()}")
     print("\nratios to torchdiffeq (lower is faster):")
@@ -206,8 +226,6 @@ def main(argv: list[str] | None = None) -> None:
     for w, lib, s in rows:
         if lib != "torchdiffeq" and w in base:
             print(f"  {w:32s} {lib:22s} {s / base[w]:6.2f}x")
-        elif w.startswith("mlp512 forward (joint)") and "mlp512 forward" in base:
-            print(f"  {w:32s} {lib:22s} {s / base['mlp512 forward']:6.2f}x")
 
 
 if __name__ == "__main__":

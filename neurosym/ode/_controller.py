@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import math
 from dataclasses import dataclass
 from typing import final
 
@@ -118,25 +119,66 @@ class PIDController(AbstractStepController):
         error_order: int,
     ) -> tuple[Tensor, ControllerState]:
         """See :meth:`AbstractStepController.adapt`."""
-        k = error_order + 1.0
-        b1 = (self.pcoeff + self.icoeff + self.dcoeff) / k
-        b2 = -(self.pcoeff + 2 * self.dcoeff) / k
-        b3 = self.dcoeff / k
-        finite = torch.isfinite(ratio)
-        # A zero error (e.g. a constant solution) would ask for an infinite step.
-        r = torch.where(finite, ratio, torch.ones_like(ratio)).clamp_min(1e-10)
-        factor = self.safety * r.pow(-b1)
+        b1, b2, b3 = self._betas(error_order)
+        # Non-finite ratios arrive as inf (NaN is mapped to inf here): inf^(-b1) = 0 is
+        # then raised to factor_min, the prescribed shrink after a non-finite step. A zero
+        # error (e.g. a constant solution) would ask for an infinite step: clamp it.
+        r = torch.nan_to_num(ratio, nan=math.inf).clamp_min(1e-10)
+        factor = r.pow(-b1).mul_(self.safety)
+        if b2 == 0.0 and b3 == 0.0:
+            # The I controller shrinks a rejected step by itself (r > 1 and safety < 1
+            # give factor < 1), so one clamp bounds both cases.
+            return h * factor.clamp_(self.factor_min, self.factor_max), state
         if b2 != 0.0:
             factor = factor * state.prev1.pow(-b2)
         if b3 != 0.0:
             factor = factor * state.prev2.pow(-b3)
         upper = torch.where(accept, self.factor_max, 1.0)
         factor = torch.minimum(factor.clamp_min(self.factor_min), upper)
-        factor = torch.where(finite, factor, self.factor_min)
+        factor = torch.where(torch.isfinite(r), factor, self.factor_min)
         new_state = ControllerState(
             torch.where(accept, r, state.prev1), torch.where(accept, state.prev1, state.prev2)
         )
         return h * factor, new_state
+
+    def _betas(self, error_order: int) -> tuple[float, float, float]:
+        k = error_order + 1.0
+        b1 = (self.pcoeff + self.icoeff + self.dcoeff) / k
+        b2 = -(self.pcoeff + 2 * self.dcoeff) / k
+        b3 = self.dcoeff / k
+        return b1, b2, b3
+
+    def adapt_float(
+        self,
+        h: float,
+        ratio: float,
+        accept: bool,
+        history: tuple[float, float],
+        error_order: int,
+    ) -> tuple[float, tuple[float, float]]:
+        """:meth:`adapt` for one step size shared by a batch, on Python floats.
+
+        Args:
+            h: the step size just attempted.
+            ratio: its error ratio (``inf`` or NaN for a non-finite step).
+            accept: whether it was accepted.
+            history: ratios of the last two accepted steps.
+            error_order: the order of the embedded error estimate.
+
+        Returns:
+            The next step size and the new history.
+        """
+        b1, b2, b3 = self._betas(error_order)
+        if not math.isfinite(ratio):
+            return h * self.factor_min, history
+        r = max(ratio, 1e-10)
+        factor = self.safety * r**-b1
+        if b2 != 0.0:
+            factor *= history[0] ** -b2
+        if b3 != 0.0:
+            factor *= history[1] ** -b3
+        factor = min(max(factor, self.factor_min), self.factor_max if accept else 1.0)
+        return h * factor, ((r, history[0]) if accept else history)
 
 
 @final
@@ -193,3 +235,14 @@ class PIController(AbstractStepController):
     ) -> tuple[Tensor, ControllerState]:
         """See :meth:`AbstractStepController.adapt`."""
         return self._pid.adapt(h, ratio, accept, state, error_order)
+
+    def adapt_float(
+        self,
+        h: float,
+        ratio: float,
+        accept: bool,
+        history: tuple[float, float],
+        error_order: int,
+    ) -> tuple[float, tuple[float, float]]:
+        """See :meth:`PIDController.adapt_float`."""
+        return self._pid.adapt_float(h, ratio, accept, history, error_order)

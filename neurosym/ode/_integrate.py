@@ -1,9 +1,15 @@
-"""The step loops: adaptive (per-sample or joint step control) and fixed-step.
+"""The adaptive step loops (fixed steps live in ``_fixed_loop``).
 
-Everything is batched: each sample has its own time, step size, controller history and
-status, and acceptance is a mask applied with ``torch.where``. There are no per-sample
-Python loops; the host looks at the device only to decide whether to continue (every
-``check_every`` steps) and whether a requested time was passed.
+Two loops share the step, error and dense-output helpers here (hence the one module):
+
+- the tensor loop, for per-sample control and for joint control on accelerators or
+  with events: each sample has its own time, step size, controller history and status,
+  and acceptance is a mask applied with ``torch.where`` (skipped on CPU when the whole
+  batch moves together). No per-sample Python loops; on an accelerator the host reads
+  the device once per step (how many output times the step passed) and every
+  ``check_every`` steps (whether any sample is still active);
+- the host loop, for joint control on CPU: time, step size, controller and acceptance
+  are Python floats.
 """
 
 from __future__ import annotations
@@ -15,12 +21,12 @@ from typing import final
 import torch
 from torch import Tensor
 
-from ._controller import AbstractStepController
+from ._controller import AbstractStepController, PIController, PIDController
 from ._event import EventFn, event_state, locate_root
-from ._solver import AbstractSolver, Field, StepResult
+from ._solver import AbstractExplicitRK, AbstractSolver, Field, StepResult
 from ._status import Status
 
-__all__ = ["Counted", "RawSolution", "integrate_adaptive", "integrate_fixed"]
+__all__ = ["Counted", "RawSolution", "integrate_adaptive"]
 
 
 @final
@@ -58,17 +64,51 @@ def _rms(x: Tensor) -> Tensor:
     return x.square().mean(-1, keepdim=True).sqrt()
 
 
-def _error_ratio(res: StepResult, rtol: float, atol: float) -> Tensor:
-    y0 = res.y0.detach()
-    y1 = res.y1.detach()
+def _error_ratio(res: StepResult, tol: tuple[float, Tensor], check_f1: bool) -> Tensor:
+    """RMS of error over tolerance per sample ``(batch, 1)``; ``inf`` where non-finite.
+
+    ``tol`` is ``(rtol √dim, atol √dim)`` from :func:`_tolerance`, so the RMS is a plain
+    vector norm. One fused pass: a NaN in ``y1`` reaches the ratio through the scale; an
+    overflow to inf (which the scale would swallow) through ``Σ|y| - Σ|y|``, which is
+    NaN exactly then. ``check_f1`` adds the same test for ``f`` at the new state when
+    the error estimate does not weigh it. (Tensor-tensor kernels throughout: a Python
+    scalar operand costs about twice as much on CPU.)
+    """
     if res.y_err is None:
         raise RuntimeError("bug in neurosym.ode: adaptive step without an error estimate")
-    scale = atol + rtol * torch.maximum(y0.abs(), y1.abs())
-    r = _rms(res.y_err.detach() / scale)
-    ok = torch.isfinite(r) & torch.isfinite(y1).all(-1, keepdim=True)
-    if res.f1 is not None:
-        ok = ok & torch.isfinite(res.f1.detach()).all(-1, keepdim=True)
-    return torch.where(ok, r, torch.full_like(r, math.inf))
+    rtol_s, atol_s = tol
+    m = torch.maximum(res.y0.detach().abs(), res.y1.detach().abs())
+    r = torch.linalg.vector_norm(
+        res.y_err.detach() / torch.add(atol_s, m, alpha=rtol_s), dim=-1, keepdim=True
+    )
+    # A sum, not a max: on CPU a last-dim sum is four times cheaper than amax; it
+    # overflows only for states near the dtype's largest value, already a failure.
+    big = m.sum(-1, keepdim=True)
+    r = r.add_(big.sub_(big))
+    if check_f1 and res.f1 is not None:
+        s = res.f1.detach().sum(-1, keepdim=True)
+        r = r.add_(s.sub_(s))
+    return torch.nan_to_num_(r, nan=math.inf, posinf=math.inf)
+
+
+def _tolerance(y0: Tensor, rtol: float, atol: float) -> tuple[float, Tensor]:
+    root = math.sqrt(y0.shape[-1])
+    return rtol * root, y0.new_tensor(atol * root)
+
+
+def _finite_rows(y: Tensor, f: Tensor) -> Tensor:
+    """``(batch, 1)``: whether a row of ``y`` and of ``f`` is finite (row sums are
+    non-finite exactly then, up to overflow, and far cheaper than ``isfinite().all()``)."""
+    return torch.isfinite(y.detach().sum(-1, keepdim=True) + f.detach().sum(-1, keepdim=True))
+
+
+def _error_covers_f1(solver: AbstractSolver) -> bool:
+    # The estimate of these pairs weighs the last (FSAL) stage, so a non-finite f(t1, y1)
+    # already makes the ratio non-finite.
+    if isinstance(solver, AbstractExplicitRK):
+        b_err = solver.tableau.b_err
+        return b_err is not None and b_err[-1] != 0.0
+    return False
 
 
 def _initial_step(
@@ -96,13 +136,16 @@ def _initial_step(
         return torch.where(torch.isfinite(h) & (h > 0), h, h0)
 
 
-def _assemble(idxs: list[Tensor], hits: list[Tensor], vals: list[Tensor], n_times: int) -> Tensor:
-    batch, dim = vals[0].shape
-    flat = (torch.stack(idxs) * batch + torch.arange(batch, device=vals[0].device)).reshape(-1)
-    sel = torch.stack(hits).reshape(-1)
-    v = torch.stack(vals).reshape(-1, dim)
-    out = v.new_full((n_times * batch, dim), math.nan)
-    return out.index_copy(0, flat[sel], v[sel]).view(n_times, batch, dim)
+def _assemble(recs: list[tuple[Tensor, Tensor, Tensor]], n_times: int) -> Tensor:
+    """Scatter recorded outputs ``(index (batch, m), valid (batch, m), value (batch, m,
+    dim))`` into ``(n_times, batch, dim)``; what no sample reached stays NaN."""
+    batch, _, dim = recs[0][2].shape
+    rows = torch.arange(batch, device=recs[0][0].device)[:, None]
+    flat = torch.cat([(i * batch + rows).reshape(-1) for i, _, _ in recs])
+    sel = torch.cat([v.reshape(-1) for _, v, _ in recs])
+    vals = torch.cat([x.reshape(-1, dim) for _, _, x in recs])
+    out = vals.new_full((n_times * batch, dim), math.nan)
+    return out.index_copy(0, flat[sel], vals[sel]).view(n_times, batch, dim)
 
 
 def integrate_adaptive(
@@ -140,61 +183,96 @@ def integrate_adaptive(
         The raw solution.
     """
     fc = Counted(f)
-    batch, _ = y0.shape
-    n_times = ts.shape[1]
     eo = solver.error_order
     if eo is None:
         raise RuntimeError("bug in neurosym.ode: adaptive loop given a fixed-step solver")
+    check_f1 = not _error_covers_f1(solver)
+    if (
+        joint
+        and event is None
+        and y0.device.type == "cpu"
+        and isinstance(solver, AbstractExplicitRK)
+        and solver.provides_f1
+        and isinstance(controller, (PIDController, PIController))
+    ):
+        return _integrate_joint_cpu(
+            fc, y0, ts, solver, controller, rtol, atol, dt0, max_steps, check_f1, eo
+        )
+    batch, _ = y0.shape
+    n_times = ts.shape[1]
     long = torch.long
+    ts = ts.contiguous()  # for searchsorted
     t = ts[:, :1].clone()
     t_end = ts[:, -1:]
     y = y0
     f0 = fc(t, y)
     with torch.no_grad():
-        ok0 = torch.isfinite(y0).all(-1) & torch.isfinite(f0).all(-1)
-    status = torch.where(ok0, int(Status.SUCCESS), int(Status.NONFINITE)).to(long)
-    active = ok0
-    if dt0 is None:
-        h = _initial_step(fc, t, y, f0, solver.order, rtol, atol, t_end - t)
-    else:
-        h = torch.full_like(t, dt0)
-    if joint:
-        h = torch.where(active[:, None], h, math.inf).amin().expand_as(h).clone()
-    h = torch.minimum(h, t_end - t)
+        active = _finite_rows(y0, f0)
+        status = torch.where(active[:, 0], int(Status.SUCCESS), int(Status.NONFINITE)).to(long)
+        if dt0 is None:
+            h = _initial_step(fc, t, y, f0, solver.order, rtol, atol, t_end - t)
+        else:
+            h = torch.full_like(t, dt0)
+        if joint:
+            h = torch.where(active, h, math.inf).amin().expand_as(h).clone()
+        remaining = t_end - t
+        h = torch.minimum(h, remaining)
+        eps4 = 4 * torch.finfo(y0.dtype).eps
+        t_end_abs = t_end.abs().clamp_min(1.0)
+        # A step underflows below 4 eps max(|t|, |t_end|, 1). When |t0| is below
+        # max(|t_end|, 1) (e.g. any solve starting at 0) that bound is the same at every t
+        # of the span, so it is computed once.
+        floor = (t_end_abs * eps4) if bool((ts[:, :1].abs() <= t_end_abs).all()) else None
+        tiny = torch.finfo(y0.dtype).tiny
+        # 0-d constants: comparisons against them are cheaper than against Python floats.
+        one = y0.new_ones(())
+        tol = _tolerance(y0, rtol, atol)
     ctrl = controller.init(h)
-    idxs = [torch.zeros(batch, dtype=long, device=y0.device)]
-    hits = [torch.ones(batch, dtype=torch.bool, device=y0.device)]
-    vals = [y0]
-    next_idx = torch.ones_like(idxs[0])
+    device = y0.device
+    recs = [
+        (
+            torch.zeros((batch, 1), dtype=long, device=device),
+            torch.ones((batch, 1), dtype=torch.bool, device=device),
+            y0[:, None],
+        )
+    ]
+    next_idx = torch.ones((batch, 1), dtype=long, device=device)
     steps_b = torch.zeros_like(next_idx)
     acc_b = torch.zeros_like(next_idx)
-    rej_b = torch.zeros_like(next_idx)
-    last_nonfinite = torch.zeros_like(active)
     event_t: Tensor | None = None
     g_prev: Tensor | None = None
     if event is not None:
         event_t = y0.new_full((batch,), math.nan)
         with torch.no_grad():
             g_prev = event(t, y.detach()).detach().reshape(-1)
-    eps4 = 4 * torch.finfo(y0.dtype).eps
+    # Reading a flag is free on CPU: there (unless asked to check only every few steps,
+    # as on accelerators) the loop skips the masking whenever the whole batch moves
+    # together (all active, all accepted), the common case.
+    host = device.type == "cpu" and check_every == 1
     it = 0
+    uniform = 0  # steps in which every sample was active and accepted
     while True:
-        if it % check_every == 0 and not bool(active.any()):
+        if host:
+            n_active = int(active.sum())
+            if n_active == 0:
+                break
+        elif it % check_every == 0 and not bool(active.any()):
             break
         it += 1
-        act = active[:, None]
         # Finished and failed samples take zero steps, so they stay finite and cost nothing
         # numerically (and no NaN reaches the backward pass through torch.where).
-        h_step = torch.where(act, h, 0.0)
+        full = host and n_active == batch
+        h_step = h if full else h * active
         res = solver.step(fc, t, y, f0, h_step)
         with torch.no_grad():
-            ratio_own = _error_ratio(res, rtol, atol)
+            ratio_own = _error_ratio(res, tol, check_f1)
             if joint:
-                ratio = torch.where(act, ratio_own, 0.0).amax().expand_as(ratio_own)
+                ratio = torch.where(active, ratio_own, 0.0).amax().expand_as(ratio_own)
             else:
                 ratio = ratio_own
-            accept = (ratio <= 1.0) & act
-            t_new = torch.where(h_step >= t_end - t, t_end, t + h_step)
+            accept = ratio <= one if full else (ratio <= one) & active
+            last = h_step >= remaining
+            t_new = torch.where(last, t_end, t + h_step)
             limit = t_new
             cross: Tensor | None = None
             g_new: Tensor | None = None
@@ -207,137 +285,237 @@ def integrate_adaptive(
                     limit = torch.where(cross[:, None], t + theta_e * h_step, t_new)
                 else:
                     cross = None
-            h_safe = torch.where(h_step > 0, h_step, 1.0)
-        # Dense output for every requested time passed by this step.
-        while True:
+            # Every requested time this step passed, for all samples at once.
+            new_idx = torch.where(accept, torch.searchsorted(ts, limit, right=True), next_idx)
+            cnt = new_idx - next_idx
+            m = int(cnt.max())
+        if m > 0:
             with torch.no_grad():
-                idxc = next_idx.clamp(max=n_times - 1)
-                tgt = ts.gather(1, idxc[:, None])
-                hit = accept[:, 0] & (next_idx < n_times) & (tgt[:, 0] <= limit[:, 0])
-                if not bool(hit.any()):
-                    break
-                theta = ((tgt - t) / h_safe).clamp(0.0, 1.0)
-            val = solver.interpolate(res, theta)
-            val = torch.where(tgt >= t_new, res.y1, val)
-            idxs.append(idxc)
-            hits.append(hit)
-            vals.append(val)
-            next_idx = next_idx + hit
-        y = torch.where(accept, res.y1, y)
-        if res.f1 is not None:
-            f0 = torch.where(accept, res.f1, f0)
+                j = torch.arange(m, device=device)
+                valid = j < cnt
+                idx = (next_idx + j).clamp_(max=n_times - 1)
+                tgt = ts.gather(1, idx)
+                # Inactive samples have h_step = 0: keep their (unused) theta finite.
+                h_pos = h_step if full else h_step.clamp_min(tiny)
+                theta = ((tgt - t) / h_pos).clamp_(0.0, 1.0)
+                at_end = (tgt >= t_new)[..., None]
+            val = solver.interpolate_many(res, theta)
+            recs.append((idx, valid, torch.where(at_end, res.y1[:, None], val)))
+            next_idx = new_idx
+        t_old = t
+        all_accepted = full and bool(accept.all())
+        if all_accepted:
+            y = res.y1
+            f0 = res.f1 if res.f1 is not None else fc(t_new, y)
+            t = t_new
         else:
-            f0 = fc(torch.where(accept, t_new, t), y)
+            y = torch.where(accept, res.y1, y)
+            if res.f1 is not None:
+                f0 = torch.where(accept, res.f1, f0)
+            else:
+                f0 = fc(torch.where(accept, t_new, t), y)
+            with torch.no_grad():
+                t = torch.where(accept, t_new, t)
         with torch.no_grad():
-            t = torch.where(accept, t_new, t)
-            acc0 = accept[:, 0]
-            steps_b += active
-            acc_b += acc0
-            rej_b += active & ~acc0
-            h_next, ctrl = controller.adapt(h_step, ratio, accept, ctrl, eo)
-            h = torch.where(act, h_next, h)
-            active = active & ~(acc0 & (t[:, 0] >= t_end[:, 0]))
-            nonfinite = ~torch.isfinite(ratio_own[:, 0])
-            last_nonfinite = torch.where(
-                acc0, False, torch.where(act[:, 0], nonfinite, last_nonfinite)
-            )
+            if all_accepted:
+                uniform += 1  # added to both counters at the end
+            else:
+                steps_b += active
+                acc_b += accept
+            # Inactive samples get a meaningless h here; they never step again (h * active)
+            # and the bound by the remaining span below keeps it finite.
+            h, ctrl = controller.adapt(h, ratio, accept, ctrl, eo)
+            active = active & ~(accept & last)
         if cross is not None and theta_e is not None and event_t is not None:
-            t_e, y_e = event_state(fc, solver, res, t_new - h_step, theta_e, event)  # type: ignore[arg-type]
+            t_e, y_e = event_state(fc, solver, res, t_old, theta_e, event)  # type: ignore[arg-type]
             y = torch.where(cross[:, None], y_e, y)
             event_t = torch.where(cross, t_e, event_t)
             with torch.no_grad():
                 t = torch.where(cross[:, None], t_e.detach()[:, None], t)
-                active = active & ~cross
+                active = active & ~cross[:, None]
         with torch.no_grad():
             if g_prev is not None and g_new is not None:
-                g_prev = torch.where(acc0, g_new, g_prev)
-            scale = torch.maximum(t.abs(), t_end.abs()).clamp_min(1.0)
-            under = active & (h[:, 0] <= eps4 * scale[:, 0])
-            if joint:
-                culprit = under & (ratio_own[:, 0] > 1.0)
-                under = culprit | (under & ~culprit.any())
-            code = torch.where(last_nonfinite, int(Status.NONFINITE), int(Status.DT_UNDERFLOW))
-            status = torch.where(under, code, status)
-            active = active & ~under
-            maxed = active & (steps_b >= max_steps)
-            status = torch.where(maxed, int(Status.MAX_STEPS), status)
-            active = active & ~maxed
-            h = torch.minimum(h, t_end - t)
+                g_prev = torch.where(accept[:, 0], g_new, g_prev)
+            if floor is None:
+                under = active & (h <= torch.maximum(t.abs(), t_end_abs).mul_(eps4))
+            else:
+                under = active & (h <= floor)
+            if bool(under.any()):
+                if joint:
+                    # The sample that forced the shrinking fails; the others go on.
+                    culprit = under & (ratio_own > one)
+                    under = culprit | (under & ~culprit.any())
+                code = torch.where(
+                    torch.isinf(ratio_own), int(Status.NONFINITE), int(Status.DT_UNDERFLOW)
+                )
+                status = torch.where(under[:, 0], code[:, 0], status)
+                active = active & ~under
+            if it >= max_steps:
+                maxed = active & (steps_b >= max_steps - uniform)
+                status = torch.where(maxed[:, 0], int(Status.MAX_STEPS), status)
+                active = active & ~maxed
+            remaining = t_end - t
+            h = torch.minimum(h, remaining)
+    steps_b += uniform
+    acc_b += uniform
     return RawSolution(
-        ys=_assemble(idxs, hits, vals, n_times),
+        ys=_assemble(recs, n_times),
         status=status,
         t_final=t[:, 0],
         y_final=y,
         steps=it,
         nfe=fc.n,
-        accepted=acc_b,
-        rejected=rej_b,
+        accepted=acc_b[:, 0],
+        rejected=(steps_b - acc_b)[:, 0],
         event_t=event_t,
     )
 
 
-def integrate_fixed(
-    f: Field,
+def _integrate_joint_cpu(
+    fc: Counted,
     y0: Tensor,
     ts: Tensor,
-    *,
-    solver: AbstractSolver,
-    dt: float | None,
-    steps: int | None,
+    solver: AbstractExplicitRK,
+    controller: PIDController | PIController,
+    rtol: float,
+    atol: float,
+    dt0: float | None,
+    max_steps: int,
+    check_f1: bool,
+    eo: int,
 ) -> RawSolution:
-    """Integrate with fixed steps, landing exactly on every requested time.
+    """Joint step control on the host: time, step size, acceptance and the controller are
+    Python floats (one read of the batch's largest error ratio per step, free on CPU).
 
-    Each interval between requested times is split into the fewest equal steps no longer
-    than ``dt`` (or than the whole span divided by ``steps``), shared by the batch.
-
-    Args:
-        f: the vector field.
-        y0: initial states ``(batch, dim)``.
-        ts: increasing output times per sample, ``(batch, T)``.
-        solver: any solver (an embedded error estimate is ignored).
-        dt: the largest step, or ``None`` when ``steps`` is given.
-        steps: the number of steps over the whole span, or ``None``.
-
-    Returns:
-        The raw solution; samples with non-finite values get ``NONFINITE``.
+    Failure stays per sample: a sample that forces the step size to underflow is frozen
+    (it takes zero steps from then on, its later outputs are NaN) and the others go on.
     """
-    fc = Counted(f)
-    batch, _ = y0.shape
-    n_times = ts.shape[1]
-    with torch.no_grad():
-        if steps is not None:
-            target = (ts[:, -1] - ts[:, 0]) / steps
-        else:
-            target = torch.full_like(ts[:, 0], float(dt if dt is not None else 1.0))
-        widths = ts[:, 1:] - ts[:, :-1]
-        # The small slack keeps an interval that is a whole number of steps from rounding up.
-        counts = torch.ceil(widths / target[:, None] - 1e-6).clamp_min(1).amax(0)
-        counts_list = [int(c) for c in counts.tolist()]
+    batch = y0.shape[0]
+    times = [float(x) for x in ts[0].tolist()]
+    n_times = len(times)
+    t, t_end = times[0], times[-1]
+    long = torch.long
     y = y0
-    out = [y0]
-    total = 0
-    for i, n in enumerate(counts_list):
-        h = (widths[:, i : i + 1] / n).detach()
-        t0 = ts[:, i : i + 1]
-        for j in range(n):
-            t = t0 + j * h
-            y = solver.step(fc, t, y, fc(t, y), h).y1
-        total += n
-        out.append(y)
-    ys = torch.stack(out)
+    f0 = fc(y0.new_full((batch, 1), t), y)
     with torch.no_grad():
-        finite = torch.isfinite(ys).all(0).all(-1)
-    status = torch.where(finite, int(Status.SUCCESS), int(Status.NONFINITE)).to(torch.long)
-    n_steps = torch.full((batch,), total, dtype=torch.long, device=y0.device)
-    del n_times
+        ok = _finite_rows(y0, f0)
+        status = torch.where(ok[:, 0], int(Status.SUCCESS), int(Status.NONFINITE)).to(long)
+        # None while every sample is active: then no masking at all.
+        active: Tensor | None = None if bool(ok.all()) else ok
+        # (stopped mask, time, steps, accepted) of samples frozen by a failure.
+        stops: list[tuple[Tensor, float, int, int]] = []
+        if active is not None:
+            stops.append((~ok[:, 0], t, 0, 0))
+            if not bool(ok.any()):
+                return _joint_result(y0, [y0], n_times, status, t, y, 0, fc.n, 0, 0, stops)
+        if dt0 is None:
+            tt = y0.new_full((batch, 1), t)
+            h0 = _initial_step(fc, tt, y, f0, solver.order, rtol, atol, t_end - tt)
+            h = float(torch.where(ok, h0, math.inf).amin())
+        else:
+            h = dt0
+    h = min(h, t_end - t)
+    eps4 = 4 * torch.finfo(y0.dtype).eps
+    tol = _tolerance(y0, rtol, atol)
+    history = (1.0, 1.0)
+    outs: list[Tensor] = [y0]
+    it = acc = 0
+    while True:
+        if it >= max_steps:
+            break
+        it += 1
+        # A bool mask times a Python float would be float32: scale in the state's dtype.
+        h_step: Tensor | float = h if active is None else active.to(y0.dtype) * h
+        res = solver.step(fc, y0.new_full((batch, 1), t), y, f0, h_step)
+        with torch.no_grad():
+            r_own = _error_ratio(res, tol, check_f1)
+            ratio = float((r_own if active is None else torch.where(active, r_own, 0.0)).amax())
+        accept = ratio <= 1.0
+        last = h >= t_end - t
+        t_new = t_end if last else t + h
+        if accept:
+            k0 = len(outs)
+            k1 = k0
+            while k1 < n_times and times[k1] <= t_new:
+                k1 += 1
+            if k1 > k0:
+                interior = k1 - 1 if times[k1 - 1] >= t_new else k1
+                if interior > k0:
+                    theta = y0.new_tensor([(times[k] - t) / h for k in range(k0, interior)])
+                    val = solver.interpolate_many(res, theta.expand(batch, -1))
+                    outs.extend(val.unbind(1))
+                if interior < k1:
+                    outs.append(res.y1)
+                if active is not None:
+                    mask = active
+                    outs[k0:] = [torch.where(mask, v, math.nan) for v in outs[k0:]]
+            f1 = res.f1
+            if f1 is None:
+                raise RuntimeError("bug in neurosym.ode: FSAL solver returned no f1")
+            if active is None:
+                y, f0 = res.y1, f1
+            else:
+                y = torch.where(active, res.y1, y)
+                f0 = torch.where(active, f1, f0)
+            t = t_new
+            acc += 1
+            if last:
+                break
+        h, history = controller.adapt_float(h, ratio, accept, history, eo)
+        if h <= eps4 * max(abs(t), abs(t_end), 1.0):
+            with torch.no_grad():
+                act = ok if active is None else active
+                # The samples that forced the shrinking fail; the others go on.
+                culprit = act & (r_own > 1.0)
+                if not bool(culprit.any()):
+                    culprit = act
+                code = torch.where(
+                    torch.isinf(r_own), int(Status.NONFINITE), int(Status.DT_UNDERFLOW)
+                )
+                status = torch.where(culprit[:, 0], code[:, 0], status)
+                stops.append((culprit[:, 0], t, it, acc))
+                active = act & ~culprit
+                if not bool(active.any()):
+                    break
+        h = min(h, t_end - t)
+    if t < t_end:
+        with torch.no_grad():
+            act = ok if active is None else active
+            status = torch.where(act[:, 0], int(Status.MAX_STEPS), status)
+    return _joint_result(y0, outs, n_times, status, t, y, it, fc.n, it, acc, stops)
+
+
+def _joint_result(
+    y0: Tensor,
+    outs: list[Tensor],
+    n_times: int,
+    status: Tensor,
+    t: float,
+    y: Tensor,
+    steps: int,
+    nfe: int,
+    it: int,
+    acc: int,
+    stops: list[tuple[Tensor, float, int, int]],
+) -> RawSolution:
+    batch = y0.shape[0]
+    device = y0.device
+    ys = torch.stack(outs + [y0.new_full(y0.shape, math.nan)] * (n_times - len(outs)))
+    t_final = y0.new_full((batch,), t)
+    steps_b = torch.full((batch,), it, dtype=torch.long, device=device)
+    acc_b = torch.full((batch,), acc, dtype=torch.long, device=device)
+    for mask, t_s, it_s, acc_s in stops:
+        t_final = torch.where(mask, t_s, t_final)
+        steps_b = torch.where(mask, it_s, steps_b)
+        acc_b = torch.where(mask, acc_s, acc_b)
     return RawSolution(
         ys=ys,
         status=status,
-        t_final=ts[:, -1].detach(),
+        t_final=t_final.detach(),
         y_final=y,
-        steps=total,
-        nfe=fc.n,
-        accepted=n_steps,
-        rejected=torch.zeros_like(n_steps),
+        steps=steps,
+        nfe=nfe,
+        accepted=acc_b,
+        rejected=steps_b - acc_b,
         event_t=None,
     )

@@ -15,8 +15,9 @@ from ._adaptive_solvers import Bosh3, Dopri5, Tsit5
 from ._controller import AbstractStepController, PIDController
 from ._dopri8 import Dopri8
 from ._event import EventFn
+from ._fixed_loop import integrate_fixed
 from ._fixed_solvers import RK4, Euler, Heun, Midpoint
-from ._integrate import RawSolution, integrate_adaptive, integrate_fixed
+from ._integrate import RawSolution, integrate_adaptive
 from ._rosenbrock import Rodas3
 from ._solution import Solution, Stats
 from ._solver import AbstractSolver, Field

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, final
 
 import torch
 from torch import Tensor
 
-from ._interpolation import hermite_cubic, quartic_with_midpoint
+from ._interpolation import hermite_cubic
 
 __all__ = [
     "AbstractExplicitRK",
@@ -18,6 +18,7 @@ __all__ = [
     "ButcherTableau",
     "Field",
     "StepResult",
+    "axpy",
 ]
 
 Field = Callable[[Tensor, Tensor], Tensor]
@@ -35,7 +36,7 @@ class StepResult:
         y_err: embedded error estimate (``None`` for solvers without one).
         f0: vector field at the start.
         f1: vector field at the end (``None`` when the solver does not provide it).
-        h: step sizes, ``(batch, 1)``.
+        h: step sizes, ``(batch, 1)``, or one float shared by the batch.
         stages: stage derivatives ``(stages, batch, dim)`` for solver-specific dense
             output, or ``None``.
     """
@@ -45,7 +46,7 @@ class StepResult:
     y_err: Tensor | None
     f0: Tensor
     f1: Tensor | None
-    h: Tensor
+    h: Tensor | float
     stages: Tensor | None = None
 
 
@@ -101,12 +102,21 @@ class AbstractSolver(abc.ABC):
             raise NotImplementedError(f"{self.name} has no dense output (no f at step end)")
         return hermite_cubic(step.y0, step.y1, step.f0, step.f1, step.h, theta)
 
+    def interpolate_many(self, step: StepResult, theta: Tensor) -> Tensor:
+        """Dense output at several positions per sample.
+
+        Args:
+            step: the accepted step.
+            theta: normalised positions ``(batch, m)`` in ``[0, 1]``.
+
+        Returns:
+            The interpolated states ``(batch, m, dim)``.
+        """
+        cols = [self.interpolate(step, theta[:, j : j + 1]) for j in range(theta.shape[1])]
+        return torch.stack(cols, 1)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
-
-
-def _lower(rows: Sequence[Sequence[float]], s: int) -> tuple[tuple[float, ...], ...]:
-    return tuple(tuple(r) + (0.0,) * (s - len(r)) for r in rows)
 
 
 @final
@@ -156,30 +166,99 @@ class ButcherTableau:
         )
 
 
+def _dense_matrix(tab: ButcherTableau) -> tuple[tuple[float, ...], ...] | None:
+    """Rows ``P[j]`` with ``y(θ) = y0 + h Σ_j θ^(j+1) Σ_i P[j][i] k_i`` inside a step.
+
+    The quartic through a midpoint value (when the tableau has ``c_mid``) or the cubic
+    Hermite through both ends (first-same-as-last tableaux) are linear in the stages, so
+    the dense output is one small matrix product over the stage buffer, for any number
+    of output times at once. ``None`` when the method has neither.
+    """
+    s = tab.stages
+    if not tab.fsal:
+        return None
+    e0 = [1.0] + [0.0] * (s - 1)
+    el = [0.0] * (s - 1) + [1.0]
+    d = e0
+    u = [bi - e for bi, e in zip(tab.b, e0)]  # (y1 - y0 - h f0) / h
+    v = [x - e for x, e in zip(el, e0)]  # (h f1 - h f0) / h
+    if tab.c_mid is None:
+        cub = [vi - 2 * ui for ui, vi in zip(u, v)]
+        quad = [3 * ui - vi for ui, vi in zip(u, v)]
+        return (tuple(d), tuple(quad), tuple(cub))
+    w = [m - 0.5 * e for m, e in zip(tab.c_mid, e0)]  # (ymid - y0 - h f0 / 2) / h
+    qa = [16 * wi + 2 * vi - 8 * ui for ui, vi, wi in zip(u, v, w)]
+    qb = [vi - 2 * ui - 2 * ai for ui, vi, ai in zip(u, v, qa)]
+    qc = [ui - ai - bi for ui, ai, bi in zip(u, qa, qb)]
+    return (tuple(d), tuple(qc), tuple(qb), tuple(qa))
+
+
+_Row = tuple[int, float, tuple[tuple[int, float], ...]]
+
+
+def _sparse_row(row: tuple[float, ...]) -> _Row:
+    nz = [(j, c) for j, c in enumerate(row) if c != 0.0]
+    if not nz:
+        # A stage at the step's start state: y + h · 0 · k0.
+        return (0, 0.0, ())
+    pivot, p = max(nz, key=lambda jc: abs(jc[1]))
+    return (pivot, p, tuple((j, c / p) for j, c in nz if j != pivot))
+
+
+def axpy(y: Tensor, h: Tensor | float, x: Tensor) -> Tensor:
+    """``y + h * x`` in one kernel, for a per-sample ``(batch, 1)`` or a shared step."""
+    if isinstance(h, Tensor):
+        return torch.addcmul(y, h, x)
+    return torch.add(y, x, alpha=h)
+
+
 class AbstractExplicitRK(AbstractSolver):
     """An explicit Runge–Kutta method given by its :class:`ButcherTableau`.
 
-    The stage combinations are one matrix product each over a preallocated stage buffer,
-    and the solution and error estimate share one product (fused tableau stages).
+    Stage inputs are chains over the nonzero tableau coefficients, the solution and
+    error estimate share one matrix product over the stacked stages (fused tableau
+    stages), and the dense output is one product of a small weight matrix with the same
+    stages. The step size may be a ``(batch, 1)`` tensor or, when the whole batch shares
+    it, a Python float (one kernel fewer per stage, no broadcasting).
     """
 
     tableau: ClassVar[ButcherTableau]
 
     def __init__(self) -> None:
         tab = self.tableau
-        s = tab.stages
-        self._a = torch.tensor(_lower(tab.a, s), dtype=torch.float64)
         rows = [tab.b] + ([tab.b_err] if tab.b_err is not None else [])
-        rows += [tab.c_mid] if tab.c_mid is not None else []
         self._out = torch.tensor(rows, dtype=torch.float64)
-        self._cache: dict[tuple[torch.dtype, torch.device], tuple[Tensor, Tensor]] = {}
+        dense = _dense_matrix(tab)
+        self._dense = None if dense is None else torch.tensor(dense, dtype=torch.float64)
+        self._c = torch.tensor([tab.c], dtype=torch.float64)
+        self._cache: dict[
+            tuple[torch.dtype, torch.device], tuple[Tensor, Tensor, Tensor | None]
+        ] = {}
         self._fsal = tab.fsal
+        # Per stage: its row of a as a pivot (the largest coefficient) and the others
+        # relative to it; the same for b.
+        self._rows = tuple(_sparse_row(row) for row in tab.a)
+        self._b = _sparse_row(tab.b)
 
-    def _coeffs(self, like: Tensor) -> tuple[Tensor, Tensor]:
+    @staticmethod
+    def _chain(y: Tensor, h: Tensor | float, ks: list[Tensor], row: _Row) -> Tensor:
+        # y + h Σ c k as (Σ (c/p) k) at the scale of the slopes, then one fused
+        # y + (h p) · sum: one rounding at the scale of y (as a matrix product would),
+        # and no tensor-scalar multiply (it costs twice a fused kernel on CPU).
+        pivot, p, rest = row
+        comb = ks[pivot]
+        for j, r in rest:
+            comb = torch.add(comb, ks[j], alpha=r)
+        if isinstance(h, Tensor):
+            return torch.addcmul(y, h, comb, value=p)
+        return torch.add(y, comb, alpha=h * p)
+
+    def _coeffs(self, like: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
         key = (like.dtype, like.device)
         got = self._cache.get(key)
         if got is None:
-            got = (self._a.to(like), self._out.to(like))
+            dense = None if self._dense is None else self._dense.to(like)
+            got = (self._out.to(like), self._c.to(like), dense)
             self._cache[key] = got
         return got
 
@@ -188,46 +267,66 @@ class AbstractExplicitRK(AbstractSolver):
         """Whether the last stage is the vector field at the new state (FSAL)."""
         return self._fsal
 
-    def step(self, f: Field, t: Tensor, y: Tensor, f0: Tensor, h: Tensor) -> StepResult:
-        """Attempt one explicit Runge–Kutta step (see :meth:`AbstractSolver.step`)."""
+    def step(self, f: Field, t: Tensor, y: Tensor, f0: Tensor, h: Tensor | float) -> StepResult:
+        """Attempt one explicit Runge–Kutta step (see :meth:`AbstractSolver.step`).
+
+        ``h`` may also be a Python float shared by the batch.
+        """
         tab = self.tableau
         s = tab.stages
-        a, out = self._coeffs(y)
+        out, c, _ = self._coeffs(y)
         batch, dim = y.shape
-        # Under autograd a list avoids in-place writes into a tensor the graph references.
-        k = None if torch.is_grad_enabled() else y.new_empty((s, batch * dim))
-        ks: list[Tensor] = [f0]
-        if k is not None:
-            k[0] = f0.reshape(-1)
+        # All stage times in one kernel, (batch, stages).
+        t_all = torch.addcmul(t, h, c) if isinstance(h, Tensor) else torch.add(t, c, alpha=h)
+        # Each stage input is a short chain over the nonzero coefficients of its row: on
+        # CPU this measured faster than a matrix product over a preallocated stage buffer
+        # (98 vs 120 µs per Dopri5 step at batch 20 x 2, 153 vs 166 µs at 512 x 16, with
+        # a trivial field), and it needs no in-place writes under autograd.
+        ks = [f0]
         for i in range(1, s):
-            if k is not None:
-                comb = (a[i - 1, :i] @ k[:i]).view(batch, dim)
-            else:
-                comb = torch.einsum("s,sbd->bd", a[i - 1, :i], torch.stack(ks))
-            yi = torch.addcmul(y, h, comb)
-            ki = f(t + tab.c[i] * h, yi)
-            ks.append(ki)
-            if k is not None:
-                k[i] = ki.reshape(-1)
-        stack = k.view(s, batch, dim) if k is not None else torch.stack(ks)
-        res = (
-            torch.einsum("rs,sbd->rbd", out, stack) if k is None else (out @ k).view(-1, batch, dim)
-        )
-        y1 = torch.addcmul(y, h, res[0])
+            ks.append(f(t_all[:, i : i + 1], self._chain(y, h, ks, self._rows[i - 1])))
+        if self._dense is None and tab.b_err is None:
+            # Fixed-step methods (RK4...): nothing needs the stages after the step.
+            y1 = self._chain(y, h, ks, self._b)
+            return StepResult(y0=y, y1=y1, y_err=None, f0=f0, f1=None, h=h)
+        stack = torch.stack(ks)
+        res = (out @ stack.view(s, -1)).view(-1, batch, dim)
+        f1 = ks[-1]
+        y1 = axpy(y, h, res[0])
         y_err = h * res[1] if tab.b_err is not None else None
         return StepResult(
             y0=y,
             y1=y1,
             y_err=y_err,
             f0=f0,
-            f1=ks[-1] if self._fsal else None,
+            f1=f1 if self._fsal else None,
             h=h,
-            stages=res[2] if tab.c_mid is not None else None,
+            stages=stack,
         )
 
     def interpolate(self, step: StepResult, theta: Tensor) -> Tensor:
-        """Dense output: quartic through a midpoint value when the tableau has one."""
-        if step.stages is not None and step.f1 is not None:
-            ymid = torch.addcmul(step.y0, step.h, step.stages)
-            return quartic_with_midpoint(step.y0, step.y1, ymid, step.f0, step.f1, step.h, theta)
-        return super().interpolate(step, theta)
+        """Dense output: quartic through a midpoint value when the tableau has one, else
+        cubic Hermite (see :meth:`AbstractSolver.interpolate`)."""
+        return self.interpolate_many(step, theta)[:, 0]
+
+    def interpolate_many(self, step: StepResult, theta: Tensor) -> Tensor:
+        """Dense output at ``theta`` ``(batch, m)`` as one product over the stages.
+
+        Returns:
+            ``(batch, m, dim)``.
+        """
+        dense = self._coeffs(step.y0)[2]
+        if dense is None or step.stages is None:
+            return super().interpolate_many(step, theta)
+        s, batch, dim = step.stages.shape
+        # y(θ) = y0 + h Σ_p θ^(p+1) Q_p with Q = dense · stages (one small matrix product),
+        # evaluated by Horner for all m positions at once (no batched product over the
+        # batch, which measured ~170 µs per step at 512 x 16).
+        q = (dense @ step.stages.reshape(s, -1)).view(-1, batch, 1, dim)
+        th = theta[..., None]
+        comb = q[-1]
+        for j in range(q.shape[0] - 2, -1, -1):
+            comb = torch.addcmul(q[j], th, comb)
+        comb = comb * th
+        h = step.h[:, :, None] if isinstance(step.h, Tensor) else step.h
+        return axpy(step.y0[:, None], h, comb)
