@@ -80,6 +80,24 @@ def test_the_fast_path_is_taken_for_facts_and_rules() -> None:
         ('0.9 :: p(a, 1, -2.5, "s", [b, X]).', Fact),
         ("rule r: q(X) :- p(X, _), not r(X), X >= 2 * (1 + 3)^2, Y is X / 2.", Rule),
     ):
-        toks, stopped = tokenize(text)
+        toks, stopped, _ = tokenize(text)
         assert stopped is None
         assert isinstance(parse_chunk(toks, "f"), kind)
+
+
+def test_whole_fact_lines_match_lark_spans_and_all() -> None:
+    text = (
+        "p(a, 1, -2.5, X).\n"
+        "  0.9 :: q (b ,  - 3 ) . % note\n"
+        "raining.\n"
+        "r().\n"
+        "s(a) :-\n"
+        "   t(a).\n"  # inside a rule: not a fact line
+        "t(a). u(b).\n"  # two statements on a line
+        "v(1e3).\n"
+    )
+    fast, reference = _both(text)
+    assert list(fast.statements) == reference
+    assert list(_spans(fast.statements)) == list(_spans(tuple(reference)))
+    _, _, facts = tokenize(text, facts_file="d.rules")
+    assert sorted(f.atom.predicate for f in facts.values()) == ["p", "q", "r", "raining", "v"]

@@ -15,6 +15,7 @@ both paths agree on generated programs.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import NamedTuple, TypeVar
 
@@ -61,31 +62,175 @@ class Tok(NamedTuple):
     start: int
 
 
-def tokenize(text: str) -> tuple[list[Tok], int | None]:
-    """The significant tokens of ``text``, and where tokenizing stopped early (or None).
+def tokenize(
+    text: str, *, facts_file: str | None = None
+) -> tuple[list[Tok], int | None, dict[int, A.Fact]]:
+    """The significant tokens of ``text``, where tokenizing stopped early (or None), and
+    the facts read whole.
 
-    Tokenizing stops at a character no token starts with; lark reports it.
+    With ``facts_file``, a line that starts at a statement boundary and holds exactly one
+    plain ground fact (``p(a, 1).``, ``0.9 :: q(b).``) is read by one regular expression
+    into a :class:`~neurosym.lang.Fact` and stands in the token list as one ``FACT`` token
+    (its node in the returned dict, by token index): large fact files are mostly such
+    lines. Tokenizing stops at a character no token starts with; lark reports it.
     """
     out: list[Tok] = []
     append = out.append
     make = tuple.__new__  # Tok's own __new__ is a Python function; this is the C one
     count, rfind, match = text.count, text.rfind, _TOKEN.match
+    fact_match = _FACT_LINE.match
+    facts: dict[int, A.Fact] = {}
     line, line_start, pos, n = 1, 0, 0, len(text)
+    depth = 0
+    boundary = True  # the last token ended a statement (or there is none yet)
     while pos < n:
+        if facts_file is not None and boundary and (pos == 0 or text[pos - 1] == "\n"):
+            # A run of whole fact lines: one regular expression each, no tokens.
+            while True:
+                fm = fact_match(text, pos)
+                if fm is None:
+                    break
+                fact = _fact_from_line(fm, facts_file, line, pos)
+                if fact is None:
+                    break
+                head = fm.start("head")
+                facts[len(out)] = fact
+                append(make(Tok, ("FACT", "", line, head - pos + 1, head)))
+                pos = fm.end()
+                if pos < n and text[pos] == "\n":
+                    pos += 1
+                    line += 1
+                    line_start = pos
+                else:
+                    break
+            if pos >= n:
+                break  # ordinary tokens go on from here otherwise
         m = match(text, pos)
         if m is None:
             stop = _BLANK.match(text, pos).end()  # type: ignore[union-attr]
-            return out, (None if stop >= n else stop)
+            return out, (None if stop >= n else stop), facts
         kind = m.lastgroup or ""  # one alternative always matched
         start = m.start(kind)
         newlines = count("\n", pos, start)
         if newlines:
             line += newlines
             line_start = rfind("\n", pos, start) + 1
+            if facts_file is not None and boundary and kind != "COMMENT":
+                pos = line_start  # look at the new line whole first
+                continue
         pos = m.end()
         if kind != "COMMENT":
-            append(make(Tok, (kind, text[start:pos], line, start - line_start + 1, start)))
-    return out, None
+            tok_text = text[start:pos]
+            append(make(Tok, (kind, tok_text, line, start - line_start + 1, start)))
+            if kind == "OP":
+                if tok_text in "([{":
+                    depth += 1
+                elif tok_text in ")]}":
+                    depth -= 1
+                boundary = tok_text == "." and depth == 0
+            else:
+                boundary = False
+    return out, None, facts
+
+
+_NUM = r"[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
+_FACT_LINE = re.compile(
+    rf"""
+    [ \t\f\r]*
+    (?P<head>
+      (?:(?P<w>-?[ \t]*{_NUM})[ \t]*::[ \t]*)?
+      (?P<name>[a-z][A-Za-z0-9_]*)
+      (?:[ \t]*\((?P<args>[^()\[\]"%\#\n:]*)\))?
+      [ \t]*\.
+    )
+    [ \t\f\r]*(?:[%\#][^\n]*)?
+    (?=\n|\Z)
+    """,
+    re.VERBOSE,
+)
+_ARG = re.compile(
+    rf"[ \t]*(?:(?P<neg>-[ \t]*)?(?P<num>{_NUM})|(?P<var>[A-Z_][A-Za-z0-9_]*)"
+    r"|(?P<const>[a-z][A-Za-z0-9_]*))[ \t]*\Z"
+)
+_NOT_FACTS = frozenset({"include", "rule", "if", "state", "param", "law", "der", "nn"})
+
+
+def _fact_from_line(m: re.Match[str], file: str, line: int, line_start: int) -> A.Fact | None:
+    """The fact of a matched line, or None when an argument is not a plain term."""
+    name = m.group("name")
+    if name in _NOT_FACTS:
+        return None
+    base = line_start - 1  # column = offset - base
+    weight: A.FixedWeight | None = None
+    if m.group("w") is not None:
+        w = _number_text(m.group("w"))
+        if w is None:
+            return None
+        weight = _new(A.FixedWeight)
+        _set(weight, "value", float(w))
+        _set(weight, "span", _span(file, line, m.start("w") - base, line, m.end("w") - base))
+    args: list[A.Term] = []
+    raw = m.group("args")
+    if raw is not None and raw.strip():
+        offset = m.start("args") - base
+        for part in raw.split(","):
+            am = _ARG.match(part)
+            if am is None:
+                return None
+            const = am.group("const")
+            if const is not None:
+                s0, s1 = am.span("const")
+                args.append(
+                    _leaf(A.Const, "name", const, _span(file, line, offset + s0, line, offset + s1))
+                )
+            elif am.group("var") is not None:
+                s0, s1 = am.span("var")
+                args.append(
+                    _leaf(
+                        A.Var,
+                        "name",
+                        am.group("var"),
+                        _span(file, line, offset + s0, line, offset + s1),
+                    )
+                )
+            else:
+                first = am.start("neg") if am.group("neg") is not None else am.start("num")
+                end = am.end("num")
+                value = _number_text(part[first:end])
+                if value is None:
+                    return None
+                node = _new(A.Number)
+                _set(node, "value", value)
+                _set(node, "span", _span(file, line, offset + first, line, offset + end))
+                args.append(node)
+            offset += len(part) + 1
+    name_start = m.start("name") - base
+    if raw is not None:  # the closing parenthesis (possibly after spaces)
+        atom_end = m.string.index(")", m.end("args")) + 1 - base
+    else:
+        atom_end = m.end("name") - base
+    atom = _new(A.Atom)
+    _set(atom, "predicate", name)
+    _set(atom, "args", tuple(args))
+    _set(atom, "span", _span(file, line, name_start, line, atom_end))
+    fact = _new(A.Fact)
+    _set(fact, "atom", atom)
+    _set(fact, "weight", weight)
+    _set(fact, "name", None)
+    _set(fact, "span", _span(file, line, m.start("head") - base, line, m.end("head") - base))
+    return fact
+
+
+def _number_text(raw: str) -> int | float | None:
+    """The value of a (possibly negative) number literal, or None where lark must judge."""
+    text = raw.replace(" ", "").replace("\t", "")
+    try:
+        value: int | float = float(text) if any(c in text for c in ".eE") else int(text)
+    except ValueError:  # e.g. more digits than Python converts
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _decode(raw: str) -> str:
@@ -112,13 +257,10 @@ _set = object.__setattr__
 
 
 def _span(file: str, line: int, col: int, end_line: int, end_col: int) -> Span:
-    sp = _new(Span)
-    _set(sp, "file", file)
-    _set(sp, "line", line)
-    _set(sp, "column", col)
-    _set(sp, "end_line", end_line)
-    _set(sp, "end_column", end_col)
-    return sp
+    return _tuple_new(Span, (file, line, col, end_line, end_col))
+
+
+_tuple_new = tuple.__new__
 
 
 def _leaf(cls: type[_L], attr: str, value: object, span: Span) -> _L:
