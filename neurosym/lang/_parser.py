@@ -27,6 +27,8 @@ from ._fastparse import Unsupported, parse_body_chunk, parse_chunk, tokenize
 
 _T = TypeVar("_T")
 
+_LARGE_TEXT = 1_000_000  # characters; below this the collector's work is negligible
+
 MAX_NESTING = 100
 """Brackets may nest this deep; deeper text is refused with a clear error."""
 MAX_OPERATORS = 250
@@ -112,15 +114,17 @@ def parse_text(text: str, *, file: str = "<string>") -> A.Program:
     # oldest generation (freeze + unfreeze: two list splices), where they would end up
     # anyway, instead of being scanned all at once by the next young collection (1.5 s
     # for such a file). The collector's enabled state is restored as it was.
-    paused = gc.isenabled()
+    # Only for large texts: promoting everything to the oldest generation also delays the
+    # collection of other young garbage, which a loop of small parses would pile up.
+    if len(text) < _LARGE_TEXT or not gc.isenabled():
+        return _parse_text(text, file)
     gc.disable()
     try:
         return _parse_text(text, file)
     finally:
-        if paused:
-            gc.freeze()
-            gc.unfreeze()
-            gc.enable()
+        gc.freeze()
+        gc.unfreeze()
+        gc.enable()
 
 
 def _parse_text(text: str, file: str) -> A.Program:
