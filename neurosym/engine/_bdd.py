@@ -45,6 +45,16 @@ class BDD:
     def __len__(self) -> int:
         return len(self._nodes)
 
+    @property
+    def var_count(self) -> int:
+        """How many variables (events) exist; the last one made is ``var_count - 1``."""
+        return len(self._probs)
+
+    def node(self, u: int) -> tuple[int, int, int]:
+        """``(variable, low, high)`` of a node (``(-1, u, u)`` for the terminals 0 and 1).
+        A node's children always have smaller numbers than the node itself."""
+        return self._nodes[u]
+
     def var(self, probability: float) -> int:
         """A fresh independent event with the given probability; returns its node."""
         v = len(self._probs)

@@ -1,0 +1,401 @@
+"""``bridge.compile``: a knowledge base as a torch module, with neural predicates and
+learnable weights, whose answers are exact probabilities, batched and differentiable."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, final
+
+import torch
+from torch import nn
+
+from neurosym.engine import Program as EngineProgram
+from neurosym.engine import compile_kb, evaluate, format_value, magic_rewrite, pred_key, term_value
+from neurosym.errors import ConfigurationError
+from neurosym.lang import (
+    Fact,
+    FixedWeight,
+    LearnableWeight,
+    NeuralDecl,
+    Rule,
+    Var,
+    format_statement,
+)
+
+from ._circuit import Circuit
+from ._ground import NeuralOutcome, ParamRef, StructuralProbability
+
+if TYPE_CHECKING:
+    from neurosym.explain import Answer
+    from neurosym.kb import KnowledgeBase
+
+__all__ = ["Program", "QueryResult", "compile"]
+
+_EPS = 1e-12
+
+
+def _param_name(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", label)
+
+
+@dataclass(frozen=True)
+class _Grounding:
+    answers: list[str]
+    bindings: list[dict[str, Any]]
+    circuit: Circuit
+    sources: list[tuple[Any, ...]]
+
+
+@final
+@dataclass(frozen=True)
+class QueryResult:
+    """The answers to a goal for a batch: ``values[b, i]`` is the probability of
+    ``answers[i]`` for batch element ``b``."""
+
+    answers: list[str]
+    bindings: list[dict[str, Any]]
+    values: torch.Tensor
+    _index: dict[tuple[str, Any], int] = field(default_factory=dict, repr=False)
+
+    def column(self, var: str, value: Any) -> int | None:
+        """The column of the answer binding ``var`` to ``value`` (None if no answer)."""
+        if not self._index:
+            for i, b in enumerate(self.bindings):
+                for k, v in b.items():
+                    self._index[(k, v)] = i
+        return self._index.get((var, value))
+
+    def select(self, var: str, values: Sequence[Any]) -> torch.Tensor:
+        """Probabilities of ``var = v`` for each ``v`` in ``values``: ``(batch, len(values))``,
+        zero where no answer binds that value."""
+        cols = []
+        zero = torch.zeros_like(self.values[:, 0]) if self.values.shape[1] else None
+        for v in values:
+            c = self.column(var, v)
+            if c is None:
+                cols.append(zero if zero is not None else torch.zeros(self.values.shape[0]))
+            else:
+                cols.append(self.values[:, c])
+        return torch.stack(cols, dim=1)
+
+    def nll(self, var: str, targets: torch.Tensor, domain: Sequence[Any]) -> torch.Tensor:
+        """Mean negative log-likelihood of ``var = domain[targets[b]]`` over the batch."""
+        probs = self.select(var, domain)
+        picked = probs.gather(1, targets.long().view(-1, 1)).squeeze(1)
+        return -torch.log(picked.clamp_min(_EPS)).mean()
+
+
+@final
+class Program(nn.Module):
+    """A knowledge base compiled for torch (build it with :func:`compile`).
+
+    Neural predicates get their networks from ``prog.neural[name] = module`` (each module
+    maps a batch of inputs to a batch of probability rows over the predicate's domain,
+    i.e. it ends with a softmax). Learnable weights ``t(w)`` are parameters, kept in (0, 1)
+    as the sigmoid of a logit. Everything else in the KB is fixed.
+    """
+
+    def __init__(self, kb: KnowledgeBase, *, max_nodes: int = 2_000_000) -> None:
+        super().__init__()
+        self.kb = kb
+        self.max_nodes = max_nodes
+        self.neural = nn.ModuleDict()
+        self.weights = nn.ParameterDict()
+        self.register_buffer("_probe", torch.zeros(()), persistent=False)
+        engine = compile_kb(kb)  # raises on check errors
+        self._param_of: dict[int, str] = {}  # id(statement) -> parameter name
+        rules = []
+        for crule, rule in zip(engine.rules, kb.rules):
+            if isinstance(rule.weight, LearnableWeight):
+                name = self._new_param(f"rule_{crule.label}", rule.weight.initial, rule)
+                # The engine passes a rule's weight to the semiring untouched: the marker
+                # reaches StructuralProbability.event, which makes it a parameter leaf.
+                marker: Any = ParamRef(name, rule.weight.initial)
+                crule = dataclasses.replace(crule, weight=marker)
+            rules.append(crule)
+        base: dict[Any, list[Any]] = {}
+        for f in kb.facts:
+            key = (
+                pred_key(f.atom.predicate, f.atom.arity),
+                tuple(term_value(a) for a in f.atom.args),
+            )
+            w: Any = None
+            if isinstance(f.weight, FixedWeight):
+                w = f.weight.value
+            elif isinstance(f.weight, LearnableWeight):
+                loc = f.span.start_str() if f.span else str(len(self._param_of))
+                w = ParamRef(self._new_param(f"fact_{f.atom.predicate}_{loc}", f.weight.initial, f),
+                             f.weight.initial)  # fmt: skip
+            base.setdefault(key, []).append(w)
+        self._engine = EngineProgram(rules, base, engine.sources, engine.components)
+        self._decls = list(kb.neural)
+        for d in self._decls:
+            if len(d.inputs) != 1 or not isinstance(d.inputs[0], Var):
+                raise ConfigurationError(
+                    f"nn({d.net}, ...): one input variable is supported, got {len(d.inputs)}"
+                )
+        self._groundings: dict[tuple[str, tuple[str, ...], bool], _Grounding] = {}
+
+    def _new_param(self, label: str, initial: float, stmt: Rule | Fact) -> str:
+        name = _param_name(label)
+        while name in self.weights:
+            name += "_"
+        p = min(max(initial, 1e-6), 1 - 1e-6)
+        self.weights[name] = nn.Parameter(torch.tensor(math.log(p / (1 - p))))
+        self._param_of[id(stmt)] = name
+        return name
+
+    # ------------------------------------------------------------------ grounding
+    def _neural_facts(self, keys: Sequence[str]) -> dict[Any, list[Any]]:
+        out: dict[Any, list[Any]] = {}
+        for d in self._decls:
+            head = d.head
+            in_var = d.inputs[0]
+            for key in keys:
+                for j, value_term in enumerate(d.domain):
+                    args: list[Any] = []
+                    for a in head.args:
+                        if a == in_var:
+                            args.append(key)
+                        elif a == d.output:
+                            args.append(term_value(value_term))
+                        else:
+                            args.append(term_value(a))
+                    fact_key = (pred_key(head.predicate, head.arity), tuple(args))
+                    out.setdefault(fact_key, []).append(NeuralOutcome(d.net, key, j, len(d.domain)))
+        return out
+
+    def _ground(self, goal: str, keys: tuple[str, ...], combine: bool) -> _Grounding:
+        cache_key = (goal, keys, combine)
+        hit = self._groundings.get(cache_key)
+        if hit is not None:
+            return hit
+        from neurosym.explain._api import _query_rule
+
+        base = dict(self._engine.base)
+        for k, v in self._neural_facts(keys).items():
+            base[k] = base.get(k, []) + v
+        program = EngineProgram(self._engine.rules, base, self._engine.sources)
+        qrule, literal, names = _query_rule(goal, program)
+        sr = StructuralProbability(max_nodes=self.max_nodes)
+        ev = evaluate(magic_rewrite(program, qrule), sr, record=True)
+        rel = ev.store.relations.get(qrule.head.pred)
+        rows = []
+        for t in rel.tuples if rel is not None else ():
+            root = (ev.values or {}).get((qrule.head.pred, t), 0)
+            if root != 0:
+                rows.append((t, root))
+        from neurosym.explain._api import _answer_text
+
+        rows.sort(key=lambda r: _answer_text(goal, literal, dict(zip(names, r[0]))))
+        answers = [_answer_text(goal, literal, dict(zip(names, t))) for t, _ in rows]
+        bindings = [dict(zip(names, t)) for t, _ in rows]
+        roots = [r for _, r in rows]
+        if combine:
+            acc = 0
+            for r in roots:
+                acc = sr.bdd.or_(acc, r)
+            roots = [acc]
+        circuit = Circuit(sr.bdd, roots)
+        grounding = _Grounding(answers, bindings, circuit, [sr.sources[v] for v in circuit.vars])
+        self._groundings[cache_key] = grounding
+        return grounding
+
+    # ------------------------------------------------------------------ evaluation
+    def _leaf_probs(
+        self, sources: list[tuple[Any, ...]], inputs: Mapping[str, torch.Tensor], batch: int
+    ) -> torch.Tensor:
+        outputs: dict[tuple[str, str], torch.Tensor] = {}
+        dtype, device = self._dtype_device(inputs)
+        rows = []
+        for src in sources:
+            kind = src[0]
+            if kind == "const":
+                rows.append(torch.full((batch,), src[1], dtype=dtype, device=device))
+            elif kind == "param":
+                rows.append(torch.sigmoid(self.weights[src[1]]).to(dtype).expand(batch))
+            else:
+                _, net, key, j = src
+                probs = outputs.get((net, key))
+                if probs is None:
+                    probs = outputs[(net, key)] = self._run_net(net, key, inputs)
+                before = probs[:, :j].sum(dim=1) if j else torch.zeros_like(probs[:, 0])
+                rows.append(probs[:, j] / (1.0 - before).clamp_min(_EPS))
+        if not rows:
+            return torch.zeros(0, batch, dtype=dtype, device=device)
+        return torch.stack(rows).clamp(0.0, 1.0)
+
+    def _dtype_device(self, inputs: Mapping[str, torch.Tensor]) -> tuple[torch.dtype, torch.device]:
+        # The module's own dtype and device (``prog.double()``, ``prog.to("cuda")``).
+        probe = self._probe
+        assert isinstance(probe, torch.Tensor)  # a registered buffer
+        return probe.dtype, probe.device
+
+    def _run_net(self, net: str, key: str, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        if net not in self.neural:
+            raise ConfigurationError(
+                f"no network registered as {net!r}: set prog.neural[{net!r}] = module"
+            )
+        if key not in inputs:
+            raise ConfigurationError(f"no input named {key!r}; pass inputs={{{key!r}: tensor}}")
+        probs: torch.Tensor = self.neural[net](inputs[key])
+        size = next(len(d.domain) for d in self._decls if d.net == net)
+        if probs.dim() != 2 or probs.shape[1] != size:
+            raise ConfigurationError(
+                f"network {net!r} must return (batch, {size}) probabilities, "
+                f"got {tuple(probs.shape)}"
+            )
+        with torch.no_grad():
+            sums = probs.sum(dim=1)
+            if not torch.allclose(sums, torch.ones_like(sums), atol=1e-4):
+                raise ConfigurationError(
+                    f"network {net!r} must output probabilities (end it with a softmax): "
+                    f"row sums range over [{float(sums.min()):.3g}, {float(sums.max()):.3g}]"
+                )
+        return probs
+
+    @staticmethod
+    def _batch(inputs: Mapping[str, torch.Tensor]) -> int:
+        sizes = {int(t.shape[0]) for t in inputs.values()}
+        if len(sizes) > 1:
+            raise ConfigurationError(f"inputs disagree on the batch size: {sorted(sizes)}")
+        return sizes.pop() if sizes else 1
+
+    def query(self, goal: str, inputs: Mapping[str, torch.Tensor] | None = None) -> QueryResult:
+        """Exact probabilities of every answer to ``goal`` for each batch element.
+
+        Args:
+            goal: e.g. ``"addition(a, b, Z)"``; the names of ``inputs`` stand for the tensors.
+            inputs: tensors by name, each ``(batch, ...)``, fed to the neural predicates.
+
+        Raises:
+            ConfigurationError: a missing network or input, or a network that does not
+                output probabilities.
+            LimitError: the grounding needs more BDD nodes than ``max_nodes``.
+        """
+        inputs = dict(inputs or {})
+        for name in inputs:
+            if not re.fullmatch(r"[a-z][A-Za-z0-9_]*", name):
+                raise ConfigurationError(
+                    f"input names are constants of the rule language (lowercase), got {name!r}"
+                )
+        g = self._ground(goal, tuple(sorted(inputs)), False)
+        batch = self._batch(inputs)
+        values = g.circuit(self._leaf_probs(g.sources, inputs, batch))
+        return QueryResult(g.answers, g.bindings, values)
+
+    def forward(self, goal: str, inputs: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """``query(goal, inputs).values``."""
+        return self.query(goal, inputs).values
+
+    def constraint_violation(
+        self, inputs: Mapping[str, torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """Probability that some integrity constraint is violated, per batch element."""
+        inputs = dict(inputs or {})
+        batch = self._batch(inputs)
+        bodies = []
+        from neurosym.lang import format_body_item
+
+        for c in self.kb.constraints:
+            bodies.append(", ".join(format_body_item(b) for b in c.body))
+        if not bodies:
+            dtype, device = self._dtype_device(inputs)
+            return torch.zeros(batch, dtype=dtype, device=device)
+        total = None
+        for body in bodies:
+            g = self._ground(body, tuple(sorted(inputs)), True)
+            p = g.circuit(self._leaf_probs(g.sources, inputs, batch))[:, 0]
+            total = p if total is None else 1 - (1 - total) * (1 - p)
+        assert total is not None
+        return total
+
+    def semantic_loss(self, inputs: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """``-log P(no constraint is violated)``, averaged over the batch (Xu et al. 2018).
+
+        Constraints are combined as independent when there are several (each one is
+        exact on its own)."""
+        return -torch.log((1 - self.constraint_violation(inputs)).clamp_min(_EPS)).mean()
+
+    # ------------------------------------------------------------------ symbols back
+    def learned(self) -> dict[str, float]:
+        """Each learnable weight's current value, by parameter name."""
+        return {k: float(torch.sigmoid(p.detach())) for k, p in self.weights.items()}
+
+    def to_rules(self) -> str:
+        """The program as ``.rules`` text, with the learned weights in place of ``t(...)``
+        (still learnable: ``t(current value)``)."""
+        lines = []
+        for s in self.kb.statements:
+            name = self._param_of.get(id(s))
+            if name is not None and isinstance(s, Rule | Fact):
+                w = round(float(torch.sigmoid(self.weights[name].detach())), 6)
+                s = dataclasses.replace(s, weight=LearnableWeight(w))
+            lines.append(format_statement(s))
+        return "\n".join(lines) + "\n"
+
+    def explain(self, goal: str, inputs: Mapping[str, torch.Tensor], index: int) -> list[Answer]:
+        """The answers for batch element ``index``, with proofs: the networks' outputs for
+        that element become weighted facts (their probabilities show in the proofs)."""
+        from neurosym.explain import query as symbolic_query
+        from neurosym.kb import KnowledgeBase
+
+        extra = []
+        with torch.no_grad():
+            for d in self._decls:
+                for key in inputs:
+                    probs = self._run_net(d.net, key, {key: inputs[key][index : index + 1]})[0]
+                    for j, v in enumerate(d.domain):
+                        args = [
+                            key if a == d.inputs[0]
+                            else format_value(term_value(v)) if a == d.output
+                            else format_value(term_value(a))
+                            for a in d.head.args
+                        ]  # fmt: skip
+                        weight = float(probs[j])
+                        extra.append(f"{weight!r} :: {d.head.predicate}({', '.join(args)}).")
+        kb = KnowledgeBase()
+        kb.add(self._learned_text() + "\n".join(extra) + "\n")
+        return symbolic_query(kb, goal, semantics="prob")
+
+    def _learned_text(self) -> str:
+        out = []
+        for s in self.kb.statements:
+            if isinstance(s, NeuralDecl):
+                continue
+            name = self._param_of.get(id(s))
+            if name is not None and isinstance(s, Rule | Fact):
+                w = float(torch.sigmoid(self.weights[name].detach()))
+                s = dataclasses.replace(s, weight=FixedWeight(w))
+            out.append(format_statement(s))
+        return "\n".join(out) + "\n"
+
+
+def compile(
+    kb: KnowledgeBase, *, semantics: Literal["prob"] = "prob", max_nodes: int = 2_000_000
+) -> Program:
+    """Compile a knowledge base into a torch module answering goals with exact probabilities.
+
+    Args:
+        kb: a knowledge base without check errors.
+        semantics: ``"prob"`` (ProbLog's distribution semantics, exact). Other semantics
+            are not compiled yet and raise ``NotImplementedError``.
+        max_nodes: the size bound of a grounding's BDD.
+
+    Example:
+        >>> import neurosym as ns
+        >>> from neurosym import bridge
+        >>> prog = bridge.compile(ns.parse("0.6 :: rain. 0.5 :: spr. wet :- rain. wet :- spr."))
+        >>> round(float(prog.query("wet").values[0, 0]), 4)
+        0.8
+    """
+    if semantics != "prob":
+        raise NotImplementedError(
+            f"bridge.compile supports semantics='prob' so far, got {semantics!r}; the "
+            "symbolic engine (neurosym.infer) evaluates every semantics"
+        )
+    return Program(kb, max_nodes=max_nodes)

@@ -1,0 +1,204 @@
+"""The compiled program against the symbolic engine (the oracle), closed forms and
+gradients; neural predicates and learnable weights."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import neurosym as ns
+from neurosym import bridge
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _compare(kb: ns.KnowledgeBase, goal: str) -> None:
+    symbolic = {a.fact: a.value for a in ns.query(kb, goal, semantics="prob")}
+    compiled = bridge.compile(kb).double().query(goal)
+    got = {a: float(compiled.values[0, i]) for i, a in enumerate(compiled.answers)}
+    assert set(got) == set(symbolic)
+    for fact, value in symbolic.items():
+        assert got[fact] == pytest.approx(value, abs=1e-12)
+
+
+def _random_program(seed: int) -> str:
+    rng = random.Random(seed)
+    consts = ["a", "b", "c", "d"]
+    lines = [
+        f"{rng.choice(['', '0.3 :: ', '0.7 :: ', '0.5 :: '])}"
+        f"e({rng.choice(consts)}, {rng.choice(consts)})."
+        for _ in range(rng.randint(2, 7))
+    ]
+    lines += [f"{rng.randint(1, 9) / 10} :: w({c})." for c in consts[:2]]
+    lines += [
+        "p(X, Y) :- e(X, Y).",
+        rng.choice(["p(X, Z) :- p(X, Y), e(Y, Z).", "0.6 :: p(X, Z) :- e(X, Y), p(Y, Z)."]),
+        "q(X) :- p(X, X), w(X).",
+        "r(X) :- e(X, _), not q(X).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10**6))
+def test_compiled_equals_symbolic_on_generated_programs(seed: int) -> None:
+    kb = ns.parse(_random_program(seed))
+    for goal in ("p(X, Y)", "p(a, Y)", "q(X)", "r(X)"):
+        _compare(kb, goal)
+
+
+@pytest.mark.parametrize("name", ["animals_small", "arithmetic", "with_include"], ids=lambda n: n)
+def test_compiled_equals_symbolic_on_golden_programs(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = ROOT / "tests" / "data" / "programs" / f"{name}.rules"
+    monkeypatch.chdir(path.parent)
+    kb = ns.load(path.name)
+    for head in sorted({(r.head.predicate, r.head.arity) for r in kb.rules}):
+        name_, arity = head
+        goal = f"{name_}({', '.join(f'X{i}' for i in range(arity))})" if arity else name_
+        _compare(kb, goal)
+
+
+def test_gradients_of_learnable_weights_pass_gradcheck() -> None:
+    kb = ns.parse("0.6 :: rain. t(0.4) :: spr. wet :- rain. t(0.7) :: wet :- spr. dry :- not wet.")
+    prog = bridge.compile(kb).double()
+    names = sorted(prog.weights)
+
+    def f(*logits: torch.Tensor) -> torch.Tensor:
+        params = {f"weights.{n}": v for n, v in zip(names, logits)}
+        return torch.func.functional_call(prog, params, ("dry",))
+
+    logits = tuple(prog.weights[n].detach().clone().requires_grad_(True) for n in names)
+    assert torch.autograd.gradcheck(f, logits)
+    # and the value itself is the closed form: P(dry) = 1 - (0.6 + 0.4*0.7 - 0.6*0.4*0.7)
+    assert float(f(*logits).detach()) == pytest.approx(1 - (0.6 + 0.28 - 0.168))
+
+
+def test_gradcheck_through_neural_outcomes() -> None:
+    kb = ns.parse(
+        "nn(net, [X], D, [0, 1, 2]) :: digit(X, D).\n"
+        "add(X, Y, Z) :- digit(X, A), digit(Y, B), Z is A + B.\n"
+    )
+    prog = bridge.compile(kb)
+
+    class Softmax(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.softmax(x, dim=1)
+
+    prog.neural["net"] = Softmax()
+
+    def f(xa: torch.Tensor, xb: torch.Tensor) -> torch.Tensor:
+        return prog.query("add(a, b, Z)", {"a": xa, "b": xb}).values
+
+    xa = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    xb = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(f, (xa, xb))
+
+
+def test_sum_of_two_digits_is_the_convolution_of_their_distributions() -> None:
+    kb = ns.parse(
+        "nn(net, [X], D, [0, 1, 2, 3]) :: digit(X, D).\n"
+        "add(X, Y, Z) :- digit(X, A), digit(Y, B), Z is A + B.\n"
+    )
+    prog = bridge.compile(kb).double()
+
+    class Table(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x  # the inputs are the distributions themselves
+
+    prog.neural["net"] = Table()
+    pa = torch.tensor([[0.1, 0.2, 0.3, 0.4], [0.7, 0.1, 0.1, 0.1]], dtype=torch.float64)
+    pb = torch.tensor([[0.25, 0.25, 0.25, 0.25], [0.0, 0.0, 0.5, 0.5]], dtype=torch.float64)
+    result = prog.query("add(a, b, Z)", {"a": pa, "b": pb})
+    got = result.select("Z", list(range(7)))
+    expected = torch.stack(
+        [torch.tensor([sum(float(pa[i, x] * pb[i, z - x]) for x in range(4) if 0 <= z - x < 4)
+                       for z in range(7)]) for i in range(2)]
+    ).double()  # fmt: skip
+    assert torch.allclose(got, expected, atol=1e-12)
+    assert torch.allclose(got.sum(dim=1), torch.ones(2, dtype=torch.float64))
+
+
+def test_learning_a_rule_weight_from_data() -> None:
+    kb = ns.parse("coin. t(0.5) :: heads :- coin.")
+    prog = bridge.compile(kb)
+    opt = torch.optim.Adam(prog.parameters(), lr=0.1)
+    targets = torch.tensor([1.0] * 80 + [0.0] * 20)  # heads 80% of the time
+    for _ in range(300):
+        p = prog.query("heads").values[:, 0]
+        loss = -(targets * torch.log(p) + (1 - targets) * torch.log(1 - p)).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    (learned,) = prog.learned().values()
+    assert learned == pytest.approx(0.8, abs=1e-3)  # the maximum-likelihood estimate
+    assert "t(0.8) :: heads :- coin." in prog.to_rules()
+
+
+def test_digit_network_learns_through_the_sum() -> None:
+    torch.manual_seed(0)
+    kb = ns.parse(
+        "nn(net, [X], D, [0, 1, 2]) :: digit(X, D).\n"
+        "add(X, Y, Z) :- digit(X, A), digit(Y, B), Z is A + B.\n"
+    )
+    prog = bridge.compile(kb)
+    prog.neural["net"] = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Softmax(dim=1))
+    opt = torch.optim.Adam(prog.parameters(), lr=0.05)
+    g = torch.Generator().manual_seed(1)
+    eye = torch.eye(3)
+    for _ in range(300):
+        da, db = torch.randint(0, 3, (32,), generator=g), torch.randint(0, 3, (32,), generator=g)
+        xa = eye[da] + 0.1 * torch.randn(32, 3, generator=g)
+        xb = eye[db] + 0.1 * torch.randn(32, 3, generator=g)
+        loss = prog.query("add(a, b, Z)", {"a": xa, "b": xb}).nll("Z", da + db, range(5))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    # Only sums were labelled, yet each digit is now recognised.
+    accuracy = (prog.neural["net"](eye).argmax(dim=1) == torch.arange(3)).float().mean()
+    assert float(accuracy) == 1.0
+
+
+def test_explanations_show_the_networks_contribution() -> None:
+    kb = ns.parse("nn(net, [X], D, [0, 1]) :: digit(X, D).\nodd(X) :- digit(X, 1).\n")
+    prog = bridge.compile(kb)
+
+    class Table(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x
+
+    prog.neural["net"] = Table()
+    x = torch.tensor([[0.3, 0.7], [0.9, 0.1]])
+    (answer,) = prog.explain("odd(a)", {"a": x}, 1)
+    assert answer.value == pytest.approx(0.1)
+    proof = answer.explain()
+    assert proof.premises[0].fact == "digit(a, 1)" and proof.premises[0].weight == pytest.approx(
+        0.1
+    )
+
+
+def test_semantic_loss_of_constraints() -> None:
+    kb = ns.parse("0.3 :: a. 0.4 :: b. :- a, b.")
+    prog = bridge.compile(kb)
+    assert float(prog.constraint_violation()[0]) == pytest.approx(0.12)
+    assert float(prog.semantic_loss()) == pytest.approx(-torch.log(torch.tensor(0.88)).item())
+
+
+def test_bad_use_is_explained() -> None:
+    kb = ns.parse("nn(net, [X], D, [0, 1]) :: digit(X, D).\n")
+    prog = bridge.compile(kb)
+    with pytest.raises(ns.ConfigurationError, match="no network registered as 'net'"):
+        prog.query("digit(a, D)", {"a": torch.zeros(2, 2)})
+    prog.neural["net"] = torch.nn.Identity()
+    with pytest.raises(ns.ConfigurationError, match="end it with a softmax"):
+        prog.query("digit(a, D)", {"a": torch.ones(2, 2)})
+    with pytest.raises(ns.ConfigurationError, match="lowercase"):
+        prog.query("digit(a, D)", {"A": torch.ones(2, 2)})
+    with pytest.raises(NotImplementedError, match="semantics='prob' so far"):
+        bridge.compile(kb, semantics="fuzzy-godel")  # type: ignore[arg-type]
