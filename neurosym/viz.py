@@ -12,7 +12,7 @@ from neurosym.errors import OptionalDependencyError
 if TYPE_CHECKING:
     import networkx as nx
 
-__all__ = ["draw_graph"]
+__all__ = ["draw_graph", "plot_curve"]
 
 _COLOURS = {
     "predicate": "#9ecae1",
@@ -103,3 +103,44 @@ def _layout(graph: nx.MultiDiGraph) -> dict[Any, Any]:
                 simple.nodes[v]["layer"] = layer
         return dict(nx.multipartite_layout(simple, subset_key="layer"))
     return dict(nx.spring_layout(simple, seed=0))
+
+
+def plot_curve(
+    values: list[float],
+    path: str | os.PathLike[str],
+    *,
+    title: str = "",
+    ylabel: str = "loss",
+    smooth: int = 20,
+) -> None:
+    """A learning curve (raw and moving average) to an image file, atomically.
+
+    Raises:
+        OptionalDependencyError: matplotlib is not installed.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    try:
+        ax.plot(values, alpha=0.3, label="per step")
+        if len(values) >= smooth:
+            avg = [sum(values[i - smooth : i]) / smooth for i in range(smooth, len(values) + 1)]
+            ax.plot(range(smooth - 1, len(values)), avg, label=f"mean of {smooth}")
+        ax.set_xlabel("step")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.legend()
+        fig.tight_layout()
+        _save(fig, Path(path))
+    finally:
+        plt.close(fig)
+
+
+def _save(fig: Any, target: Path) -> None:
+    fd, tmp = tempfile.mkstemp(suffix=target.suffix, dir=target.parent or Path("."))
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=150)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -40,3 +40,15 @@ def test_expert_system_example() -> None:
     assert result["ann_referred"] is False
     # dora: cough 0.9 and short breath 0.8 -> pneumonia_risk 0.6 * min(0.9, 0.8) = 0.48
     assert result["dora"] == [pytest.approx(0.48)]
+
+
+def test_digit_addition_example_learns_digits_from_sums(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    plot = tmp_path / "curve.png"
+    result = _load("digit_addition").main(["--quick", "--plot", str(plot)])
+    curve = result["curve"]
+    assert isinstance(curve, list)
+    assert sum(curve[-10:]) / 10 < 0.5 * sum(curve[:10]) / 10  # the sum's NLL halves at least
+    # No digit label was used, yet digits are recognised far above chance (0.1).
+    assert result["digit_accuracy"] > 0.6
+    assert plot.read_bytes()[:4] == b"\x89PNG"
