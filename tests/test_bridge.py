@@ -85,7 +85,7 @@ def test_gradcheck_through_neural_outcomes() -> None:
         "nn(net, [X], D, [0, 1, 2]) :: digit(X, D).\n"
         "add(X, Y, Z) :- digit(X, A), digit(Y, B), Z is A + B.\n"
     )
-    prog = bridge.compile(kb)
+    prog = bridge.compile(kb).double()  # the program computes in its own dtype
 
     class Softmax(torch.nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -202,3 +202,65 @@ def test_bad_use_is_explained() -> None:
         prog.query("digit(a, D)", {"A": torch.ones(2, 2)})
     with pytest.raises(NotImplementedError, match="semantics='prob' so far"):
         bridge.compile(kb, semantics="fuzzy-godel")  # type: ignore[arg-type]
+
+
+def test_a_confident_network_keeps_its_gradient_in_float32() -> None:
+    kb = ns.parse(
+        "nn(net, [X], D, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]) :: digit(X, D).\n"
+        "add(X, Y, Z) :- digit(X, A), digit(Y, B), Z is A + B.\n"
+    )
+    prog = bridge.compile(kb)  # float32
+    prog.neural["net"] = torch.nn.Softmax(dim=1)
+    logits_a = torch.zeros(1, 10)
+    logits_a[0, 0] = 20.0  # sure it is a 0: P(2) = e^-20 / (1 + 9 e^-20) ~ 2.1e-9
+    logits_a.requires_grad_(True)
+    logits_b = torch.full((1, 10), -30.0)
+    logits_b[0, 3] = 0.0  # a 3
+    result = prog.query("add(a, b, Z)", {"a": logits_a, "b": logits_b})
+    p5 = result.select("Z", [5])[0, 0]
+    expected = torch.softmax(logits_a.detach().double(), dim=1)[0, 2]
+    assert float(p5.detach()) == pytest.approx(float(expected), rel=1e-3)
+    (grad,) = torch.autograd.grad(torch.log(p5), logits_a)
+    assert float(grad[0, 2]) == pytest.approx(1.0, abs=1e-3)  # d log softmax_2 / d logit_2
+
+
+def test_goal_naming_a_missing_input_is_an_error() -> None:
+    kb = ns.parse(
+        "nn(net, [X], D, [0, 1]) :: digit(X, D).\nsame(X, Y) :- digit(X, D), digit(Y, D).\n"
+    )
+    prog = bridge.compile(kb)
+    prog.neural["net"] = torch.nn.Softmax(dim=1)
+    with pytest.raises(ns.ConfigurationError, match="'c' is neither an input nor a constant"):
+        prog.query("same(a, c)", {"a": torch.zeros(2, 2), "b": torch.zeros(2, 2)})
+
+
+def test_changing_the_kb_after_compiling_is_refused() -> None:
+    kb = ns.parse("0.5 :: a.")
+    prog = bridge.compile(kb)
+    kb.add("b :- a.")
+    with pytest.raises(ns.ConfigurationError, match=r"changed after bridge\.compile"):
+        prog.query("a")
+
+
+def test_explained_values_respect_mutually_exclusive_outcomes() -> None:
+    kb = ns.parse(
+        "nn(net, [X], D, [0, 1, 2]) :: digit(X, D).\n"
+        "add(X, Y, Z) :- digit(X, A), digit(Y, B), Z is A + B.\n"
+        "nn(word_net, [W], D, [0, 1, 2]) :: word(W, D).\n"
+        "same(X, W) :- digit(X, D), word(W, D).\n"
+    )
+    prog = bridge.compile(kb)
+    prog.neural["net"] = torch.nn.Identity()  # inputs are the distributions themselves
+
+    class Wide(torch.nn.Module):  # takes a differently shaped input
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x[:, :3]
+
+    prog.neural["word_net"] = Wide()
+    half = torch.tensor([[0.0, 0.5, 0.5]])
+    answers = {a.fact: a.value for a in prog.explain("add(a, b, Z)", {"a": half, "b": half}, 0)}
+    # a, b in {1, 2}: P(Z=3) = P(1,2) + P(2,1) = 0.5 exactly (independent facts give 0.4375)
+    assert answers["add(a, b, 3)"] == pytest.approx(0.5)
+    w = torch.tensor([[0.2, 0.3, 0.5, 9.0, 9.0]])
+    (same,) = prog.explain("same(a, w)", {"a": half, "w": w}, 0)
+    assert same.value == pytest.approx(0.5 * 0.3 + 0.5 * 0.5)

@@ -15,12 +15,11 @@ from torch import nn
 
 from neurosym.engine import Program as EngineProgram
 from neurosym.engine import compile_kb, evaluate, format_value, magic_rewrite, pred_key, term_value
-from neurosym.errors import ConfigurationError
+from neurosym.errors import ConfigurationError, LimitError
 from neurosym.lang import (
     Fact,
     FixedWeight,
     LearnableWeight,
-    NeuralDecl,
     Rule,
     Var,
     format_statement,
@@ -72,15 +71,14 @@ class QueryResult:
     def select(self, var: str, values: Sequence[Any]) -> torch.Tensor:
         """Probabilities of ``var = v`` for each ``v`` in ``values``: ``(batch, len(values))``,
         zero where no answer binds that value."""
-        cols = []
-        zero = torch.zeros_like(self.values[:, 0]) if self.values.shape[1] else None
-        for v in values:
-            c = self.column(var, v)
-            if c is None:
-                cols.append(zero if zero is not None else torch.zeros(self.values.shape[0]))
-            else:
-                cols.append(self.values[:, c])
-        return torch.stack(cols, dim=1)
+        n = self.values.shape[1]
+        index = torch.tensor(
+            [c if (c := self.column(var, v)) is not None else n for v in values],
+            dtype=torch.long,
+            device=self.values.device,
+        )
+        padded = torch.cat([self.values, torch.zeros_like(self.values[:, :1])], dim=1)
+        return padded.index_select(1, index)
 
     def nll(self, var: str, targets: torch.Tensor, domain: Sequence[Any]) -> torch.Tensor:
         """Mean negative log-likelihood of ``var = domain[targets[b]]`` over the batch."""
@@ -139,6 +137,8 @@ class Program(nn.Module):
                     f"nn({d.net}, ...): one input variable is supported, got {len(d.inputs)}"
                 )
         self._groundings: dict[tuple[str, tuple[str, ...], bool], _Grounding] = {}
+        self._version = kb.version
+        self._constants = _constants(kb)
 
     def _new_param(self, label: str, initial: float, stmt: Rule | Fact) -> str:
         name = _param_name(label)
@@ -169,7 +169,15 @@ class Program(nn.Module):
                     out.setdefault(fact_key, []).append(NeuralOutcome(d.net, key, j, len(d.domain)))
         return out
 
+    def _fresh(self) -> None:
+        if self.kb.version != self._version:
+            raise ConfigurationError(
+                "the knowledge base changed after bridge.compile; compile it again to use "
+                "the new statements"
+            )
+
     def _ground(self, goal: str, keys: tuple[str, ...], combine: bool) -> _Grounding:
+        self._fresh()
         cache_key = (goal, keys, combine)
         hit = self._groundings.get(cache_key)
         if hit is not None:
@@ -182,7 +190,15 @@ class Program(nn.Module):
         program = EngineProgram(self._engine.rules, base, self._engine.sources)
         qrule, literal, names = _query_rule(goal, program)
         sr = StructuralProbability(max_nodes=self.max_nodes)
-        ev = evaluate(magic_rewrite(program, qrule), sr, record=True)
+        try:
+            ev = evaluate(magic_rewrite(program, qrule), sr, record=True)
+        except LimitError as exc:
+            raise LimitError(
+                f"grounding {goal!r} needs more than {self.max_nodes:,} BDD nodes; raise "
+                "bridge.compile(kb, max_nodes=...) or bind more of the goal's arguments "
+                "(the compiled program has no approximation yet)",
+                limit="bdd_nodes",
+            ) from exc
         rel = ev.store.relations.get(qrule.head.pred)
         rows = []
         for t in rel.tuples if rel is not None else ():
@@ -208,26 +224,38 @@ class Program(nn.Module):
     # ------------------------------------------------------------------ evaluation
     def _leaf_probs(
         self, sources: list[tuple[Any, ...]], inputs: Mapping[str, torch.Tensor], batch: int
-    ) -> torch.Tensor:
-        outputs: dict[tuple[str, str], torch.Tensor] = {}
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each variable's probability q and its complement r = 1 - q, ``(n_vars, batch)``.
+
+        A stick variable j of a categorical with probabilities p has q = p_j / t_j and
+        r = t_{j+1} / t_j, where t_j = p_j + ... + p_k is a tail sum: no subtraction, so
+        a network that is sure of one outcome still gives gradients to the others."""
+        tails: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]] = {}
         dtype, device = self._dtype_device(inputs)
-        rows = []
+        qs, rs = [], []
         for src in sources:
             kind = src[0]
             if kind == "const":
-                rows.append(torch.full((batch,), src[1], dtype=dtype, device=device))
+                qs.append(torch.full((batch,), src[1], dtype=dtype, device=device))
+                rs.append(torch.full((batch,), 1.0 - src[1], dtype=dtype, device=device))
             elif kind == "param":
-                rows.append(torch.sigmoid(self.weights[src[1]]).to(dtype).expand(batch))
+                logit = self.weights[src[1]].to(dtype)
+                qs.append(torch.sigmoid(logit).expand(batch))
+                rs.append(torch.sigmoid(-logit).expand(batch))
             else:
                 _, net, key, j = src
-                probs = outputs.get((net, key))
-                if probs is None:
-                    probs = outputs[(net, key)] = self._run_net(net, key, inputs)
-                before = probs[:, :j].sum(dim=1) if j else torch.zeros_like(probs[:, 0])
-                rows.append(probs[:, j] / (1.0 - before).clamp_min(_EPS))
-        if not rows:
-            return torch.zeros(0, batch, dtype=dtype, device=device)
-        return torch.stack(rows).clamp(0.0, 1.0)
+                hit = tails.get((net, key))
+                if hit is None:
+                    probs = self._run_net(net, key, inputs).to(dtype)
+                    tail = probs.flip(1).cumsum(1).flip(1).clamp_min(_EPS)
+                    hit = tails[(net, key)] = (probs, tail)
+                probs, tail = hit
+                qs.append(probs[:, j] / tail[:, j])
+                rs.append(tail[:, j + 1] / tail[:, j])
+        if not qs:
+            empty = torch.zeros(0, batch, dtype=dtype, device=device)
+            return empty, empty
+        return torch.stack(qs).clamp(0.0, 1.0), torch.stack(rs).clamp(0.0, 1.0)
 
     def _dtype_device(self, inputs: Mapping[str, torch.Tensor]) -> tuple[torch.dtype, torch.device]:
         # The module's own dtype and device (``prog.double()``, ``prog.to("cuda")``).
@@ -284,8 +312,15 @@ class Program(nn.Module):
                     f"input names are constants of the rule language (lowercase), got {name!r}"
                 )
         g = self._ground(goal, tuple(sorted(inputs)), False)
+        if not g.answers:
+            unknown = sorted(_goal_constants(goal) - self._constants - set(inputs))
+            if unknown:
+                raise ConfigurationError(
+                    f"{unknown[0]!r} is neither an input nor a constant of the knowledge "
+                    f"base, so {goal!r} has no answers; pass inputs={{{unknown[0]!r}: tensor}}"
+                )
         batch = self._batch(inputs)
-        values = g.circuit(self._leaf_probs(g.sources, inputs, batch))
+        values = g.circuit(*self._leaf_probs(g.sources, inputs, batch))
         return QueryResult(g.answers, g.bindings, values)
 
     def forward(self, goal: str, inputs: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
@@ -309,7 +344,7 @@ class Program(nn.Module):
         total = None
         for body in bodies:
             g = self._ground(body, tuple(sorted(inputs)), True)
-            p = g.circuit(self._leaf_probs(g.sources, inputs, batch))[:, 0]
+            p = g.circuit(*self._leaf_probs(g.sources, inputs, batch))[:, 0]
             total = p if total is None else 1 - (1 - total) * (1 - p)
         assert total is not None
         return total
@@ -341,14 +376,22 @@ class Program(nn.Module):
     def explain(self, goal: str, inputs: Mapping[str, torch.Tensor], index: int) -> list[Answer]:
         """The answers for batch element ``index``, with proofs: the networks' outputs for
         that element become weighted facts (their probabilities show in the proofs)."""
+        from neurosym.explain import Answer
         from neurosym.explain import query as symbolic_query
         from neurosym.kb import KnowledgeBase
 
+        self._fresh()
+        one = {k: v[index : index + 1] for k, v in inputs.items()}
+        g = self._ground(goal, tuple(sorted(one)), False)
+        used = {(src[1], src[2]) for src in g.sources if src[0] == "stick"}
         extra = []
         with torch.no_grad():
+            exact = self.query(goal, one)
             for d in self._decls:
-                for key in inputs:
-                    probs = self._run_net(d.net, key, {key: inputs[key][index : index + 1]})[0]
+                for key in sorted(one):
+                    if (d.net, key) not in used:
+                        continue
+                    probs = self._run_net(d.net, key, one)[0]
                     for j, v in enumerate(d.domain):
                         args = [
                             key if a == d.inputs[0]
@@ -360,19 +403,56 @@ class Program(nn.Module):
                         extra.append(f"{weight!r} :: {d.head.predicate}({', '.join(args)}).")
         kb = KnowledgeBase()
         kb.add(self._learned_text() + "\n".join(extra) + "\n")
-        return symbolic_query(kb, goal, semantics="prob")
+        values = {a: float(exact.values[0, i]) for i, a in enumerate(exact.answers)}
+        # The proofs come from the symbolic engine; the values are the compiled program's
+        # (exact: a network's outcomes exclude one another, which plain facts cannot say).
+        return [
+            Answer(a.fact, a.bindings, values.get(a.fact, float(a.value)), a._explain)
+            for a in symbolic_query(kb, goal, semantics="prob")
+        ]
 
     def _learned_text(self) -> str:
         out = []
-        for s in self.kb.statements:
-            if isinstance(s, NeuralDecl):
-                continue
+        for s in self.kb.statements:  # neural declarations stay: they define their heads
             name = self._param_of.get(id(s))
             if name is not None and isinstance(s, Rule | Fact):
                 w = float(torch.sigmoid(self.weights[name].detach()))
                 s = dataclasses.replace(s, weight=FixedWeight(w))
             out.append(format_statement(s))
         return "\n".join(out) + "\n"
+
+
+def _constants(kb: KnowledgeBase) -> set[str]:
+    """Every constant the knowledge base mentions."""
+    from neurosym.lang import Const, ListTerm
+
+    out: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, Const):
+            out.add(node.name)
+        elif isinstance(node, tuple | list):
+            for x in node:
+                walk(x)
+        elif isinstance(node, ListTerm):
+            walk(node.items)
+        elif dataclasses.is_dataclass(node) and not isinstance(node, type):
+            for f in dataclasses.fields(node):
+                if f.name != "span":
+                    walk(getattr(node, f.name))
+
+    walk(kb.statements)
+    return out
+
+
+def _goal_constants(goal: str) -> set[str]:
+    from neurosym.lang import Const, Literal_, parse_body_text
+
+    out: set[str] = set()
+    for item in parse_body_text(goal):
+        if isinstance(item, Literal_):
+            out.update(a.name for a in item.atom.args if isinstance(a, Const))
+    return out
 
 
 def compile(

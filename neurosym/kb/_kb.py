@@ -75,6 +75,7 @@ class KnowledgeBase:
         self._lines: dict[str, list[str]] = {}
         self._kinds: dict[type, tuple[Statement, ...]] | None = None
         self._diagnostics: tuple[Diagnostic, ...] | None = None
+        self._version = 0
         #: Results derived from individual (immutable) statements, kept across changes by
         #: the layers that compute them (static checks, compiled rules), keyed by id().
         self.memo: dict[str, dict[int, tuple[Statement, Any]]] = {}
@@ -92,6 +93,7 @@ class KnowledgeBase:
         self._statements.append(s)
         self._kinds = None
         self._diagnostics = None
+        self._version += 1
 
     @property
     def statements(self) -> tuple[Statement, ...]:
@@ -142,6 +144,11 @@ class KnowledgeBase:
     @property
     def laws(self) -> tuple[Law, ...]:
         return self._of(Law)
+
+    @property
+    def version(self) -> int:
+        """Grows by one at every change (``add``, ``remove``): compiled forms check it."""
+        return self._version
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -199,6 +206,7 @@ class KnowledgeBase:
                 self._graph = None
                 self._kinds = None
                 self._diagnostics = None
+                self._version += 1
                 removed = self._statements.pop(i)
                 self._forget_unused_source(removed)
                 return removed
