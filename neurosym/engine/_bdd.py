@@ -12,6 +12,7 @@ Variables are ordered by their number (the order they were created in).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import final
 
 from neurosym.errors import LimitError
@@ -91,17 +92,7 @@ class BDD:
             return b
         if b == TRUE or a == b:
             return a
-        key = (a, b) if a < b else (b, a)
-        hit = self._and.get(key)
-        if hit is not None:
-            return hit
-        va, vb = self._top(a), self._top(b)
-        v = min(va, vb)
-        a0, a1 = (self._nodes[a][1], self._nodes[a][2]) if va == v else (a, a)
-        b0, b1 = (self._nodes[b][1], self._nodes[b][2]) if vb == v else (b, b)
-        result = self._mk(v, self.and_(a0, b0), self.and_(a1, b1))
-        self._and[key] = result
-        return result
+        return self._apply(a, b, self._and, self.and_)
 
     def or_(self, a: int, b: int) -> int:
         if a == TRUE or b == TRUE:
@@ -110,16 +101,22 @@ class BDD:
             return b
         if b == FALSE or a == b:
             return a
+        return self._apply(a, b, self._or, self.or_)
+
+    def _apply(
+        self, a: int, b: int, cache: dict[tuple[int, int], int], op: Callable[[int, int], int]
+    ) -> int:
+        """Shannon expansion of a binary operation on the top variable of ``a`` and ``b``."""
         key = (a, b) if a < b else (b, a)
-        hit = self._or.get(key)
+        hit = cache.get(key)
         if hit is not None:
             return hit
         va, vb = self._top(a), self._top(b)
         v = min(va, vb)
         a0, a1 = (self._nodes[a][1], self._nodes[a][2]) if va == v else (a, a)
         b0, b1 = (self._nodes[b][1], self._nodes[b][2]) if vb == v else (b, b)
-        result = self._mk(v, self.or_(a0, b0), self.or_(a1, b1))
-        self._or[key] = result
+        result = self._mk(v, op(a0, b0), op(a1, b1))
+        cache[key] = result
         return result
 
     def not_(self, a: int) -> int:
