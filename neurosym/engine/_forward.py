@@ -173,7 +173,7 @@ def evaluate(
 
             return run_component(rules, members, store, check)
 
-        if can_vector and _large(rules, store):
+        if can_vector and _large(rules, store, VECTOR_MIN_RECURSIVE if recursive else None):
             vector_rounds = vectorised()
             if vector_rounds is not None:
                 total = store.size()
@@ -271,9 +271,14 @@ VECTOR_MIN_TUPLES = 2_000
 than it saves, and the tuple-at-a-time join is used."""
 
 
-def _large(rules: list[CRule], store: Store) -> bool:
+VECTOR_MIN_RECURSIVE = 200
+"""A recursive component usually grows far beyond its inputs: it switches sooner."""
+
+
+def _large(rules: list[CRule], store: Store, threshold: int | None = None) -> bool:
     preds = {lit.atom.pred for r in rules for lit in r.body if isinstance(lit, CLit)}
-    return sum(len(store.relations[p]) for p in preds if p in store.relations) >= VECTOR_MIN_TUPLES
+    size = sum(len(store.relations[p]) for p in preds if p in store.relations)
+    return size >= (VECTOR_MIN_TUPLES if threshold is None else threshold)
 
 
 def is_pattern(key: FactKey) -> bool:

@@ -29,6 +29,7 @@ __all__ = ["qualifies", "run_component"]
 
 Array = npt.NDArray[np.int64]
 _MAX_KEY = 2**62
+_BITMAP_MAX = 2**25  # key spaces up to 32 M values get a bitmap (32 MB at most)
 
 
 def qualifies(rules: Sequence[CRule]) -> bool:
@@ -81,10 +82,37 @@ class _VRel:
     """One relation as an (n, k) id array plus its sorted encoded keys."""
 
     def __init__(self, arr: Array, base: int) -> None:
-        self.arr = arr
+        self._buf = arr
+        self._n = len(arr)
         self.base = base
-        self.keys = np.sort(_keys([arr[:, j] for j in range(arr.shape[1])], base, len(arr)))
+        keys = _keys([arr[:, j] for j in range(arr.shape[1])], base, len(arr))
+        self.keys = np.sort(keys)
+        # A small key space is kept as a bitmap too: membership and duplicate removal
+        # become O(1) per tuple instead of a sort and a binary search.
+        space = base ** arr.shape[1]
+        self.bitmap: npt.NDArray[np.bool_] | None = None
+        if space <= _BITMAP_MAX:
+            self.bitmap = np.zeros(space, dtype=bool)
+            self.bitmap[keys] = True
         self._sorted: dict[tuple[int, ...], tuple[Array, Array]] = {}
+        self._csr: dict[int, tuple[Array, Array]] = {}
+
+    @property
+    def arr(self) -> Array:
+        """The rows, ``(n, arity)`` (a view of a buffer that grows by doubling)."""
+        return self._buf[: self._n]
+
+    def by_value(self, position: int) -> tuple[Array, Array]:
+        """(order, offsets): rows sorted by the value at ``position``, with the rows of value
+        v at ``order[offsets[v]:offsets[v + 1]]`` (a CSR index; no binary search)."""
+        hit = self._csr.get(position)
+        if hit is None:
+            col = self.arr[:, position]
+            order = np.argsort(col, kind="stable")
+            offsets = np.zeros(self.base + 1, dtype=np.int64)
+            np.cumsum(np.bincount(col, minlength=self.base), out=offsets[1:])
+            hit = self._csr[position] = (order, offsets)
+        return hit
 
     def by(self, positions: tuple[int, ...]) -> tuple[Array, Array]:
         """(order, sorted keys) of the rows by the values at ``positions``."""
@@ -99,9 +127,19 @@ class _VRel:
         """Append rows that are not present yet; ``new_keys`` are their sorted keys."""
         if len(new) == 0:
             return
-        self.arr = np.concatenate([self.arr, new])
-        self.keys = np.insert(self.keys, np.searchsorted(self.keys, new_keys), new_keys)
+        need = self._n + len(new)
+        if need > len(self._buf):  # grow by doubling: appending stays linear overall
+            grown = np.empty((max(need, 2 * len(self._buf), 16), self._buf.shape[1]), np.int64)
+            grown[: self._n] = self._buf[: self._n]
+            self._buf = grown
+        self._buf[self._n : need] = new
+        self._n = need
+        if self.bitmap is not None:
+            self.bitmap[new_keys] = True
+        else:
+            self.keys = np.insert(self.keys, np.searchsorted(self.keys, new_keys), new_keys)
         self._sorted.clear()
+        self._csr.clear()
 
 
 def _sorted_unique(k: Array) -> Array:
@@ -151,6 +189,7 @@ def _join(rule: CRule, first: int, delta: Array, rels: dict[str, _VRel], base: i
             continue
         if shared:
             positions = tuple(p for p, _ in shared)
+            offsets: Array | None = None
             if step.delta or lit.atom.pred not in rels:
                 k = _keys([arr[:, p] for p in positions], base, len(arr))
                 order = np.argsort(k, kind="stable")
@@ -158,15 +197,21 @@ def _join(rule: CRule, first: int, delta: Array, rels: dict[str, _VRel], base: i
             else:
                 # the relation's own sort (cached while it does not change)
                 rel = rels[lit.atom.pred]
-                if mask.all():
+                if mask.all() and len(positions) == 1:
+                    order, offsets = rel.by_value(positions[0])
+                elif mask.all():
                     order, sorted_k = rel.by(positions)
                 else:
                     k = _keys([arr[:, p] for p in positions], base, len(arr))
                     order = np.argsort(k, kind="stable")
                     sorted_k = k[order]
-            probe = _keys([cols[v] for _, v in shared], base, rows)
-            lo = np.searchsorted(sorted_k, probe, "left")
-            hi = np.searchsorted(sorted_k, probe, "right")
+            if offsets is not None:  # one shared column: look the values up directly
+                probe = cols[shared[0][1]]
+                lo, hi = offsets[probe], offsets[probe + 1]
+            else:
+                probe = _keys([cols[v] for _, v in shared], base, rows)
+                lo = np.searchsorted(sorted_k, probe, "left")
+                hi = np.searchsorted(sorted_k, probe, "right")
             counts = hi - lo
             total = int(counts.sum())
             left = np.repeat(np.arange(rows), counts)
@@ -256,8 +301,15 @@ def run_component(
                 continue
             rel = rels[pred]
             arity = cand.shape[1]
-            k = _sorted_unique(_keys([cand[:, j] for j in range(arity)], base, len(cand)))
-            if len(rel.keys):
+            raw = _keys([cand[:, j] for j in range(arity)], base, len(cand))
+            if rel.bitmap is not None:
+                mark = np.zeros(len(rel.bitmap), dtype=bool)
+                mark[raw] = True
+                mark &= ~rel.bitmap
+                k = np.flatnonzero(mark).astype(np.int64)  # sorted, distinct, all new
+            else:
+                k = _sorted_unique(raw)
+            if rel.bitmap is None and len(rel.keys):
                 pos = np.searchsorted(rel.keys, k)
                 pos[pos == len(rel.keys)] = 0
                 k = k[rel.keys[pos] != k]
