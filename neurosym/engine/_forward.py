@@ -149,6 +149,7 @@ def evaluate(
         return len(rel) if rel is not None else 0
 
     components = program.components or components_of(program.rules)
+    plans = program.plans if not valued else None
     events: dict[tuple[FactKey, Instance], Any] = {}
     valuer = (
         _Valuer(program, sr, store, instances, events) if instances is not None and valued else None
@@ -217,7 +218,14 @@ def evaluate(
             return emit
 
         def run(rule: CRule, first: int | None, delta: Relation | None) -> None:
-            steps = plan(rule.body, (), size, first=first)
+            # A plan is reused across runs on the same rules (any order is correct; the
+            # first run's relation sizes chose it).
+            key = (rule.index, first)
+            steps = plans.get(key) if plans is not None else None
+            if steps is None:
+                steps = plan(rule.body, (), size, first=first)
+                if plans is not None:
+                    plans[key] = steps
             run_plan(steps, [None] * rule.nvars, store, emitter(rule), delta=delta,
                      open_negation=valued)  # fmt: skip
 

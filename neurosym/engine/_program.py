@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from neurosym.errors import KnowledgeBaseError
 from neurosym.lang import Fact, FixedWeight, LearnableWeight
@@ -29,6 +29,8 @@ class Program:
     sources: dict[FactKey, list[Fact]] = field(default_factory=dict)
     #: predicate components in evaluation order, when already known for these rules
     components: list[tuple[set[str], bool]] | None = None
+    #: join plans by (rule index, delta literal), kept while the rules stay the same
+    plans: dict[tuple[int, int | None], Any] | None = None
 
 
 def compile_kb(kb: KnowledgeBase) -> Program:
@@ -58,4 +60,5 @@ def compile_kb(kb: KnowledgeBase) -> Program:
     from ._forward import components_of
 
     comps = kb.memoised_rules("engine.components", lambda _: components_of(rules))
-    return Program(rules, dict(base), dict(sources), comps)
+    plans = kb.memoised_rules("engine.plans", lambda _: {})
+    return Program(rules, dict(base), dict(sources), comps, plans)

@@ -390,8 +390,13 @@ def check_kb(kb: KnowledgeBase) -> list[Diagnostic]:
     for p in _PASSES:
         findings.extend(p(kb))
     findings.extend(kb.memoised_rules("check.strata", lambda rs: list(stratification_findings(rs))))
-    base = {f.atom.key for f in kb.facts} | {d.head.key for d in kb.neural}
-    findings.extend(unreachable_findings(kb.rules, base))
+    base = frozenset({f.atom.key for f in kb.facts} | {d.head.key for d in kb.neural})
+    # Depends on the rules and on which predicates have facts, not on the facts themselves.
+    cached = kb.memoised_rules("check.unreachable", lambda _: {})
+    if base not in cached:
+        cached.clear()
+        cached[base] = list(unreachable_findings(kb.rules, set(base)))
+    findings.extend(cached[base])
     order = {f: i for i, f in enumerate(kb.files)}
     diags = {
         Diagnostic(code, msg, span, sev, hint, kb.source_line(span))
