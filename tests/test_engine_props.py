@@ -313,3 +313,33 @@ def test_top_k_is_exact_with_enough_proofs_and_a_lower_bound_otherwise(
         fact = f"p({x}, {y})"
         assert everything.value(fact) == pytest.approx(exact.value(fact), abs=1e-12)
         assert few.value(fact) <= exact.value(fact) + 1e-12
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    edges=st.lists(st.tuples(st.integers(0, 9), st.lists(st.integers(0, 9), max_size=3)),
+                   min_size=1, max_size=15)
+)  # fmt: skip
+def test_component_order_matches_networkx(edges: list[tuple[int, list[int]]]) -> None:
+    import networkx as nx
+
+    from neurosym.engine._compile import CAtom, CRule
+    from neurosym.engine._forward import components_of
+
+    rules = [
+        CRule(0, CAtom(f"p{h}", ()), (), None, 0, (), "r", None, None,
+              frozenset((f"p{d}", "positive") for d in body))
+        for h, body in edges
+    ]  # fmt: skip
+    g = nx.DiGraph()
+    for r in rules:
+        g.add_node(r.head.pred)
+        for d, _ in r.deps:
+            g.add_edge(d, r.head.pred)
+    comps = components_of(rules)
+    assert {frozenset(m) for m, _ in comps} == {
+        frozenset(c) for c in nx.strongly_connected_components(g)
+    }
+    position = {p: i for i, (m, _) in enumerate(comps) for p in m}
+    assert all(position[u] <= position[v] for u, v in g.edges())
+    assert all(rec == (len(m) > 1 or any(g.has_edge(x, x) for x in m)) for m, rec in comps)

@@ -18,8 +18,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
-
 from neurosym.errors import LimitError
 
 from ._compile import ANY, CLit, CRule
@@ -92,17 +90,56 @@ class Evaluation:
 
 
 def components_of(rules: list[CRule]) -> list[tuple[set[str], bool]]:
-    """Predicate components in evaluation order, each with whether it is recursive."""
-    g = nx.DiGraph()
+    """Predicate components in evaluation order, each with whether it is recursive.
+
+    Tarjan's algorithm, iteratively: strongly connected components come out in reverse
+    topological order of the condensation (callees before callers when edges point from
+    a body predicate to the head), which is the order evaluation needs.
+    """
+    succ: dict[str, list[str]] = {}
     for r in rules:
-        g.add_node(r.head.pred)
+        succ.setdefault(r.head.pred, [])
         for pred, _ in r.deps:
-            g.add_edge(pred, r.head.pred)
-    cond = nx.condensation(g)
+            succ.setdefault(pred, []).append(r.head.pred)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    found: list[set[str]] = []
+    for root in succ:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            node, i = work.pop()
+            if i == 0:
+                index[node] = low[node] = len(index)
+                stack.append(node)
+                on_stack.add(node)
+            children = succ[node]
+            if i < len(children):
+                work.append((node, i + 1))
+                child = children[i]
+                if child not in index:
+                    work.append((child, 0))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            if low[node] == index[node]:
+                members = set()
+                while True:
+                    m = stack.pop()
+                    on_stack.discard(m)
+                    members.add(m)
+                    if m == node:
+                        break
+                found.append(members)
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
     out = []
-    for c in nx.topological_sort(cond):
-        members: set[str] = set(cond.nodes[c]["members"])
-        recursive = len(members) > 1 or any(g.has_edge(m, m) for m in members)
+    for members in reversed(found):  # sources (facts' predicates) first
+        recursive = len(members) > 1 or any(m in succ[m] for m in members)
         out.append((members, recursive))
     return out
 

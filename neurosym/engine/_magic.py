@@ -67,7 +67,15 @@ def magic_rewrite(program: Program, query: CRule) -> Program:
 
     def rewrite(rule: CRule, guard: CAtom | None, bound: set[int]) -> None:
         nonlocal next_index
-        steps = plan(rule.body, bound, lambda p: 0)  # a safe left-to-right order (SIPS)
+        # A safe left-to-right order (the SIPS). For the KB's own rules it depends only on
+        # which head arguments are bound, so it is kept with the program's plans.
+        key = ("sips", rule.index, frozenset(bound))
+        cache = program.plans if guard is not None else None
+        steps = cache.get(key) if cache is not None else None
+        if steps is None:
+            steps = plan(rule.body, bound, lambda p: 0)
+            if cache is not None:
+                cache[key] = steps
         new_body: list[CItem] = [CLit(guard, False)] if guard is not None else []
         new_deps = set(rule.deps)
         if guard is not None:

@@ -30,7 +30,7 @@ class Program:
     #: predicate components in evaluation order, when already known for these rules
     components: list[tuple[set[str], bool]] | None = None
     #: join plans by (rule index, delta literal), kept while the rules stay the same
-    plans: dict[tuple[int, int | None], Any] | None = None
+    plans: dict[Any, Any] | None = None
 
 
 def compile_kb(kb: KnowledgeBase) -> Program:
