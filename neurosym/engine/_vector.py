@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._compile import CLit, CRule
-from ._join import plan
+from ._join import Step, plan
 from ._store import Store
 
 __all__ = ["qualifies", "run_component"]
@@ -158,9 +158,19 @@ def _decode(keys: Array, arity: int, base: int) -> Array:
     return out
 
 
-def _join(rule: CRule, first: int, delta: Array, rels: dict[str, _VRel], base: int) -> Array:
+def _join(
+    rule: CRule,
+    first: int,
+    delta: Array,
+    rels: dict[str, _VRel],
+    base: int,
+    plans: dict[tuple[int, int], list[Step]],
+) -> Array:
     """Head tuples (ids) of one rule with body literal ``first`` restricted to ``delta``."""
-    steps = plan(rule.body, (), lambda p: len(rels[p].arr) if p in rels else 0, first=first)
+    steps = plans.get((rule.index, first))
+    if steps is None:  # planned once per component run: the rounds reuse it
+        steps = plan(rule.body, (), lambda p: len(rels[p].arr) if p in rels else 0, first=first)
+        plans[(rule.index, first)] = steps
     cols: dict[int, Array] = {}
     rows = -1
     for step in steps:
@@ -274,6 +284,7 @@ def run_component(
     for p in arities:
         rels.setdefault(p, _VRel(np.empty((0, arities[p]), dtype=np.int64), base))
     delta: dict[str, Array] = {}
+    plans: dict[tuple[int, int], list[Step]] = {}
     rounds = 0
     first_round = True
     total_new = 0
@@ -285,13 +296,13 @@ def run_component(
                 lead = 0
                 lit = r.body[0]
                 assert isinstance(lit, CLit)
-                heads = _join(r, lead, rels[lit.atom.pred].arr, rels, base)
+                heads = _join(r, lead, rels[lit.atom.pred].arr, rels, base, plans)
                 produced.setdefault(r.head.pred, []).append(heads)
                 continue
             for i, item in enumerate(r.body):
                 assert isinstance(item, CLit)
                 if item.atom.pred in members and item.atom.pred in delta:
-                    heads = _join(r, i, delta[item.atom.pred], rels, base)
+                    heads = _join(r, i, delta[item.atom.pred], rels, base, plans)
                     produced.setdefault(r.head.pred, []).append(heads)
         first_round = False
         delta = {}
