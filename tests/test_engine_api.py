@@ -10,9 +10,8 @@ import pytest
 
 import neurosym as ns
 from neurosym.cli import main
-from neurosym.engine import compile_kb, evaluate
+from neurosym.engine import compile_kb, evaluate, goal_rule
 from neurosym.engine._magic import magic_rewrite
-from neurosym.explain._api import _query_rule
 
 ZOO = """
 has_hair(tiger). 0.9 :: eats_meat(tiger). has_hair(zebra). has_stripes(zebra).
@@ -144,7 +143,7 @@ def test_backward_chaining_touches_only_what_the_goal_needs() -> None:
     edges = "".join(f"e(n{i}, n{i + 1}).\n" for i in range(60))
     kb = ns.parse(edges + "p(X, Y) :- e(X, Y).\np(X, Z) :- p(X, Y), e(Y, Z).\n")
     program = compile_kb(kb)
-    qrule, _, _ = _query_rule("p(n50, Y)", program)
+    qrule = goal_rule("p(n50, Y)", program).rule
     backward = evaluate(magic_rewrite(program, qrule)).store
     derived_backward = sum(len(r) for p, r in backward.relations.items() if p.startswith("p/2@"))
     forward = evaluate(program).store.get("p/2")

@@ -14,7 +14,15 @@ import torch
 from torch import nn
 
 from neurosym.engine import Program as EngineProgram
-from neurosym.engine import compile_kb, evaluate, format_value, magic_rewrite, pred_key, term_value
+from neurosym.engine import (
+    compile_kb,
+    evaluate,
+    format_value,
+    goal_rule,
+    magic_rewrite,
+    pred_key,
+    term_value,
+)
 from neurosym.errors import ConfigurationError, LimitError
 from neurosym.lang import (
     Fact,
@@ -182,13 +190,12 @@ class Program(nn.Module):
         hit = self._groundings.get(cache_key)
         if hit is not None:
             return hit
-        from neurosym.explain._api import _query_rule
-
         base = dict(self._engine.base)
         for k, v in self._neural_facts(keys).items():
             base[k] = base.get(k, []) + v
         program = EngineProgram(self._engine.rules, base, self._engine.sources)
-        qrule, literal, names = _query_rule(goal, program)
+        goal_ = goal_rule(goal, program)
+        qrule, names = goal_.rule, goal_.names
         sr = StructuralProbability(max_nodes=self.max_nodes)
         try:
             ev = evaluate(magic_rewrite(program, qrule), sr, record=True)
@@ -205,10 +212,8 @@ class Program(nn.Module):
             root = (ev.values or {}).get((qrule.head.pred, t), 0)
             if root != 0:
                 rows.append((t, root))
-        from neurosym.explain._api import _answer_text
-
-        rows.sort(key=lambda r: _answer_text(goal, literal, dict(zip(names, r[0]))))
-        answers = [_answer_text(goal, literal, dict(zip(names, t))) for t, _ in rows]
+        rows.sort(key=lambda r: goal_.answer_text(dict(zip(names, r[0]))))
+        answers = [goal_.answer_text(dict(zip(names, t))) for t, _ in rows]
         bindings = [dict(zip(names, t)) for t, _ in rows]
         roots = [r for _, r in rows]
         if combine:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from ._bdd import BDD
 from ._compile import CRule, compile_body, compile_rule, pred_key
 from ._forward import Evaluation, Instance, Limits, evaluate
+from ._goal import Goal, goal_rule
 from ._magic import QUERY_PRED, magic_rewrite, original
 from ._program import FactKey, Program, compile_kb
 from ._semiring import (
@@ -36,6 +37,7 @@ __all__ = [
     "Evaluation",
     "FactKey",
     "Fuzzy",
+    "Goal",
     "Instance",
     "Limits",
     "Probability",
@@ -50,6 +52,7 @@ __all__ = [
     "evaluate",
     "format_fact",
     "format_value",
+    "goal_rule",
     "magic_rewrite",
     "original",
     "pred_key",

@@ -7,9 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, final
 
 from neurosym.engine import (
-    QUERY_PRED,
     AbstractSemiring,
-    CRule,
     Evaluation,
     FactKey,
     Limits,
@@ -19,6 +17,7 @@ from neurosym.engine import (
     compile_body,
     compile_kb,
     evaluate,
+    goal_rule,
     magic_rewrite,
     pred_key,
     resolve_semantics,
@@ -320,7 +319,8 @@ def query(
     if method not in ("backward", "forward"):
         raise ConfigurationError(f"method must be 'backward' or 'forward', got {method!r}")
     program = compile_kb(kb)
-    qrule, literal, names = _query_rule(goal, program)
+    g = goal_rule(goal, program)
+    qrule, names = g.rule, g.names
     rewritten = (
         magic_rewrite(program, qrule)
         if method == "backward"
@@ -341,7 +341,7 @@ def query(
                 )
                 state["builder"] = ProofBuilder(recorded, program.sources)
             proof: Proof = state["builder"].proof(key)
-            if literal is not None and len(proof.premises) == 1 and not proof.negated:
+            if g.literal is not None and len(proof.premises) == 1 and not proof.negated:
                 return proof.premises[0]
             return proof
 
@@ -354,49 +354,6 @@ def query(
         if not value:
             continue
         bindings = dict(zip(names, t))
-        text = _answer_text(goal, literal, bindings)
+        text = g.answer_text(bindings)
         answers.append(Answer(text, bindings, value, explainer(key)))
     return sorted(answers, key=lambda a: a.fact)
-
-
-def _query_rule(goal: str, program: Program) -> tuple[CRule, Literal_ | None, list[str]]:
-    from neurosym.kb._graph import body_predicates
-    from neurosym.kb._safety import body_safety
-
-    items = parse_body_text(goal)
-    _, findings = body_safety(items, what="goal")
-    if findings:
-        raise ConfigurationError(f"unsafe goal {goal!r}: {findings[0][1]}")
-    body, slots = compile_body(items, "goal")
-    names = [n for n in slots if not n.startswith("_")]
-    head_args = tuple((True, slots[n]) for n in names)
-    from neurosym.engine._compile import CAtom
-
-    deps = frozenset((pred_key(n, a), pol) for n, a, pol in body_predicates(items))
-    index = max((r.index for r in program.rules), default=-1) + 1
-    qrule = CRule(index, CAtom(f"{QUERY_PRED}/{len(names)}", head_args), body, None,
-                  len(slots), tuple(slots), "goal", None, None, deps,
-                  transparent=True)  # fmt: skip
-    literal = items[0] if len(items) == 1 and isinstance(items[0], Literal_) else None
-    if literal is not None and literal.negated:
-        literal = None
-    return qrule, literal, names
-
-
-def _answer_text(goal: str, literal: Literal_ | None, bindings: dict[str, Value]) -> str:
-    from neurosym.engine import format_value
-    from neurosym.lang import Var
-
-    if literal is None:
-        shown = ", ".join(f"{k} = {format_value(v)}" for k, v in bindings.items())
-        return f"{goal.strip().rstrip('.')} with {shown}" if shown else goal.strip().rstrip(".")
-    args = []
-    for a in literal.atom.args:
-        if isinstance(a, Var) and a.name in bindings:
-            args.append(format_value(bindings[a.name]))
-        else:
-            from neurosym.lang import format_expr
-
-            args.append(format_expr(a))
-    name = literal.atom.predicate
-    return f"{name}({', '.join(args)})" if args else name
