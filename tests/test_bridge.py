@@ -204,8 +204,8 @@ def test_bad_use_is_explained() -> None:
         prog.query("digit(a, D)", {"a": torch.ones(2, 2)})
     with pytest.raises(ns.ConfigurationError, match="lowercase"):
         prog.query("digit(a, D)", {"A": torch.ones(2, 2)})
-    with pytest.raises(NotImplementedError, match="semantics='prob' so far"):
-        bridge.compile(kb, semantics="fuzzy-godel")  # type: ignore[arg-type]
+    with pytest.raises(NotImplementedError, match=r"bridge\.compile supports prob, fuzzy-godel"):
+        bridge.compile(kb, semantics="boolean")  # type: ignore[arg-type]
 
 
 def test_a_confident_network_keeps_its_gradient_in_float32() -> None:
@@ -268,3 +268,67 @@ def test_explained_values_respect_mutually_exclusive_outcomes() -> None:
     w = torch.tensor([[0.2, 0.3, 0.5, 9.0, 9.0]])
     (same,) = prog.explain("same(a, w)", {"a": half, "w": w}, 0)
     assert same.value == pytest.approx(0.5 * 0.3 + 0.5 * 0.5)
+
+
+def _nonrecursive_program(seed: int) -> str:
+    rng = random.Random(seed)
+    consts = ["a", "b", "c"]
+    w = lambda: rng.choice(["", "0.3 :: ", "0.7 :: ", "0.9 :: "])  # noqa: E731
+    lines = [
+        f"{w()}e({rng.choice(consts)}, {rng.choice(consts)})." for _ in range(rng.randint(2, 6))
+    ]
+    lines += [f"{w()}s({c})." for c in consts[: rng.randint(1, 3)]]
+    lines += [
+        "two(X, Z) :- e(X, Y), e(Y, Z).",
+        f"{rng.choice(['', '0.6 :: '])}either(X) :- s(X).",
+        "either(X) :- e(X, _).",
+        "lone(X) :- s(X), not e(X, _).",
+        "both(X) :- either(X), not lone(X).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("semantics", ["fuzzy-godel", "fuzzy-product", "fuzzy-lukasiewicz", "cf"])
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10**6))
+def test_compiled_fuzzy_and_cf_equal_the_engine(semantics: str, seed: int) -> None:
+    kb = ns.parse(_nonrecursive_program(seed))
+    prog = bridge.compile(kb, semantics=semantics).double()  # type: ignore[arg-type]
+    compared = 0
+    for goal in ("two(X, Y)", "either(X)", "lone(X)", "both(X)"):
+        symbolic = {a.fact: a.value for a in ns.query(kb, goal, semantics=semantics)}  # type: ignore[arg-type]
+        result = prog.query(goal)
+        got = {a: float(result.values[0, i].detach()) for i, a in enumerate(result.answers)}
+        for fact, value in symbolic.items():
+            assert got.get(fact, 0.0) == pytest.approx(value, abs=1e-12)
+            compared += 1
+        assert all(symbolic.get(f, 0.0) == pytest.approx(v, abs=1e-12) for f, v in got.items())
+    assert compared >= 1
+
+
+def test_fuzzy_gradients_through_neural_outcomes() -> None:
+    kb = ns.parse(
+        "nn(net, [X], D, [0, 1, 2]) :: digit(X, D).\n"
+        "add(X, Y, Z) :- digit(X, A), digit(Y, B), Z is A + B.\n"
+    )
+    prog = bridge.compile(kb, semantics="fuzzy-product").double()
+    prog.neural["net"] = torch.nn.Softmax(dim=1)
+
+    def f(xa: torch.Tensor, xb: torch.Tensor) -> torch.Tensor:
+        return prog.query("add(a, b, Z)", {"a": xa, "b": xb}).values
+
+    xa = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    xb = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(f, (xa, xb))
+    # product t-norm, probabilistic sum over the proofs of Z = 1: (a0 b1) (+) (a1 b0)
+    pa, pb = torch.softmax(xa.detach(), 1), torch.softmax(xb.detach(), 1)
+    x, y = pa[:, 0] * pb[:, 1], pa[:, 1] * pb[:, 0]
+    got = prog.query("add(a, b, Z)", {"a": xa, "b": xb}).select("Z", [1])[:, 0].detach()
+    assert torch.allclose(got, x + y - x * y)
+
+
+def test_recursion_under_compiled_fuzzy_is_refused_clearly() -> None:
+    kb = ns.parse("0.5 :: e(a, b). e(b, a). p(X, Y) :- e(X, Y). p(X, Z) :- p(X, Y), e(Y, Z).")
+    prog = bridge.compile(kb, semantics="fuzzy-godel")
+    with pytest.raises(NotImplementedError, match="non-recursive programs so far"):
+        prog.query("p(a, X)")

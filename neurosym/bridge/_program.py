@@ -16,6 +16,7 @@ from torch import nn
 from neurosym.engine import Program as EngineProgram
 from neurosym.engine import (
     compile_kb,
+    components_of,
     evaluate,
     format_value,
     goal_rule,
@@ -34,6 +35,7 @@ from neurosym.lang import (
 )
 
 from ._circuit import Circuit
+from ._expr import ExprGraph, StructuralExpr, evaluate_expr
 from ._ground import NeuralOutcome, ParamRef, StructuralProbability
 
 if TYPE_CHECKING:
@@ -53,8 +55,10 @@ def _param_name(label: str) -> str:
 class _Grounding:
     answers: list[str]
     bindings: list[dict[str, Any]]
-    circuit: Circuit
+    circuit: Circuit | None  # probability: a BDD circuit
     sources: list[tuple[Any, ...]]
+    graph: ExprGraph | None = None  # fuzzy and CF: an expression DAG and its roots
+    roots: list[int] = field(default_factory=list)
 
 
 @final
@@ -105,9 +109,12 @@ class Program(nn.Module):
     as the sigmoid of a logit. Everything else in the KB is fixed.
     """
 
-    def __init__(self, kb: KnowledgeBase, *, max_nodes: int = 2_000_000) -> None:
+    def __init__(
+        self, kb: KnowledgeBase, *, semantics: str = "prob", max_nodes: int = 2_000_000
+    ) -> None:
         super().__init__()
         self.kb = kb
+        self.semantics = semantics
         self.max_nodes = max_nodes
         self.neural = nn.ModuleDict()
         self.weights = nn.ParameterDict()
@@ -196,9 +203,20 @@ class Program(nn.Module):
         program = EngineProgram(self._engine.rules, base, self._engine.sources)
         goal_ = goal_rule(goal, program)
         qrule, names = goal_.rule, goal_.names
-        sr = StructuralProbability(max_nodes=self.max_nodes)
+        rewritten = magic_rewrite(program, qrule)
+        sr: StructuralProbability | StructuralExpr
+        if self.semantics == "prob":
+            sr = StructuralProbability(max_nodes=self.max_nodes)
+        else:
+            if any(rec for _, rec in components_of(rewritten.rules)):
+                raise NotImplementedError(
+                    f"bridge.compile(semantics={self.semantics!r}) compiles non-recursive "
+                    "programs so far; this goal reaches recursive rules (semantics='prob' "
+                    "compiles recursion)"
+                )
+            sr = StructuralExpr(self.semantics)
         try:
-            ev = evaluate(magic_rewrite(program, qrule), sr, record=True)
+            ev = evaluate(rewritten, sr, record=True)
         except LimitError as exc:
             raise LimitError(
                 f"grounding {goal!r} needs more than {self.max_nodes:,} BDD nodes; raise "
@@ -216,6 +234,10 @@ class Program(nn.Module):
         answers = [goal_.answer_text(dict(zip(names, t))) for t, _ in rows]
         bindings = [dict(zip(names, t)) for t, _ in rows]
         roots = [r for _, r in rows]
+        if isinstance(sr, StructuralExpr):
+            grounding = _Grounding(answers, bindings, None, [], sr.graph, roots)
+            self._groundings[cache_key] = grounding
+            return grounding
         if combine:
             acc = 0
             for r in roots:
@@ -325,8 +347,32 @@ class Program(nn.Module):
                     f"base, so {goal!r} has no answers; pass inputs={{{unknown[0]!r}: tensor}}"
                 )
         batch = self._batch(inputs)
-        values = g.circuit(*self._leaf_probs(g.sources, inputs, batch))
+        if g.graph is not None:
+            values = self._evaluate_expr(g, inputs, batch)
+        else:
+            assert g.circuit is not None  # probability groundings carry a circuit
+            values = g.circuit(*self._leaf_probs(g.sources, inputs, batch))
         return QueryResult(g.answers, g.bindings, values)
+
+    def _evaluate_expr(
+        self, g: _Grounding, inputs: Mapping[str, torch.Tensor], batch: int
+    ) -> torch.Tensor:
+        dtype, device = self._dtype_device(inputs)
+        outputs: dict[tuple[str, str], torch.Tensor] = {}
+
+        def leaf(node: tuple[Any, ...]) -> torch.Tensor:
+            if node[0] == "const":
+                return torch.full((batch,), node[1], dtype=dtype, device=device)
+            if node[0] == "param":
+                return torch.sigmoid(self.weights[node[1]].to(dtype)).expand(batch)
+            _, net, key, j = node
+            probs = outputs.get((net, key))
+            if probs is None:
+                probs = outputs[(net, key)] = self._run_net(net, key, inputs).to(dtype)
+            return probs[:, j]
+
+        assert g.graph is not None  # only called for expression groundings
+        return evaluate_expr(g.graph, g.roots, self.semantics, leaf, batch, dtype, device)
 
     def forward(self, goal: str, inputs: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
         """``query(goal, inputs).values``."""
@@ -349,6 +395,7 @@ class Program(nn.Module):
         total = None
         for body in bodies:
             g = self._ground(body, tuple(sorted(inputs)), True)
+            assert g.circuit is not None  # probability groundings carry a circuit
             p = g.circuit(*self._leaf_probs(g.sources, inputs, batch))[:, 0]
             total = p if total is None else 1 - (1 - total) * (1 - p)
         assert total is not None
@@ -461,14 +508,19 @@ def _goal_constants(goal: str) -> set[str]:
 
 
 def compile(
-    kb: KnowledgeBase, *, semantics: Literal["prob"] = "prob", max_nodes: int = 2_000_000
+    kb: KnowledgeBase,
+    *,
+    semantics: Literal["prob", "fuzzy-godel", "fuzzy-product", "fuzzy-lukasiewicz", "cf"] = "prob",
+    max_nodes: int = 2_000_000,
 ) -> Program:
     """Compile a knowledge base into a torch module answering goals with exact probabilities.
 
     Args:
         kb: a knowledge base without check errors.
-        semantics: ``"prob"`` (ProbLog's distribution semantics, exact). Other semantics
-            are not compiled yet and raise ``NotImplementedError``.
+        semantics: ``"prob"`` (ProbLog's distribution semantics, exact, recursion
+            included), or ``"fuzzy-godel"``, ``"fuzzy-product"``, ``"fuzzy-lukasiewicz"``,
+            ``"cf"`` (the same values as :func:`neurosym.infer` under that semantics; for
+            non-recursive programs so far).
         max_nodes: the size bound of a grounding's BDD.
 
     Example:
@@ -478,9 +530,12 @@ def compile(
         >>> round(float(prog.query("wet").values[0, 0]), 4)
         0.8
     """
-    if semantics != "prob":
+    if semantics not in _COMPILED:
         raise NotImplementedError(
-            f"bridge.compile supports semantics='prob' so far, got {semantics!r}; the "
+            f"bridge.compile supports {', '.join(_COMPILED)}, got {semantics!r}; the "
             "symbolic engine (neurosym.infer) evaluates every semantics"
         )
-    return Program(kb, max_nodes=max_nodes)
+    return Program(kb, semantics=semantics, max_nodes=max_nodes)
+
+
+_COMPILED = ("prob", "fuzzy-godel", "fuzzy-product", "fuzzy-lukasiewicz", "cf")

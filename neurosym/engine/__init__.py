@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ._bdd import BDD
 from ._compile import CRule, compile_body, compile_rule, pred_key
-from ._forward import Evaluation, Instance, Limits, evaluate
+from ._forward import Evaluation, Instance, Limits, components_of, evaluate
 from ._goal import Goal, goal_rule
 from ._magic import QUERY_PRED, magic_rewrite, original
 from ._program import FactKey, Program, compile_kb
@@ -49,6 +49,7 @@ __all__ = [
     "compile_body",
     "compile_kb",
     "compile_rule",
+    "components_of",
     "evaluate",
     "format_fact",
     "format_value",

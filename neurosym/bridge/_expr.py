@@ -1,0 +1,181 @@
+"""Fuzzy and certainty-factor semantics compiled: an expression DAG evaluated with torch.
+
+Under these semantics a value is not a probability of a Boolean function but the result
+of the semiring's operations applied along the provenance (see
+:mod:`neurosym.engine._semiring`). The grounding therefore records the operations
+themselves, as a hash-consed DAG whose leaves are weights, learnable weights and neural
+outcomes (an outcome's truth degree is the network's output for it, directly); the DAG is
+then evaluated node by node with torch tensors over the batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, final
+
+import torch
+
+from neurosym.engine import AbstractSemiring
+from neurosym.errors import ConfigurationError
+
+from ._ground import NeuralOutcome, ParamRef
+
+__all__ = ["ExprGraph", "StructuralExpr", "evaluate_expr"]
+
+Node = tuple[Any, ...]
+
+
+@final
+class ExprGraph:
+    """Nodes ``(op, *args)``; children always have smaller ids than their parents."""
+
+    def __init__(self) -> None:
+        self.nodes: list[Node] = [("zero",), ("one",)]
+        self._ids: dict[Node, int] = {("zero",): 0, ("one",): 1}
+
+    def make(self, node: Node) -> int:
+        hit = self._ids.get(node)
+        if hit is None:
+            hit = self._ids[node] = len(self.nodes)
+            self.nodes.append(node)
+        return hit
+
+
+@final
+class StructuralExpr(AbstractSemiring[int]):
+    """Records a fuzzy or CF computation as an :class:`ExprGraph` (values are node ids)."""
+
+    idempotent = True  # node identity: the same expression is the same value
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.graph = ExprGraph()
+
+    def zero(self) -> int:
+        return 0
+
+    def one(self) -> int:
+        return 1
+
+    def _leaf(self, weight: Any) -> int:
+        if isinstance(weight, ParamRef):
+            return self.graph.make(("param", weight.name))
+        if isinstance(weight, NeuralOutcome):
+            return self.graph.make(("outcome", weight.net, weight.key, weight.index))
+        return self.graph.make(("const", float(weight)))
+
+    def fact(self, weight: Any) -> int:
+        return 1 if weight is None else self._leaf(weight)
+
+    def event(self, weight: Any) -> int | None:
+        return None if weight is None else self._leaf(weight)
+
+    def rule(self, event: int | None, premise: int) -> int:
+        return self.graph.make(("rule", event, premise))
+
+    def times(self, a: int, b: int) -> int:
+        if a == 1:
+            return b
+        if b == 1:
+            return a
+        return self.graph.make(("times", min(a, b), max(a, b)))
+
+    def plus_all(self, values: Sequence[int]) -> int:
+        kept = sorted(v for v in values if v != 0)
+        if not kept:
+            return 0
+        if len(kept) == 1:
+            return kept[0]
+        return self.graph.make(("plus", tuple(kept)))
+
+    def negate(self, a: int) -> int:
+        return self.graph.make(("neg", a))
+
+    def report(self, a: int) -> float:
+        return float(a)
+
+
+def _tnorm(name: str, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    if name in {"fuzzy-godel", "cf"}:
+        return torch.minimum(a, b)
+    if name == "fuzzy-product":
+        return a * b
+    return (a + b - 1.0).clamp_min(0.0)
+
+
+def _plus(name: str, xs: list[torch.Tensor]) -> torch.Tensor:
+    stacked = torch.stack(xs)
+    if name == "fuzzy-godel":
+        return stacked.max(dim=0).values
+    if name == "fuzzy-product":
+        return 1.0 - torch.prod(1.0 - stacked, dim=0)
+    if name == "fuzzy-lukasiewicz":
+        return stacked.sum(dim=0).clamp_max(1.0)
+    # EMYCIN: positive and negative evidence separately, then the mixed formula.
+    pos = 1.0 - torch.prod(1.0 - stacked.clamp_min(0.0), dim=0)
+    neg = -(1.0 - torch.prod(1.0 + stacked.clamp_max(0.0), dim=0))
+    denom = 1.0 - torch.minimum(pos.abs(), neg.abs())
+    mixed = (pos + neg) / denom.clamp_min(1e-12)
+    both = (pos != 0) & (neg != 0)
+    return torch.where(both, torch.where(denom == 0, torch.zeros_like(mixed), mixed), pos + neg)
+
+
+def evaluate_expr(
+    graph: ExprGraph,
+    roots: list[int],
+    name: str,
+    leaf: Any,
+    batch: int,
+    dtype: torch.dtype,
+    device: torch.device,
+    *,
+    threshold: float = 0.0,
+) -> torch.Tensor:
+    """Root values ``(batch, len(roots))``; ``leaf(node)`` gives a leaf's ``(batch,)`` values."""
+    needed: set[int] = set()
+    stack = list(roots)
+    while stack:
+        u = stack.pop()
+        if u in needed:
+            continue
+        needed.add(u)
+        node = graph.nodes[u]
+        op = node[0]
+        if op in {"times"}:
+            stack.extend(node[1:])
+        elif op == "plus":
+            stack.extend(node[1])
+        elif op == "neg":
+            stack.append(node[1])
+        elif op == "rule":
+            stack.extend(x for x in node[1:] if x is not None)
+    value: dict[int, torch.Tensor] = {}
+    for u in sorted(needed):
+        node = graph.nodes[u]
+        op = node[0]
+        if op == "zero":
+            v = torch.zeros(batch, dtype=dtype, device=device)
+        elif op == "one":
+            v = torch.ones(batch, dtype=dtype, device=device)
+        elif op in {"const", "param", "outcome"}:
+            v = leaf(node)
+        elif op == "times":
+            v = _tnorm(name, value[node[1]], value[node[2]])
+        elif op == "plus":
+            v = _plus(name, [value[c] for c in node[1]])
+        elif op == "neg":
+            x = value[node[1]]
+            v = 1.0 - x.clamp_min(0.0) if name == "cf" else 1.0 - x
+        elif op == "rule":
+            event, premise = node[1], value[node[2]]
+            if name == "cf":
+                w = value[event] if event is not None else torch.ones_like(premise)
+                v = torch.where(premise > threshold, w * premise, torch.zeros_like(premise))
+            else:
+                v = premise if event is None else _tnorm(name, value[event], premise)
+        else:
+            raise ConfigurationError(f"neurosym bug: unknown expression node {op!r}")
+        value[u] = v
+    if not roots:
+        return torch.zeros(batch, 0, dtype=dtype, device=device)
+    return torch.stack([value[r] for r in roots], dim=1)
