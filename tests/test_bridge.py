@@ -332,3 +332,25 @@ def test_recursion_under_compiled_fuzzy_is_refused_clearly() -> None:
     prog = bridge.compile(kb, semantics="fuzzy-godel")
     with pytest.raises(NotImplementedError, match="non-recursive programs so far"):
         prog.query("p(a, X)")
+
+
+def test_satisfaction_of_rules_ltn_style() -> None:
+    # One rule, one grounding: mammal(rex) :- has_hair(rex), with has_hair 0.8 and a
+    # learnable fact mammal(rex) (the head's value combines the rule and the fact).
+    kb = ns.parse("0.8 :: has_hair(rex). t(0.1) :: mammal(rex). mammal(X) :- has_hair(X).")
+    prog = bridge.compile(kb, semantics="fuzzy-product").double()
+    sat = prog.satisfaction()
+    b = 0.8
+    h = 1 - (1 - 0.8) * (1 - 0.1)  # probabilistic sum of the rule's 0.8 and the fact's 0.1
+    implication = 1 - b + b * h
+    assert float(sat.detach()[0]) == pytest.approx(implication, abs=1e-9)  # one rule, one grounding
+    # Training the learnable fact up raises the satisfaction towards 1.
+    opt = torch.optim.Adam(prog.parameters(), lr=0.5)
+    for _ in range(100):
+        loss = 1 - prog.satisfaction().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(prog.satisfaction().detach()[0]) > implication + 0.05
+    with pytest.raises(NotImplementedError, match="fuzzy-logic measure"):
+        bridge.compile(kb).satisfaction()

@@ -152,6 +152,9 @@ class Program(nn.Module):
                     f"nn({d.net}, ...): one input variable is supported, got {len(d.inputs)}"
                 )
         self._groundings: dict[tuple[str, tuple[str, ...], bool], _Grounding] = {}
+        self._rule_groundings: dict[
+            tuple[str, ...], tuple[ExprGraph, list[tuple[int, int, int]]]
+        ] = {}
         self._version = kb.version
         self._constants = _constants(kb)
 
@@ -400,6 +403,75 @@ class Program(nn.Module):
             total = p if total is None else 1 - (1 - total) * (1 - p)
         assert total is not None
         return total
+
+    def _ground_rules(self, keys: tuple[str, ...]) -> tuple[ExprGraph, list[tuple[int, int, int]]]:
+        """Every ground instance of every rule as (rule index, body node, head node)."""
+        self._fresh()
+        hit = self._rule_groundings.get(keys)
+        if hit is not None:
+            return hit
+        base = dict(self._engine.base)
+        for k, v in self._neural_facts(keys).items():
+            base[k] = base.get(k, []) + v
+        program = EngineProgram(self._engine.rules, base, self._engine.sources)
+        if any(rec for _, rec in components_of(program.rules)):
+            raise NotImplementedError(
+                "satisfaction needs a non-recursive program so far (each rule's groundings "
+                "are enumerated once)"
+            )
+        sr = StructuralExpr(self.semantics)
+        ev = evaluate(program, sr, record=True)
+        values = ev.values or {}
+        triples = []
+        for key, insts in sorted((ev.instances or {}).items(), key=repr):
+            for inst in sorted(insts, key=repr):
+                body = 1
+                for pk in inst[1]:
+                    body = sr.times(body, values.get(pk, 0))
+                for nk in inst[2]:
+                    body = sr.times(body, sr.negate(values.get(nk, 0)))
+                triples.append((inst[0], body, values.get(key, 0)))
+        self._rule_groundings[keys] = (sr.graph, triples)
+        return sr.graph, triples
+
+    def satisfaction(
+        self, inputs: Mapping[str, torch.Tensor] | None = None, *, p: float = 2.0
+    ) -> torch.Tensor:
+        """How well the rules hold, in [0, 1], per batch element (LTN-style).
+
+        Every ground instance of a rule is the fuzzy implication body → head (Reichenbach:
+        ``1 - b + b * h``, with ``b`` the t-norm of its premises and ``h`` the head's value);
+        instances are aggregated per rule, and rules together, by the generalised mean
+        error ``1 - mean((1 - x)^p)^(1/p)`` (a smooth "for all"; p = 2 by default).
+        ``1 - satisfaction`` is a loss that pulls learned weights and networks towards the
+        rules (compile with a fuzzy semantics).
+
+        Raises:
+            NotImplementedError: the program is compiled for "prob" or "cf", or recursive.
+        """
+        if not self.semantics.startswith("fuzzy"):
+            raise NotImplementedError(
+                "satisfaction is a fuzzy-logic measure: compile with semantics='fuzzy-...'"
+            )
+        inputs = dict(inputs or {})
+        batch = self._batch(inputs)
+        graph, triples = self._ground_rules(tuple(sorted(inputs)))
+        dtype, device = self._dtype_device(inputs)
+        if not triples:
+            return torch.ones(batch, dtype=dtype, device=device)
+        roots = [n for _, body, head in triples for n in (body, head)]
+        g = _Grounding([], [], None, [], graph, roots)
+        values = self._evaluate_expr(g, inputs, batch)  # (batch, 2 * instances)
+        b, h = values[:, 0::2], values[:, 1::2]
+        truth = 1.0 - b + b * h
+        per_rule = []
+        rules = sorted({r for r, _, _ in triples})
+        for r in rules:
+            cols = [i for i, (ri, _, _) in enumerate(triples) if ri == r]
+            x = truth[:, cols]
+            per_rule.append(1.0 - ((1.0 - x) ** p).mean(dim=1) ** (1.0 / p))
+        rule_truth = torch.stack(per_rule, dim=1)
+        return 1.0 - ((1.0 - rule_truth) ** p).mean(dim=1) ** (1.0 / p)
 
     def semantic_loss(self, inputs: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
         """``-log P(no constraint is violated)``, averaged over the batch (Xu et al. 2018).
