@@ -381,20 +381,29 @@ def _symbols(e: Expr, symbols: set[str], where: str) -> Iterator[Finding]:
                v.span, Severity.ERROR, f"write {v.name.lower()!r} and declare it")  # fmt: skip
 
 
-_PASSES = (_arity, _undefined, _safety, _weights_and_names, _functions, _misplaced, _dynamics)
+# Passes that read facts run every time; the others read only rules, constraints, queries
+# and dynamics, and are kept while those statements stay the same objects.
+_FACT_PASSES = (_arity, _undefined, _safety, _weights_and_names)
+_STRUCTURE_PASSES = (_functions, _misplaced, _dynamics)
 
 
 def check_kb(kb: KnowledgeBase) -> list[Diagnostic]:
     """Run every pass; diagnostics sorted by file (in load order), line and column."""
     findings: list[Finding] = []
-    for p in _PASSES:
+    for p in _FACT_PASSES:
         findings.extend(p(kb))
+    findings.extend(
+        kb.memoised_structure(
+            "check.structure", lambda: [f for p in _STRUCTURE_PASSES for f in p(kb)]
+        )
+    )
     findings.extend(kb.memoised_rules("check.strata", lambda rs: list(stratification_findings(rs))))
     base = frozenset({f.atom.key for f in kb.facts} | {d.head.key for d in kb.neural})
     # Depends on the rules and on which predicates have facts, not on the facts themselves.
     cached = kb.memoised_rules("check.unreachable", lambda _: {})
     if base not in cached:
-        cached.clear()
+        if len(cached) >= 64:  # a few fact patterns recur in a consultation loop
+            cached.clear()
         cached[base] = list(unreachable_findings(kb.rules, set(base)))
     findings.extend(cached[base])
     order = {f: i for i, f in enumerate(kb.files)}

@@ -79,7 +79,7 @@ class KnowledgeBase:
         #: Results derived from individual (immutable) statements, kept across changes by
         #: the layers that compute them (static checks, compiled rules), keyed by id().
         self.memo: dict[str, dict[int, tuple[Statement, Any]]] = {}
-        self._rule_memo: dict[str, tuple[tuple[int, ...], tuple[Rule, ...], Any]] = {}
+        self._rule_memo: dict[str, tuple[tuple[int, ...], tuple[Statement, ...], Any]] = {}
         self._added = 0
         for s in statements:
             self._append(s)
@@ -271,6 +271,18 @@ class KnowledgeBase:
             return hit[2]
         value = compute(rules)
         self._rule_memo[table] = (key, rules, value)  # keeps the rules alive: ids stay valid
+        return value
+
+    def memoised_structure(self, table: str, compute: Any) -> Any:
+        """``compute()``, remembered while every statement but the facts stays the same
+        object: for analyses that read rules, constraints, queries and dynamics only."""
+        structure = tuple(s for s in self._statements if not isinstance(s, Fact))
+        key = tuple(id(s) for s in structure)
+        hit = self._rule_memo.get(table)
+        if hit is not None and hit[0] == key:
+            return hit[2]
+        value = compute()
+        self._rule_memo[table] = (key, structure, value)  # keeps them alive: ids stay valid
         return value
 
     def source_line(self, span: Span | None) -> str | None:
