@@ -42,3 +42,21 @@ def test_error_tree() -> None:
         e.IncludeError, e.KnowledgeBaseError
     )
     assert issubclass(e.OptionalDependencyError, ImportError)
+
+
+def test_layer_surfaces_are_exactly_these() -> None:
+    import neurosym.bridge
+    import neurosym.engine
+    import neurosym.explain
+    import neurosym.train
+
+    assert set(neurosym.explain.__all__) == {
+        "Answer", "Failure", "Model", "Proof", "Violation", "WhyNot", "infer", "query", "why_not",
+    }  # fmt: skip
+    assert set(neurosym.bridge.__all__) == {"Program", "QueryResult", "compile"}
+    assert {"AbstractSemiring", "Boolean", "CertaintyFactor", "Fuzzy", "Probability",
+            "TopKProbability", "Limits", "evaluate", "goal_rule"} <= set(neurosym.engine.__all__)  # fmt: skip
+    assert {"Trainer", "EarlyStopping", "History", "load_checkpoint"} <= set(neurosym.train.__all__)
+    for module in (neurosym.engine, neurosym.explain, neurosym.bridge, neurosym.train):
+        for name in module.__all__:
+            assert getattr(module, name) is not None, (module.__name__, name)
