@@ -22,6 +22,7 @@ from neurosym.engine import (
     goal_rule,
     magic_rewrite,
     pred_key,
+    premise_value,
     term_value,
 )
 from neurosym.errors import ConfigurationError, LimitError
@@ -157,16 +158,20 @@ class Program(nn.Module):
                 "the new statements"
             )
 
+    def _program_for(self, keys: tuple[str, ...]) -> EngineProgram:
+        """The engine program with the neural outcomes of the inputs ``keys`` as facts."""
+        base = dict(self._engine.base)
+        for k, v in self._neural_facts(keys).items():
+            base[k] = base.get(k, []) + v
+        return EngineProgram(self._engine.rules, base, self._engine.sources)
+
     def _ground(self, goal: str, keys: tuple[str, ...], combine: bool) -> _Grounding:
         self._fresh()
         cache_key = (goal, keys, combine)
         hit = self._groundings.get(cache_key)
         if hit is not None:
             return hit
-        base = dict(self._engine.base)
-        for k, v in self._neural_facts(keys).items():
-            base[k] = base.get(k, []) + v
-        program = EngineProgram(self._engine.rules, base, self._engine.sources)
+        program = self._program_for(keys)
         goal_ = goal_rule(goal, program)
         qrule, names = goal_.rule, goal_.names
         rewritten = magic_rewrite(program, qrule)
@@ -373,10 +378,7 @@ class Program(nn.Module):
         hit = self._rule_groundings.get(keys)
         if hit is not None:
             return hit
-        base = dict(self._engine.base)
-        for k, v in self._neural_facts(keys).items():
-            base[k] = base.get(k, []) + v
-        program = EngineProgram(self._engine.rules, base, self._engine.sources)
+        program = self._program_for(keys)
         if any(rec for _, rec in components_of(program.rules)):
             raise NotImplementedError(
                 "satisfaction needs a non-recursive program so far (each rule's groundings "
@@ -388,11 +390,7 @@ class Program(nn.Module):
         triples = []
         for key, insts in sorted((ev.instances or {}).items(), key=repr):
             for inst in sorted(insts, key=repr):
-                body = 1
-                for pk in inst[1]:
-                    body = sr.times(body, values.get(pk, 0))
-                for nk in inst[2]:
-                    body = sr.times(body, sr.negate(values.get(nk, 0)))
+                body = premise_value(sr, values, ev.store, inst)
                 triples.append((inst[0], body, values.get(key, 0)))
         self._rule_groundings[keys] = (sr.graph, triples)
         return sr.graph, triples

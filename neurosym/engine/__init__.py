@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ._bdd import BDD
 from ._compile import CRule, compile_body, compile_rule, pred_key
-from ._forward import Evaluation, Instance, Limits, components_of, evaluate
+from ._forward import Evaluation, Instance, Limits, components_of, evaluate, premise_value
 from ._goal import Goal, goal_rule
 from ._magic import QUERY_PRED, magic_rewrite, original
 from ._program import FactKey, Program, compile_kb
@@ -57,6 +57,7 @@ __all__ = [
     "magic_rewrite",
     "original",
     "pred_key",
+    "premise_value",
     "resolve_semantics",
     "term_value",
 ]

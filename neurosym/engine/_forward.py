@@ -27,7 +27,7 @@ from ._semiring import AbstractSemiring, Boolean
 from ._store import Relation, Store
 from ._vector import qualifies, run_component
 
-__all__ = ["Evaluation", "Instance", "Limits", "evaluate"]
+__all__ = ["Evaluation", "Instance", "Limits", "evaluate", "premise_value"]
 
 # (rule index, positive body facts, negated body facts) of one ground rule instance
 Instance = tuple[int, tuple[FactKey, ...], tuple[FactKey, ...]]
@@ -80,11 +80,7 @@ class Evaluation:
         if self.values is None:
             return True
         sr = self.semiring
-        premise = sr.one()
-        for pk in inst[1]:
-            premise = sr.times(premise, self.values.get(pk, sr.zero()))
-        for nk in inst[2]:
-            premise = sr.times(premise, sr.negate(pattern_value(sr, self.values, self.store, nk)))
+        premise = premise_value(sr, self.values, self.store, inst)
         event = self.events.get((key, inst))
         return sr.report(sr.rule(event, premise))
 
@@ -186,7 +182,7 @@ def evaluate(
         return len(rel) if rel is not None else 0
 
     components = program.components or components_of(program.rules)
-    plans = program.plans if not valued else None
+    plans = program.plans  # any order is correct; the semantics does not change it
     events: dict[tuple[FactKey, Instance], Any] = {}
     valuer = (
         _Valuer(program, sr, store, instances, events) if instances is not None and valued else None
@@ -351,6 +347,18 @@ def pattern_value(
     return sr.plus_all([values.get((key[0], t), sr.zero()) for t in matching(store, key)])
 
 
+def premise_value(
+    sr: AbstractSemiring[Any], values: dict[FactKey, Any], store: Store, inst: Instance
+) -> Any:
+    """The ⊗ of an instance's premises: its positive facts and the negations of the rest."""
+    premise = sr.one()
+    for pk in inst[1]:
+        premise = sr.times(premise, values.get(pk, sr.zero()))
+    for nk in inst[2]:
+        premise = sr.times(premise, sr.negate(pattern_value(sr, values, store, nk)))
+    return premise
+
+
 def _check_limits(
     lim: Limits, total: int, rounds: int, started: float, fired: Counter[str]
 ) -> None:
@@ -407,13 +415,9 @@ class _Valuer:
         self.ordered: dict[FactKey, list[Instance]] = {}
 
     def _instance(self, key: FactKey, inst: Instance) -> Any:
-        sr, values, zero = self.sr, self.values, self.sr.zero()
+        sr = self.sr
         rule = self.rules[inst[0]]
-        premise = sr.one()
-        for pk in inst[1]:
-            premise = sr.times(premise, values.get(pk, zero))
-        for nk in inst[2]:
-            premise = sr.times(premise, sr.negate(pattern_value(sr, values, self.store, nk)))
+        premise = premise_value(sr, self.values, self.store, inst)
         if rule.transparent:
             return premise
         ev_key = (key, inst)

@@ -15,10 +15,8 @@ from typing import TYPE_CHECKING
 from neurosym.errors import Diagnostic, Severity, Span
 from neurosym.lang import (
     FUNCTION_NAMES,
-    Aggregate,
     Assign,
     Atom,
-    BinOp,
     BodyItem,
     Call,
     Comparison,
@@ -29,7 +27,6 @@ from neurosym.lang import (
     FixedWeight,
     LearnableWeight,
     Literal_,
-    Neg,
     NnRef,
     ParamDecl,
     Query,
@@ -41,7 +38,7 @@ from neurosym.lang import (
 from ._graph import expr_names
 from ._safety import Finding, body_safety, singletons
 from ._strata import stratification_findings, unreachable_findings
-from ._vars import aggregates, occurrences
+from ._vars import aggregates, occurrences, subexpressions
 
 if TYPE_CHECKING:
     from ._kb import KnowledgeBase
@@ -75,22 +72,7 @@ def _body_exprs(body: tuple[BodyItem, ...]) -> Iterator[Expr]:
 
 
 def _calls(e: Expr) -> Iterator[Call]:
-    if isinstance(e, Call):
-        yield e
-        for a in e.args:
-            yield from _calls(a)
-    elif isinstance(e, BinOp):
-        yield from _calls(e.left)
-        yield from _calls(e.right)
-    elif isinstance(e, Neg):
-        yield from _calls(e.operand)
-    elif isinstance(e, Der):
-        yield from _calls(e.expr)
-    elif isinstance(e, Aggregate):
-        for t in e.template:
-            yield from _calls(t)
-        for inner in _body_exprs(e.body):
-            yield from _calls(inner)
+    return (x for x in subexpressions(e) if isinstance(x, Call))
 
 
 def _clauses(kb: KnowledgeBase) -> Iterator[tuple[Atom | None, tuple[BodyItem, ...], str]]:
@@ -277,21 +259,7 @@ def _functions(kb: KnowledgeBase) -> Iterator[Finding]:
 
 
 def _dynamic_terms(e: Expr) -> Iterator[Der | NnRef]:
-    if isinstance(e, Der | NnRef):
-        yield e
-        if isinstance(e, Der):
-            yield from _dynamic_terms(e.expr)
-    elif isinstance(e, BinOp):
-        yield from _dynamic_terms(e.left)
-        yield from _dynamic_terms(e.right)
-    elif isinstance(e, Neg):
-        yield from _dynamic_terms(e.operand)
-    elif isinstance(e, Call):
-        for a in e.args:
-            yield from _dynamic_terms(a)
-    elif isinstance(e, Aggregate):
-        for inner in _body_exprs(e.body):
-            yield from _dynamic_terms(inner)
+    return (x for x in subexpressions(e) if isinstance(x, Der | NnRef))
 
 
 def _misplaced(kb: KnowledgeBase) -> Iterator[Finding]:

@@ -31,23 +31,19 @@ from neurosym._io import atomic_write_text
 from neurosym.errors import ConfigurationError, Span
 from neurosym.lang import (
     Assign,
-    BinOp,
     BodyItem,
-    Call,
     Comparison,
     Const,
-    Der,
     Expr,
     FixedWeight,
     LearnableWeight,
     Literal_,
-    Neg,
     NnRef,
     Rule,
     format_statement,
 )
 
-from ._vars import aggregates
+from ._vars import aggregates, subexpressions
 
 if TYPE_CHECKING:
     from ._kb import KnowledgeBase
@@ -83,34 +79,11 @@ def body_predicates(body: tuple[BodyItem, ...]) -> Iterator[tuple[str, int, str]
 
 def expr_names(e: Expr) -> Iterator[tuple[str, Span | None]]:
     """Lowercase symbol names in an arithmetic expression (states and parameters)."""
-    if isinstance(e, Const):
-        yield e.name, e.span
-    elif isinstance(e, BinOp):
-        yield from expr_names(e.left)
-        yield from expr_names(e.right)
-    elif isinstance(e, Neg):
-        yield from expr_names(e.operand)
-    elif isinstance(e, Call):
-        for a in e.args:
-            yield from expr_names(a)
-    elif isinstance(e, Der):
-        yield from expr_names(e.expr)
-    elif isinstance(e, NnRef):
-        for i in e.inputs or ():
-            yield from expr_names(i)
+    return ((x.name, x.span) for x in subexpressions(e) if isinstance(x, Const))
 
 
 def _nets(e: Expr) -> Iterator[str]:
-    if isinstance(e, NnRef):
-        yield e.net
-    elif isinstance(e, BinOp):
-        yield from _nets(e.left)
-        yield from _nets(e.right)
-    elif isinstance(e, Neg):
-        yield from _nets(e.operand)
-    elif isinstance(e, Call):
-        for a in e.args:
-            yield from _nets(a)
+    return (x.net for x in subexpressions(e) if isinstance(x, NnRef))
 
 
 def build_graph(kb: KnowledgeBase) -> nx.MultiDiGraph:

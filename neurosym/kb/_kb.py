@@ -265,24 +265,21 @@ class KnowledgeBase:
         """``compute(rules)``, remembered while the rules stay the same objects (facts may
         come and go): for analyses that depend on the rules alone."""
         rules = self.rules
-        key = tuple(id(r) for r in rules)
-        hit = self._rule_memo.get(table)
-        if hit is not None and hit[0] == key:
-            return hit[2]
-        value = compute(rules)
-        self._rule_memo[table] = (key, rules, value)  # keeps the rules alive: ids stay valid
-        return value
+        return self._memo_on(table, rules, lambda: compute(rules))
 
     def memoised_structure(self, table: str, compute: Any) -> Any:
         """``compute()``, remembered while every statement but the facts stays the same
         object: for analyses that read rules, constraints, queries and dynamics only."""
         structure = tuple(s for s in self._statements if not isinstance(s, Fact))
-        key = tuple(id(s) for s in structure)
+        return self._memo_on(table, structure, compute)
+
+    def _memo_on(self, table: str, statements: tuple[Statement, ...], compute: Any) -> Any:
+        key = tuple(id(s) for s in statements)
         hit = self._rule_memo.get(table)
         if hit is not None and hit[0] == key:
             return hit[2]
         value = compute()
-        self._rule_memo[table] = (key, structure, value)  # keeps them alive: ids stay valid
+        self._rule_memo[table] = (key, statements, value)  # keeps them alive: ids stay valid
         return value
 
     def source_line(self, span: Span | None) -> str | None:

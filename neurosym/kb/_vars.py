@@ -21,7 +21,7 @@ from neurosym.lang import (
     Var,
 )
 
-__all__ = ["aggregates", "body_var_occurrences", "expr_vars", "occurrences"]
+__all__ = ["aggregates", "body_var_occurrences", "expr_vars", "occurrences", "subexpressions"]
 
 
 def occurrences(e: Expr, *, into_aggregates: bool = True) -> Iterator[Var]:
@@ -88,3 +88,33 @@ def aggregates(e: Expr) -> Iterator[Aggregate]:
             yield from aggregates(a)
     elif isinstance(e, Der):
         yield from aggregates(e.expr)
+
+
+def subexpressions(e: Expr) -> Iterator[Expr]:
+    """``e`` and every expression inside it, pre-order (into aggregates' templates and the
+    arithmetic of their bodies): the one walk the analyses filter by node type."""
+    stack: list[Expr] = [e]
+    while stack:
+        x = stack.pop()
+        yield x
+        children: list[Expr] = []
+        if isinstance(x, BinOp):
+            children = [x.left, x.right]
+        elif isinstance(x, Neg):
+            children = [x.operand]
+        elif isinstance(x, Call):
+            children = list(x.args)
+        elif isinstance(x, Der):
+            children = [x.expr]
+        elif isinstance(x, NnRef):
+            children = list(x.inputs or ())
+        elif isinstance(x, ListTerm):
+            children = list(x.items)
+        elif isinstance(x, Aggregate):
+            children = list(x.template)
+            for item in x.body:
+                if isinstance(item, Assign):
+                    children.append(item.expr)
+                elif isinstance(item, Comparison):
+                    children.extend((item.left, item.right))
+        stack.extend(reversed(children))
