@@ -21,8 +21,9 @@ ALLOWED: dict[str, set[str]] = {
     "bridge": {"lang", "kb", "engine", "explain", "ode"},
     "optim": {"ode", "lang", "kb", "engine", "explain"},
     "train": {"ode", "bridge", "lang", "kb", "engine", "explain", "optim"},
-    "viz": {"lang", "kb", "engine", "explain", "ode", "bridge", "optim", "train"},
-    "cli": {"lang", "kb", "engine", "explain", "ode", "bridge", "optim", "train", "viz"},
+    "kbc": {"ode", "bridge", "lang", "kb", "engine", "explain", "optim", "train"},
+    "viz": {"lang", "kb", "engine", "explain", "ode", "bridge", "optim", "train", "kbc"},
+    "cli": {"lang", "kb", "engine", "explain", "ode", "bridge", "optim", "train", "kbc", "viz"},
 }
 BOTTOM = {"errors", "_io", "_typing"}
 NO_TORCH = {"lang", "kb", "engine", "explain", "errors", "_io", "cli"}
