@@ -60,3 +60,9 @@ def test_layer_surfaces_are_exactly_these() -> None:
     for module in (neurosym.engine, neurosym.explain, neurosym.bridge, neurosym.train):
         for name in module.__all__:
             assert getattr(module, name) is not None, (module.__name__, name)
+
+
+def test_kbc_names() -> None:
+    import neurosym.kbc
+
+    assert {"DATASETS", "DatasetName", "TripleDataset", "load_dataset"} <= set(neurosym.kbc.__all__)
