@@ -53,7 +53,9 @@ def test_layer_surfaces_are_exactly_these() -> None:
     assert set(neurosym.explain.__all__) == {
         "Answer", "Failure", "Model", "Proof", "Violation", "WhyNot", "infer", "query", "why_not",
     }  # fmt: skip
-    assert set(neurosym.bridge.__all__) == {"Program", "QueryResult", "compile"}
+    assert set(neurosym.bridge.__all__) == {
+        "HybridODE", "LawStatus", "Program", "QueryResult", "TrajectoryReport", "compile",
+    }  # fmt: skip
     semirings = {"AbstractSemiring", "Boolean", "CertaintyFactor", "Fuzzy", "Probability"}
     assert semirings | {"TopKProbability", "Limits", "evaluate"} <= set(neurosym.engine.__all__)
     assert {"Trainer", "EarlyStopping", "History", "load_checkpoint"} <= set(neurosym.train.__all__)

@@ -1,0 +1,398 @@
+"""``HybridODE``: the dynamics a knowledge base states, completed by neural terms and held
+to its laws.
+
+The vector field of state ``x_i`` is its known ``der(x_i) = ...`` expression (compiled from
+sympy to torch through a whitelist, see :mod:`._torchify`), whose ``nn(net, [...])`` terms
+call torch modules, plus an optional learned residual. Laws (``law ...``) are margins
+(:mod:`._laws`): penalties along trajectories by default, or hard by construction for the
+kinds that allow it (bounds by reparametrisation, rate bounds by clamping, dissipation by
+projection).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, final
+
+import sympy
+import torch
+from torch import Tensor, nn
+
+from neurosym.errors import ConfigurationError
+from neurosym.lang import NnRef
+from neurosym.lang._sympy import to_sympy
+from neurosym.ode import Solution, solve
+
+from ._laws import CompiledLaw, compile_law, field_symbol
+from ._report import TrajectoryReport, law_report
+from ._torchify import TorchExpr
+
+if TYPE_CHECKING:
+    from neurosym.kb import KnowledgeBase
+
+__all__ = ["HybridODE"]
+
+
+def _mlp(n_in: int, n_out: int, hidden: Sequence[int], dtype: torch.dtype) -> nn.Sequential:
+    sizes = (n_in, *hidden, n_out)
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1], dtype=dtype))
+        if i < len(sizes) - 2:
+            layers.append(nn.Tanh())
+    last = layers[-1]
+    assert isinstance(last, nn.Linear)
+    # Start from the known physics: the learned part is zero until data says otherwise.
+    nn.init.zeros_(last.weight)
+    nn.init.zeros_(last.bias)
+    return nn.Sequential(*layers)
+
+
+def _nn_refs(e: Any) -> list[NnRef]:
+    from neurosym.kb._vars import subexpressions
+
+    return [x for x in subexpressions(e) if isinstance(x, NnRef)]
+
+
+@final
+class HybridODE(nn.Module):
+    """A vector field from a knowledge base's ``state``, ``param``, ``der`` and ``law``
+    statements, with learned terms.
+
+    Args:
+        kb: the knowledge base.
+        neural: torch modules for the ``nn(net, [inputs])`` terms, by net name; a term with
+            ``k`` inputs receives a ``(batch, k)`` tensor and returns ``(batch, 1)`` (or
+            ``(batch,)``); ``nn(net)`` without inputs receives all states. Nets not given
+            get a small MLP whose last layer starts at zero.
+        residual: add a learned residual MLP over all states to every component. Default:
+            only when no ``der`` statement has an ``nn`` term, or some state has no ``der``.
+        hidden: hidden widths of the MLPs built here.
+        params: initial values overriding the file's ``param`` values.
+        learn: params to learn besides those written ``t(...)`` in the file; ``"all"`` for
+            every param.
+        hard: laws to enforce by construction, by name (``"all"``: every law whose kind
+            allows it); the others are penalties (:meth:`law_penalty`).
+        bound_width: width of the layer inside a hard state bound where the outward part
+            of the field is damped to zero (in the state's units): a field that would cross
+            the bound slows to a stop within about this distance of it. Elsewhere the
+            field is unchanged (to ``exp(-gap / bound_width)``).
+        dtype: dtype of parameters and states.
+
+    Example:
+        >>> import neurosym as ns, torch
+        >>> kb = ns.parse("state x. param k = 2.0. der(x) = -k * x. law pos: x >= 0.")
+        >>> f = HybridODE(kb, residual=False, hard="all")
+        >>> sol = f.solve(torch.tensor([[1.0]], dtype=torch.float64), torch.tensor([0.0, 1.0]))
+        >>> round(float(sol.ys[-1, 0, 0]), 4)  # exp(-2)
+        0.1353
+
+    Raises:
+        ConfigurationError: no states, a state without ``der`` when ``residual=False``, an
+            unknown param or law name, a law that cannot be hard, or an unsupported function.
+    """
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        *,
+        neural: Mapping[str, nn.Module] | None = None,
+        residual: bool | None = None,
+        hidden: Sequence[int] = (32,),
+        params: Mapping[str, float] | None = None,
+        learn: Sequence[str] | Literal["all"] = (),
+        hard: Sequence[str] | Literal["all"] = (),
+        bound_width: float = 1e-3,
+        dtype: torch.dtype = torch.float64,
+    ) -> None:
+        super().__init__()
+        self.states: tuple[str, ...] = kb.states
+        if not self.states:
+            raise ConfigurationError("the knowledge base declares no states (state x, v.)")
+        if bound_width <= 0:
+            raise ConfigurationError(f"bound_width must be positive, got {bound_width}")
+        self.dtype = dtype
+        self.bound_width = float(bound_width)
+        decls = {p.name: p for p in kb.params}
+        values = {n: p.value for n, p in decls.items()}
+        for name, v in (params or {}).items():
+            if name not in decls:
+                raise ConfigurationError(f"params: {name!r} is not a param of the knowledge base")
+            values[name] = float(v)
+        learned = set(decls) if learn == "all" else {n for n, p in decls.items() if p.learnable}
+        for name in [] if learn == "all" else learn:
+            if name not in decls:
+                raise ConfigurationError(f"learn: {name!r} is not a param of the knowledge base")
+            learned.add(name)
+        self.param_names: tuple[str, ...] = tuple(decls)
+
+        laws = [compile_law(law, states=self.states, params=self.param_names) for law in kb.laws]
+        self.laws: tuple[CompiledLaw, ...] = tuple(laws)
+        names = {law.name for law in laws}
+        wanted = {law.name for law in laws if law.kind != "general"} if hard == "all" else set(hard)
+        for name in wanted:
+            if name not in names:
+                raise ConfigurationError(f"hard: no law named {name!r}; laws: {sorted(names)}")
+        for law in laws:
+            if law.name in wanted and law.kind == "general":
+                raise ConfigurationError(
+                    f"law {law.name} ({law.text}) cannot be made hard: only bounds on a state or "
+                    "param, bounds on der(state) and der(E) <= 0 can; keep it as a penalty"
+                )
+        self.hard: frozenset[str] = frozenset(wanted)
+
+        # Params: learnable ones are raw parameters, reparametrised when a hard bound holds.
+        self._param_bounds: dict[str, tuple[int, float]] = {}
+        for law in laws:
+            if law.name in self.hard and law.kind == "bound" and law.target in decls:
+                assert law.limit is not None
+                self._param_bounds[law.target] = (law.sense, float(law.limit))
+        self.raw_params = nn.ParameterDict()
+        for name in decls:
+            v = values[name]
+            if name in self._param_bounds:
+                sense, c = self._param_bounds[name]
+                gap = sense * (v - c)
+                if gap <= 0:
+                    raise ConfigurationError(
+                        f"param {name} = {v} is outside its hard bound ({'>' if sense > 0 else '<'}"
+                        f" {c}); start it inside"
+                    )
+                v = float(torch.log(torch.tensor(gap, dtype=torch.float64)))
+            t = torch.tensor(v, dtype=dtype)
+            if name in learned:
+                self.raw_params[name] = nn.Parameter(t)
+            else:
+                self.register_buffer(f"fixed_{name}", t)
+
+        # Known terms and neural modules.
+        given = dict(neural or {})
+        self.neural = nn.ModuleDict()
+        self._whole_state_nets: list[str] = []
+        derivs = {d.state: d for d in kb.derivatives}
+        self._known: list[TorchExpr | None] = []
+        has_nn = False
+        for s in self.states:
+            d = derivs.get(s)
+            if d is None:
+                self._known.append(None)
+                continue
+            functions: dict[str, Callable[[Tensor], Tensor]] = {}
+            for ref in _nn_refs(d.expr):
+                has_nn = True
+                k = len(ref.inputs) if ref.inputs else len(self.states)
+                if ref.net not in self.neural:
+                    self.neural[ref.net] = (
+                        given.pop(ref.net) if ref.net in given else _mlp(k, 1, hidden, dtype)
+                    )
+                if ref.inputs:
+                    functions[f"nn_{ref.net}"] = self.neural[ref.net]
+                elif ref.net not in self._whole_state_nets:
+                    self._whole_state_nets.append(ref.net)
+            self._known.append(TorchExpr(to_sympy(d.expr), functions=functions))
+        if given:
+            raise ConfigurationError(
+                f"neural: {', '.join(sorted(given))} not used by any der(...) = ... nn(...) term"
+            )
+        missing = [s for s, k in zip(self.states, self._known) if k is None]
+        if residual is None:
+            residual = not has_nn or bool(missing)
+        if missing and not residual:
+            raise ConfigurationError(
+                f"no der(...) for {', '.join(missing)} and residual=False: their field is undefined"
+            )
+        self.residual = (
+            _mlp(len(self.states), len(self.states), hidden, dtype) if residual else None
+        )
+
+        # Hard laws on the field.
+        self._bounds = [
+            law
+            for law in laws
+            if law.name in self.hard and law.kind == "bound" and law.target in self.states
+        ]
+        self._rates = [law for law in laws if law.name in self.hard and law.kind == "rate"]
+        self._dissipations = []
+        for law in laws:
+            if law.name in self.hard and law.kind == "dissipation":
+                assert law.limit is not None
+                grads = [TorchExpr(sympy.diff(law.limit, sympy.Symbol(s))) for s in self.states]
+                self._dissipations.append((law, grads))
+
+    # ------------------------------------------------------------------ values
+    def param_values(self) -> dict[str, Tensor]:
+        """Every param's current value (learned ones through their reparametrisation)."""
+        out: dict[str, Tensor] = {}
+        for name in self.param_names:
+            raw = (
+                self.raw_params[name] if name in self.raw_params else getattr(self, f"fixed_{name}")
+            )
+            if name in self._param_bounds:
+                sense, c = self._param_bounds[name]
+                raw = c + sense * torch.exp(raw)
+            out[name] = raw
+        return out
+
+    def param_table(self) -> dict[str, float]:
+        """Every param's current value as a plain float (for printing and reports)."""
+        return {k: float(v.detach()) for k, v in self.param_values().items()}
+
+    def _values(self, y: Tensor) -> dict[str, Tensor]:
+        values: dict[str, Tensor] = {s: y[..., i] for i, s in enumerate(self.states)}
+        for name, v in self.param_values().items():
+            values[name] = v.expand(y.shape[:-1])
+        for net in self._whole_state_nets:
+            out = self.neural[net](y)
+            values[f"nn_{net}"] = out.squeeze(-1) if out.dim() == y.dim() else out
+        return values
+
+    def forward(self, t: Tensor, y: Tensor) -> Tensor:
+        """The field ``f(t, y)`` for states ``y`` of shape ``(batch, dim)``."""
+        values = self._values(y)
+        comps = [k(values) if k is not None else torch.zeros_like(y[..., 0]) for k in self._known]
+        f = torch.stack(comps, dim=-1)
+        if self.residual is not None:
+            f = f + self.residual(y)
+        return self._enforce(f, values)
+
+    def _enforce(self, f: Tensor, values: dict[str, Tensor]) -> Tensor:
+        if not (self._rates or self._dissipations):
+            return f
+        cols = list(f.unbind(-1))
+        for law in self._rates:
+            i = self.states.index(law.target)
+            fv = {**values, **{field_symbol(s).name: c for s, c in zip(self.states, cols)}}
+            _, active = law.evaluate(fv)
+            assert law.limit is not None
+            c = TorchExpr(law.limit)(values) if law.limit.free_symbols else float(law.limit)
+            capped = torch.clamp(cols[i], max=c) if law.sense < 0 else torch.clamp(cols[i], min=c)
+            cols[i] = torch.where(active, capped, cols[i])
+        f = torch.stack(cols, dim=-1)
+        for law, grads in self._dissipations:
+            g = torch.stack([gr(values) for gr in grads], dim=-1)
+            s = (g * f).sum(-1, keepdim=True)
+            excess = torch.relu(s) if law.sense < 0 else -torch.relu(-s)
+            f = f - excess * g / (g * g).sum(-1, keepdim=True).clamp_min(1e-300)
+        return f
+
+    # ------------------------------------------------------------------ solving
+    def solve(self, y0: Tensor, t: Tensor, **options: Any) -> Solution:
+        """Solve from ``y0`` ``(batch, dim)`` at times ``t`` with :func:`neurosym.ode.solve`
+        (same options); hard state bounds are solved in their reparametrised coordinates,
+        so every solver stage stays inside them.
+
+        Raises:
+            ConfigurationError: an initial state on or outside a hard bound.
+        """
+        y0 = y0.to(self.dtype)
+        if not self._bounds:
+            return solve(self, y0, t, **options)
+        if options.get("adjoint") and "adjoint_params" not in options:
+            options["adjoint_params"] = tuple(p for p in self.parameters() if p.requires_grad)
+        u0 = self.to_inner(y0)
+        sol = solve(_InnerField(self), u0, t, **options)
+        return dataclasses.replace(
+            sol, ys=self.from_inner(sol.ys), y_final=self.from_inner(sol.y_final)
+        )
+
+    def _bound_specs(self, like: Tensor) -> list[tuple[int, int, Tensor]]:
+        values = self.param_values()
+        specs = []
+        for law in self._bounds:
+            assert law.limit is not None
+            c = (
+                TorchExpr(law.limit)({k: v for k, v in values.items()})
+                if law.limit.free_symbols
+                else float(law.limit)
+            )
+            specs.append(
+                (self.states.index(law.target), law.sense, torch.as_tensor(c, dtype=like.dtype))
+            )
+        return specs
+
+    def to_inner(self, y: Tensor) -> Tensor:
+        """States → the solver's coordinates (``log`` of the gap to each hard bound)."""
+        cols = list(y.unbind(-1))
+        for i, sense, c in self._bound_specs(y):
+            gap = sense * (cols[i] - c)
+            if bool((gap <= 0).any()):
+                raise ConfigurationError(
+                    f"initial {self.states[i]} is on or outside its hard bound "
+                    f"({'>' if sense > 0 else '<'} {float(c):g}); start inside it"
+                )
+            cols[i] = torch.log(gap)
+        return torch.stack(cols, dim=-1)
+
+    def from_inner(self, u: Tensor) -> Tensor:
+        """The solver's coordinates → states."""
+        cols = list(u.unbind(-1))
+        for i, sense, c in self._bound_specs(u):
+            cols[i] = c + sense * torch.exp(cols[i])
+        return torch.stack(cols, dim=-1)
+
+    # ------------------------------------------------------------------ laws
+    def _law_values(self, y: Tensor) -> dict[str, Tensor]:
+        flat = y.reshape(-1, y.shape[-1]).to(self.dtype)
+        f = self(torch.zeros(flat.shape[0], 1, dtype=self.dtype), flat)
+        values = self._values(flat)
+        values.update({field_symbol(s).name: f[:, i] for i, s in enumerate(self.states)})
+        return {k: v.reshape(y.shape[:-1]) for k, v in values.items()}
+
+    def law_penalty(self, states: Tensor | Solution) -> dict[str, Tensor]:
+        """Mean violation ``relu(-margin)`` of each penalty (non-hard) law over states.
+
+        ``states`` is any ``(..., dim)`` tensor (a trajectory, collocation points) or a
+        solution. Hard laws are not listed: they hold by construction.
+        """
+        ys = states.ys if isinstance(states, Solution) else states
+        values = self._law_values(ys)
+        return {
+            law.name: law.violation(values).mean() for law in self.laws if law.name not in self.hard
+        }
+
+    def report(self, sol: Solution, *, tol: float = 1e-9) -> TrajectoryReport:
+        """Where each law holds, binds or is violated along a solution (worst sample at
+        each time), with time intervals and the size of the worst violation."""
+        ts = sol.ts if sol.ts.dim() == 1 else sol.ts[0]
+        with torch.no_grad():
+            return law_report(self.laws, self._law_values(sol.ys), ts, hard=self.hard, tol=tol)
+
+    def known_equations(self) -> list[sympy.Eq]:
+        """The known part of the field as ``Eq(der(x), rhs)`` with the params' current
+        values substituted (learned terms appear as ``nn_net(...)``)."""
+        from neurosym.lang._sympy import DER
+
+        subs = {sympy.Symbol(k): sympy.Float(v) for k, v in self.param_table().items()}
+        return [
+            sympy.Eq(DER(sympy.Symbol(s)), k.expr.subs(subs) if k is not None else sympy.Integer(0))
+            for s, k in zip(self.states, self._known)
+        ]
+
+
+@final
+class _InnerField(nn.Module):
+    """The field in the coordinates where hard state bounds cannot be crossed."""
+
+    def __init__(self, model: HybridODE) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, t: Tensor, u: Tensor) -> Tensor:
+        m = self.model
+        y = m.from_inner(u)
+        f = m(t, y)
+        cols = list(f.unbind(-1))
+        for i, sense, c in m._bound_specs(u):
+            gap = sense * (y[..., i] - c)
+            outward = sense * cols[i] < 0
+            # Damp the outward part to zero at the bound, so du/dt = f/gap stays finite.
+            # (1 - exp(-gap/w)) / gap, whose limit at gap -> 0 is 1/w.
+            safe = gap.clamp_min(1e-300)
+            ratio = torch.where(
+                gap > 1e-12 * m.bound_width,
+                -torch.expm1(-safe / m.bound_width) / safe,
+                1 / m.bound_width,
+            )
+            cols[i] = sense * torch.where(outward, cols[i] * ratio, cols[i] / safe)
+        return torch.stack(cols, dim=-1)
