@@ -1,18 +1,21 @@
-"""Drawings of knowledge bases (matplotlib, the ``viz`` extra)."""
+"""Drawings of knowledge bases, learning curves and trajectories (matplotlib, the ``viz``
+extra)."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, final
 
 from neurosym.errors import OptionalDependencyError
 
 if TYPE_CHECKING:
     import networkx as nx
 
-__all__ = ["draw_graph", "plot_curve"]
+__all__ = ["Panel", "draw_graph", "plot_curve", "plot_lines", "plot_panels"]
 
 _COLOURS = {
     "predicate": "#9ecae1",
@@ -133,6 +136,79 @@ def plot_curve(
         _save(fig, Path(path))
     finally:
         plt.close(fig)
+
+
+Series = Mapping[str, tuple[Sequence[float], Sequence[float]]]
+
+
+@final
+@dataclass(frozen=True)
+class Panel:
+    """One plot of several named ``(xs, ys)`` lines.
+
+    Attributes:
+        series: label → ``(xs, ys)``.
+        markers: labels drawn as points (data) rather than lines (models).
+        title, xlabel, ylabel: texts.
+        zero_line: draw ``y = 0`` (for margins: a law holds above it).
+    """
+
+    series: Series
+    markers: Collection[str] = ()
+    title: str = ""
+    xlabel: str = ""
+    ylabel: str = ""
+    zero_line: bool = False
+    shade: Sequence[tuple[float, float]] = field(default=())
+
+
+def plot_panels(path: str | os.PathLike[str], panels: Sequence[Panel], *, title: str = "") -> None:
+    """Panels side by side in one image file (PNG/SVG/PDF by suffix), written atomically;
+    ``Panel.shade`` intervals (e.g. where a law is violated) are shaded.
+
+    Raises:
+        OptionalDependencyError: matplotlib is not installed.
+    """
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    try:
+        for ax, panel in zip(axes[0], panels):
+            for label, (xs, ys) in panel.series.items():
+                if label in panel.markers:
+                    ax.plot(xs, ys, "o", markersize=3, label=label)
+                else:
+                    ax.plot(xs, ys, label=label)
+            if panel.zero_line:
+                ax.axhline(0.0, color="black", linewidth=0.8)
+            for a, b in panel.shade:
+                ax.axvspan(a, b, color="red", alpha=0.15)
+            ax.set_title(panel.title)
+            ax.set_xlabel(panel.xlabel)
+            ax.set_ylabel(panel.ylabel)
+            ax.legend(fontsize="small")
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        _save(fig, Path(path))
+    finally:
+        plt.close(fig)
+
+
+def plot_lines(
+    path: str | os.PathLike[str],
+    series: Series,
+    *,
+    markers: Collection[str] = (),
+    title: str = "",
+    xlabel: str = "",
+    ylabel: str = "",
+) -> None:
+    """Named lines (and data points, for the labels in ``markers``) in one plot.
+
+    Raises:
+        OptionalDependencyError: matplotlib is not installed.
+    """
+    plot_panels(path, [Panel(series, markers, title, xlabel, ylabel)])
 
 
 def _save(fig: Any, target: Path) -> None:

@@ -52,3 +52,15 @@ def test_digit_addition_example_learns_digits_from_sums(tmp_path: Path) -> None:
     # No digit label was used, yet digits are recognised far above chance (0.1).
     assert result["digit_accuracy"] > 0.6
     assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_laws_help_example_hard_laws_hold_at_every_solver_stage() -> None:
+    results = _load("laws_help").main(["--quick"])
+    for system in ("oscillator", "logistic"):
+        hard = results[f"{system}/hard"]
+        # A hard law holds at every state the solver evaluated the field at, not only on
+        # the reported grid (rounding aside).
+        assert max(hard["worst_any_step"]) <= 1e-12
+        assert max(hard["violated_share"]) == 0.0
+        for variant in ("none", "penalty", "hard"):
+            assert all(r < 10 for r in results[f"{system}/{variant}"]["rmse"])

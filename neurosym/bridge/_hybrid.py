@@ -12,7 +12,8 @@ projection).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal, final
 
 import sympy
@@ -79,6 +80,8 @@ class HybridODE(nn.Module):
             the bound slows to a stop within about this distance of it. Elsewhere the
             field is unchanged (to ``exp(-gap / bound_width)``).
         dtype: dtype of parameters and states.
+        seed: seed for the initial weights of the MLPs built here (the global generator
+            is left alone); ``None`` draws from the global generator.
 
     Example:
         >>> import neurosym as ns, torch
@@ -105,8 +108,27 @@ class HybridODE(nn.Module):
         hard: Sequence[str] | Literal["all"] = (),
         bound_width: float = 1e-3,
         dtype: torch.dtype = torch.float64,
+        seed: int | None = None,
     ) -> None:
         super().__init__()
+        self._recording: list[Tensor] | None = None
+        with torch.random.fork_rng(devices=[], enabled=seed is not None):
+            if seed is not None:
+                torch.manual_seed(seed)
+            self._setup(kb, neural, residual, hidden, params, learn, hard, bound_width, dtype)
+
+    def _setup(
+        self,
+        kb: KnowledgeBase,
+        neural: Mapping[str, nn.Module] | None,
+        residual: bool | None,
+        hidden: Sequence[int],
+        params: Mapping[str, float] | None,
+        learn: Sequence[str] | Literal["all"],
+        hard: Sequence[str] | Literal["all"],
+        bound_width: float,
+        dtype: torch.dtype,
+    ) -> None:
         self.states: tuple[str, ...] = kb.states
         if not self.states:
             raise ConfigurationError("the knowledge base declares no states (state x, v.)")
@@ -247,8 +269,21 @@ class HybridODE(nn.Module):
             values[f"nn_{net}"] = out.squeeze(-1) if out.dim() == y.dim() else out
         return values
 
+    @contextmanager
+    def recording(self) -> Iterator[list[Tensor]]:
+        """Collect every state at which the field is evaluated (every solver stage), in
+        the states' own coordinates: ``with model.recording() as seen: model.solve(...)``."""
+        seen: list[Tensor] = []
+        self._recording = seen
+        try:
+            yield seen
+        finally:
+            self._recording = None
+
     def forward(self, t: Tensor, y: Tensor) -> Tensor:
         """The field ``f(t, y)`` for states ``y`` of shape ``(batch, dim)``."""
+        if self._recording is not None:
+            self._recording.append(y.detach().clone())
         values = self._values(y)
         comps = [k(values) if k is not None else torch.zeros_like(y[..., 0]) for k in self._known]
         f = torch.stack(comps, dim=-1)
