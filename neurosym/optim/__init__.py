@@ -35,6 +35,8 @@ from ._continuum import (
     X,
     continuum_limit,
 )
+from ._diagnose import ADVICE_RULES, Advice, Diagnosis, diagnose_run
+from ._lyapunov import LyapunovCheck, lyapunov_check
 from ._optimizer import PhysicalHeavyBall
 from ._params import (
     DampingRegime,
@@ -50,6 +52,7 @@ from ._params import (
 from ._quadratic import iterations_to_tolerance, quadratic_run
 
 __all__ = [
+    "ADVICE_RULES",
     "GRAD_F",
     "HEAVY_BALL",
     "HESS_F",
@@ -62,10 +65,13 @@ __all__ = [
     "X_K",
     "X_KM1",
     "X_KM2",
+    "Advice",
     "ContinuumLimit",
     "DampingRegime",
+    "Diagnosis",
     "Hyperparameters",
     "K",
+    "LyapunovCheck",
     "PhysicalHeavyBall",
     "PhysicalParameters",
     "T",
@@ -73,8 +79,10 @@ __all__ = [
     "X",
     "continuum_limit",
     "damping_regime",
+    "diagnose_run",
     "from_physical",
     "iterations_to_tolerance",
+    "lyapunov_check",
     "nesterov_parameters",
     "optimal_heavy_ball",
     "quadratic_run",
