@@ -170,9 +170,10 @@ def continuum_limit(rule: UpdateRule) -> ContinuumLimit:
         step written back in the rule's own parameters (``sqrt(s)``).
 
     Raises:
-        ConfigurationError: the residual vanishes to every order kept (the rule is not
-            consistent with any ODE at this scaling), or the step cannot be solved for its
-            symbol.
+        ConfigurationError: the residual vanishes to every order kept, its leading order
+            holds no derivative of ``X``, or it has fractional powers of the time step (the
+            rule approximates no ODE at this time scaling), or the time step cannot be
+            solved for its symbol.
 
     Example:
         >>> limit = continuum_limit(RESNET)
@@ -207,6 +208,12 @@ def continuum_limit(rule: UpdateRule) -> ContinuumLimit:
     residual = _shift(jets, 1, h) - update
     series = sympy.expand(sympy.series(residual, h, 0, _ORDER).removeO())
     coeffs = [sympy.simplify(series.coeff(h, n)) for n in range(_ORDER)]
+    if sympy.simplify(series - sum(c * h**n for n, c in enumerate(coeffs))) != 0:
+        raise ConfigurationError(
+            f"the residual of {rule.name!r} has fractional powers of the time step "
+            f"{rule.time_step}: it is not a series in h; choose time_step so that the rule's "
+            "coefficients are smooth in it (e.g. sqrt(s) for momentum methods)"
+        )
     lead = next((n for n, c in enumerate(coeffs) if c != 0), None)
     if lead is None or lead + 1 >= _ORDER:
         raise ConfigurationError(
@@ -214,7 +221,13 @@ def continuum_limit(rule: UpdateRule) -> ContinuumLimit:
             "time scaling; choose another time_step"
         )
     c0, c1 = coeffs[lead], coeffs[lead + 1]
-    order = max(n for n, d in enumerate(jets) if c0.has(d))
+    orders = [n for n, d in enumerate(jets) if n and c0.has(d)]
+    if not orders:
+        raise ConfigurationError(
+            f"the leading order of {rule.name!r}, {c0}, holds no derivative of X: the rule "
+            "does not approximate an ODE at this time scaling; choose another time_step"
+        )
+    order = max(orders)
     a0, a1 = c0.coeff(jets[order]), c1.coeff(jets[order])
     low = sympy.expand(c0 / a0)
     high = sympy.expand(low + h * (c1 / a0 - c0 * a1 / a0**2))

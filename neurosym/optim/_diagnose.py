@@ -1,10 +1,10 @@
 """Diagnose a run from its iterates or its loss curve, with advice given by readable rules.
 
-From iterates, a run near a minimum follows the linear recurrence
-``x_{k+1} = P x_k + Q x_{k−1} + c`` (exactly, on a quadratic). A least-squares fit of
-``P``, ``Q``, ``c`` recovers the momentum (heavy ball: ``Q = −βI``; Nesterov:
-``Q = −βS``, ``P = (1 + β)S``) and, from the eigenvalues of ``P``, the damping regime of
-every eigen-direction, without knowing the gradient or the learning rate. From a loss curve
+From iterates, a run near a minimum follows a linear recurrence (exactly, on a quadratic):
+``x_{k+1} − x_k = β(x_k − x_{k−1}) − αA x_k + c`` for heavy ball, and
+``x_{k+1} = (I − αA)(x_k + β(x_k − x_{k−1})) + c`` for Nesterov. A least-squares fit
+recovers the momentum ``β`` and the matrix ``αA``, whose eigenvalues give the damping regime
+of every eigen-direction, without knowing the gradient or the learning rate. From a loss curve
 alone only its shape is seen: rising, ringing, or creeping.
 
 What the run shows becomes facts ``observed(...)``; the advice is derived from them by the
@@ -115,24 +115,58 @@ def _regime(b: complex, c: float) -> DampingRegime:
 
 
 def _fit(
-    xs: npt.NDArray[np.float64],
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float]:
-    """Least squares ``x_{k+1} ≈ P x_k + Q x_{k−1} + c``; returns ``P``, ``Q``, residual."""
+    xs: npt.NDArray[np.float64], method: Method
+) -> tuple[float, npt.NDArray[np.float64], float]:
+    """Fit the method's recurrence to the iterates; returns ``β``, ``S`` and the residual.
+
+    Heavy ball and gradient descent: ``x_{k+1} − x_k = β(x_k − x_{k−1}) + S x_k + c`` with
+    ``S = −αA``; ``β`` has a closed form once ``S`` and ``c`` are projected out (variable
+    projection), so directions the run never excites do not bias it. Nesterov:
+    ``x_{k+1} = S y_k + c`` with ``y_k = x_k + β(x_k − x_{k−1})`` and ``S = I − αA``, whose
+    residual is minimised over ``β`` by a grid and a golden-section refinement.
+    """
     n, d = xs.shape
-    if n - 2 < 2 * d + 1:
+    if n < d + 4:
         raise ConfigurationError(
-            f"diagnosing from iterates needs at least {2 * d + 3} iterates of dimension {d}, "
+            f"diagnosing from iterates needs at least {d + 4} iterates of dimension {d}, "
             f"got {n}; record more steps or project the iterates onto a few directions"
         )
-    design = np.hstack([xs[1:-1], xs[:-2], np.ones((n - 2, 1))])
-    target = xs[2:]
-    scale = np.abs(design).max(axis=0)
-    scale[scale == 0] = 1.0
-    coef, *_ = np.linalg.lstsq(design / scale, target, rcond=None)
-    coef = coef / scale[:, None]
-    resid = target - design @ coef
-    norm = float(np.linalg.norm(target - target.mean(axis=0))) or 1.0
-    return coef[:d].T, coef[d : 2 * d].T, float(np.linalg.norm(resid)) / norm
+    x_next, x, x_prev = xs[2:], xs[1:-1], xs[:-2]
+    step, target = x - x_prev, x_next - x
+    ones = np.ones((n - 2, 1))
+    norm = float(np.linalg.norm(target)) or 1.0
+
+    def project_out(
+        z: npt.NDArray[np.float64], y: npt.NDArray[np.float64]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        design = np.hstack([z, ones])
+        coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+        return y - design @ coef, coef
+
+    if method != "nesterov":
+        r_target, _ = project_out(x, target)
+        r_step, _ = project_out(x, step)
+        denom = float(np.sum(r_step * r_step))
+        beta = 0.0 if method == "gd" or denom == 0 else float(np.sum(r_step * r_target) / denom)
+        resid, coef = project_out(x, target - beta * step)
+        return beta, coef[:d].T, float(np.linalg.norm(resid)) / norm
+
+    def misfit(b: float) -> float:
+        return float(np.linalg.norm(project_out(x + b * step, x_next)[0]))
+
+    grid = np.linspace(-0.99, 0.999, 400)
+    i = int(np.argmin([misfit(b) for b in grid]))
+    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
+    ratio = (np.sqrt(5.0) - 1.0) / 2.0
+    for _ in range(60):  # golden section: the bracket shrinks to ~1e-14
+        a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+        if misfit(a) <= misfit(b):
+            hi = b
+        else:
+            lo = a
+    beta = float((lo + hi) / 2.0)
+    resid, coef = project_out(x + beta * step, x_next)
+    return beta, coef[:d].T, float(np.linalg.norm(resid)) / norm
 
 
 def _loss_shape(losses: npt.NDArray[np.float64]) -> tuple[set[str], float | None]:
@@ -177,7 +211,7 @@ def diagnose_run(
 
     Args:
         iterates: parameter vectors ``(steps + 1, dim)``, consecutive; at least
-            ``2·dim + 3`` of them. Best taken near the end of a run, where the loss is
+            ``dim + 4`` of them. Best taken near the end of a run, where the loss is
             close to quadratic.
         losses: the loss per step (used when no iterates are given, and for the rate).
         lr: the learning rate used; with iterates it turns the fitted dynamics into
@@ -218,16 +252,7 @@ def diagnose_run(
     if not np.all(np.isfinite(xs)):
         observed.add("diverging")
         return Diagnosis(tuple(sorted(observed)), _advise(observed), rate=rate)
-    P, Q, residual = _fit(xs)
-    d = xs.shape[1]
-    if method == "gd":
-        beta, S = 0.0, P
-    elif method == "heavy_ball":
-        beta = -float(np.trace(Q)) / d
-        S = P - (1.0 + beta) * np.eye(d)  # −αA, kept for the curvatures below
-    else:
-        S = P + Q  # I − αA
-        beta = -float(np.trace(Q)) / float(np.trace(S))
+    beta, S, residual = _fit(xs, method)
     # Per eigen-direction: b_i and c_i of z² − b z + c.
     if method == "nesterov":
         shrink = np.sort(np.linalg.eigvals(S).real)[::-1]
@@ -237,7 +262,7 @@ def diagnose_run(
         steps = np.sort(-np.linalg.eigvals(S).real)  # αλ_i, slowest first
         bs, cs = 1.0 + beta - steps, np.full_like(steps, beta)
     else:
-        steps = np.sort(1.0 - np.linalg.eigvals(S).real)
+        steps = np.sort(-np.linalg.eigvals(S).real)
         bs, cs = 1.0 - steps, np.zeros_like(steps)
     regimes = tuple(_regime(complex(b), float(c)) for b, c in zip(bs, cs))
     radii = [float(np.max(np.abs(np.roots([1.0, -b, c])))) for b, c in zip(bs, cs)]
