@@ -52,3 +52,22 @@ def test_digit_addition_example_learns_digits_from_sums(tmp_path: Path) -> None:
     # No digit label was used, yet digits are recognised far above chance (0.1).
     assert result["digit_accuracy"] > 0.6
     assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_optimizer_physics_example(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    plot = tmp_path / "optim.png"
+    result = _load("optimizer_physics").main(["--quick", "--plot", str(plot)])
+    it = result["iterations"]
+    # The numbers of docs/optim.md; the slow direction's regime reads off its discriminant.
+    assert it["gradient descent"] == 653 and it["Nesterov"] == 84
+    assert abs(it["heavy ball, Polyak optimum"] - 56) <= 2
+    assert it["heavy ball, critical"] < it["heavy ball, over-damped"] < it["gradient descent"]
+    assert it["heavy ball, critical"] < it["heavy ball, under-damped"]
+    assert result["regimes"]["heavy ball, critical"] == "critical"
+    assert result["regimes"]["heavy ball, under-damped"] == "underdamped"
+    assert result["regimes"]["heavy ball, over-damped"] == "overdamped"
+    assert result["diagnosis"]["momentum"] == pytest.approx(0.95, abs=1e-6)
+    assert result["diagnosis"]["advice"][0] == "lower_momentum"
+    assert result["physical"]["gradient descent"] == pytest.approx((1.0, 10.0, 0.1))
+    assert plot.read_bytes()[:4] == b"\x89PNG"
