@@ -207,13 +207,14 @@ def continuum_limit(rule: UpdateRule) -> ContinuumLimit:
     update = update.replace(lambda e: getattr(e, "func", None) in deltas, taylor)
     residual = _shift(jets, 1, h) - update
     series = sympy.expand(sympy.series(residual, h, 0, _ORDER).removeO())
-    coeffs = [sympy.simplify(series.coeff(h, n)) for n in range(_ORDER)]
-    if sympy.simplify(series - sum(c * h**n for n, c in enumerate(coeffs))) != 0:
+    raw = [series.coeff(h, n) for n in range(_ORDER)]
+    if sympy.expand(series - sum(c * h**n for n, c in enumerate(raw))) != 0:
         raise ConfigurationError(
             f"the residual of {rule.name!r} has fractional powers of the time step "
             f"{rule.time_step}: it is not a series in h; choose time_step so that the rule's "
             "coefficients are smooth in it (e.g. sqrt(s) for momentum methods)"
         )
+    coeffs = [sympy.simplify(c) for c in raw]
     lead = next((n for n, c in enumerate(coeffs) if c != 0), None)
     if lead is None or lead + 1 >= _ORDER:
         raise ConfigurationError(
