@@ -113,3 +113,10 @@ def test_the_rules_check_clean_and_bad_input_raises() -> None:
         diagnose_run()
     with pytest.raises(ConfigurationError, match="at least 8 iterates"):
         diagnose_run(iterates=np.zeros((5, 4)))
+
+
+def test_the_docs_show_the_rules_in_use() -> None:
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "optim.md"
+    assert ADVICE_RULES in doc.read_text(encoding="utf-8")
