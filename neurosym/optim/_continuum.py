@@ -85,7 +85,8 @@ class UpdateRule:
 
     Raises:
         ConfigurationError: ``update`` or ``time_step`` is not a sympy expression, or
-            ``time_step`` does not contain exactly one symbol.
+            ``update`` does not use :data:`X_K`, or ``time_step`` does not contain exactly
+            one symbol.
     """
 
     name: str
@@ -101,6 +102,11 @@ class UpdateRule:
                     f"UpdateRule.{what} must be a sympy expression, got "
                     f"{type(value).__name__}: build it from sympy symbols, not text"
                 )
+        if X_K not in self.update.free_symbols:
+            raise ConfigurationError(
+                f"UpdateRule.update must be written in X_K (the symbol x_k), and X_KM1, X_KM2 "
+                f"for earlier iterates; got {self.update!r}"
+            )
         if len(self.time_step.free_symbols) != 1:
             raise ConfigurationError(
                 f"UpdateRule.time_step must contain exactly one symbol (the step size), got "
@@ -108,25 +114,25 @@ class UpdateRule:
             )
 
 
-s_, mu_, k_n, h_ = sympy.symbols("s mu k_n h", positive=True)
+_S, _MU, _KN, _H = sympy.symbols("s mu k_n h", positive=True)
 
 # Heavy ball with Shi et al.'s momentum (1 − √(μs))/(1 + √(μs)), time step √s.
-_BETA_SC = (1 - sympy.sqrt(mu_ * s_)) / (1 + sympy.sqrt(mu_ * s_))
+_BETA_SC = (1 - sympy.sqrt(_MU * _S)) / (1 + sympy.sqrt(_MU * _S))
 HEAVY_BALL = UpdateRule(
     "heavy ball",
-    X_K - s_ * GRAD_F(X_K) + _BETA_SC * (X_K - X_KM1),
-    sympy.sqrt(s_),
+    X_K - _S * GRAD_F(X_K) + _BETA_SC * (X_K - X_KM1),
+    sympy.sqrt(_S),
 )
 # Nesterov's method for strongly convex functions (NAG-SC), one-line form.
 _LOOK = X_K + _BETA_SC * (X_K - X_KM1)
-NESTEROV = UpdateRule("Nesterov (NAG-SC)", _LOOK - s_ * GRAD_F(_LOOK), sympy.sqrt(s_))
+NESTEROV = UpdateRule("Nesterov (NAG-SC)", _LOOK - _S * GRAD_F(_LOOK), sympy.sqrt(_S))
 # Nesterov's method for convex functions (NAG-C): momentum (k − 1)/(k + 2).
 _LOOK_C = X_K + (K - 1) / (K + 2) * (X_K - X_KM1)
-NAG_C = UpdateRule("Nesterov (NAG-C)", _LOOK_C - s_ * GRAD_F(_LOOK_C), sympy.sqrt(s_))
+NAG_C = UpdateRule("Nesterov (NAG-C)", _LOOK_C - _S * GRAD_F(_LOOK_C), sympy.sqrt(_S))
 # A residual block: one forward Euler step.
-RESNET = UpdateRule("ResNet", X_K + h_ * VECTOR_FIELD(X_K), h_)
+RESNET = UpdateRule("ResNet", X_K + _H * VECTOR_FIELD(X_K), _H)
 # LM-ResNet (Lu et al. 2018): u_{n+1} = (1 − k_n) u_n + k_n u_{n−1} + Δt f(u_n).
-LM_RESNET = UpdateRule("LM-ResNet", (1 - k_n) * X_K + k_n * X_KM1 + h_ * VECTOR_FIELD(X_K), h_)
+LM_RESNET = UpdateRule("LM-ResNet", (1 - _KN) * X_K + _KN * X_KM1 + _H * VECTOR_FIELD(X_K), _H)
 
 
 @final

@@ -189,10 +189,11 @@ def _loss_shape(losses: npt.NDArray[np.float64]) -> tuple[set[str], float | None
 
 
 def _advise(observed: set[str]) -> tuple[Advice, ...]:
-    import neurosym as ns
+    from neurosym.explain import infer
+    from neurosym.kb import parse
 
     facts = "".join(f"observed({o}).\n" for o in sorted(observed | {"run"}))
-    model = ns.infer(ns.parse(ADVICE_RULES + facts, file="optim-advice.rules"))
+    model = infer(parse(ADVICE_RULES + facts, file="optim-advice.rules"))
     out = []
     for answer in model.facts("advice"):
         code = answer.fact[len("advice(") : -1]

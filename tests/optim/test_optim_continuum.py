@@ -101,6 +101,8 @@ def test_gradient_descent_modified_equation() -> None:
 def test_bad_rules_raise() -> None:
     with pytest.raises(ConfigurationError, match="sympy expression"):
         UpdateRule("text", "x_k - s*grad_f(x_k)", s)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="written in X_K"):
+        UpdateRule("other symbol", sp.Symbol("x") - s * GRAD_F(sp.Symbol("x")), sp.sqrt(s))
     with pytest.raises(ConfigurationError, match="exactly one symbol"):
         UpdateRule("two", X_K - s * GRAD_F(X_K), sp.sqrt(s * mu))
     # Gradient descent read at t = k·s²: the gradient term is O(√h), no series in h.
