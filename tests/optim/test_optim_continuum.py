@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import cmath
+from collections.abc import Callable
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import sympy as sp
 
@@ -113,3 +116,46 @@ def test_bad_rules_raise() -> None:
         continuum_limit(UpdateRule("unit step", X_K - GRAD_F(X_K), s))
     with pytest.raises(ConfigurationError, match="resolution"):
         continuum_limit(RESNET).equation("medium")  # type: ignore[arg-type]
+
+
+def characteristic_roots(lhs: sp.Expr, values: dict[sp.Symbol, float]) -> list[complex]:
+    """Roots r of the derived ODE on f = λx²/2 (or f(X) = aX), with X(t) = exp(rt)."""
+    r, lam = sp.symbols("r lam")
+    linear = lhs.subs({grad: lam * X, hess: lam, field: lam * X})
+    poly = sp.expand(sp.simplify(linear.subs(X, sp.exp(r * t)).doit() / sp.exp(r * t)))
+    coeffs = sp.Poly(poly.subs({**values, lam: values[sp.Symbol("lam")]}), r).all_coeffs()
+    return [complex(z) for z in np.roots([complex(c) for c in coeffs])]
+
+
+@pytest.mark.parametrize(
+    ("rule", "one_step"),
+    [
+        # The iteration on f = λx²/2 applied to the mode x_k = z^k, z = e^{rh}, over z^k.
+        (HEAVY_BALL, lambda z, b, st, lam: z - (1 + b) + b / z + st * lam),
+        (NESTEROV, lambda z, b, st, lam: z - (1 + b) * (1 - st * lam) + b * (1 - st * lam) / z),
+    ],
+    ids=["heavy-ball", "nag-sc"],
+)
+def test_high_resolution_is_a_higher_order_model_of_the_iteration(
+    rule: UpdateRule, one_step: Callable[[complex, float, float, float], complex]
+) -> None:
+    # Put each ODE's exact modes e^{rt} into the discrete iteration and measure the residual
+    # per unit s: the low-resolution ODE leaves O(√s), the high-resolution one O(s).
+    # (Numerical, independent of the symbolic comparison above.)
+    limit = continuum_limit(rule)
+    lam_value, mu_value = 2.0, 0.5
+    errors: dict[str, list[float]] = {"low": [], "high": []}
+    steps = [1e-2, 2.5e-3]
+    for st in steps:
+        values = {s: st, mu: mu_value, sp.Symbol("lam"): lam_value}
+        beta = (1 - (mu_value * st) ** 0.5) / (1 + (mu_value * st) ** 0.5)
+        for name, lhs in (("low", limit.low), ("high", limit.high)):
+            roots = characteristic_roots(lhs, values)
+            residual = max(
+                abs(one_step(cmath.exp(z * st**0.5), beta, st, lam_value)) for z in roots
+            )
+            errors[name].append(residual / st)
+    # s divided by 4 (h by 2): the low-resolution residual halves, the high-resolution one quarters.
+    assert errors["high"][0] < errors["low"][0] / 5
+    assert errors["low"][0] / errors["low"][1] == pytest.approx(2.0, rel=0.15)
+    assert errors["high"][0] / errors["high"][1] == pytest.approx(4.0, rel=0.15)
