@@ -64,3 +64,22 @@ def test_laws_help_example_hard_laws_hold_at_every_solver_stage() -> None:
         assert max(hard["violated_share"]) == 0.0
         for variant in ("none", "penalty", "hard"):
             assert all(r < 10 for r in results[f"{system}/{variant}"]["rmse"])
+
+
+def test_optimizer_physics_example(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    plot = tmp_path / "optim.png"
+    result = _load("optimizer_physics").main(["--quick", "--plot", str(plot)])
+    it = result["iterations"]
+    # The numbers of docs/optim.md; the slow direction's regime reads off its discriminant.
+    assert it["gradient descent"] == 653 and it["Nesterov"] == 84
+    assert abs(it["heavy ball, Polyak optimum"] - 56) <= 2
+    assert it["heavy ball, critical"] < it["heavy ball, over-damped"] < it["gradient descent"]
+    assert it["heavy ball, critical"] < it["heavy ball, under-damped"]
+    assert result["regimes"]["heavy ball, critical"] == "critical"
+    assert result["regimes"]["heavy ball, under-damped"] == "underdamped"
+    assert result["regimes"]["heavy ball, over-damped"] == "overdamped"
+    assert result["diagnosis"]["momentum"] == pytest.approx(0.95, abs=1e-6)
+    assert result["diagnosis"]["advice"][0] == "lower_momentum"
+    assert result["physical"]["gradient descent"] == pytest.approx((1.0, 10.0, 0.1))
+    assert plot.read_bytes()[:4] == b"\x89PNG"

@@ -44,6 +44,25 @@ def test_error_tree() -> None:
     assert issubclass(e.OptionalDependencyError, ImportError)
 
 
+OPTIM = {
+    "ADVICE_RULES", "Advice", "ContinuumLimit", "DampingRegime", "Diagnosis", "GRAD_F",
+    "HEAVY_BALL", "HESS_F", "Hyperparameters", "JAC_F", "K", "LM_RESNET", "LyapunovCheck",
+    "NAG_C", "NESTEROV", "PhysicalHeavyBall", "PhysicalParameters", "RESNET", "T",
+    "UpdateRule", "VECTOR_FIELD", "X", "X_K", "X_KM1", "X_KM2", "continuum_limit",
+    "damping_regime", "diagnose_run", "from_physical", "iterations_to_tolerance",
+    "lyapunov_check", "nesterov_parameters", "optimal_heavy_ball", "quadratic_run",
+    "spectral_radius", "to_physical",
+}  # fmt: skip
+
+
+def test_optim_names() -> None:
+    import neurosym.optim
+
+    assert set(neurosym.optim.__all__) == OPTIM
+    for name in OPTIM:
+        assert getattr(neurosym.optim, name) is not None
+
+
 def test_layer_surfaces_are_exactly_these() -> None:
     import neurosym.bridge
     import neurosym.engine
