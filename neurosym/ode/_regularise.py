@@ -178,7 +178,14 @@ class RegularisedField(nn.Module):
             parts = [f, (f * f).sum(-1, keepdim=True)]
             return torch.cat(parts, dim=-1)
         assert self.noise is not None  # checked in __init__
-        outer = torch.is_grad_enabled()
+        # Keep a graph only when something upstream can receive a gradient: the state, or
+        # the field's parameters (a plain callable is assumed to have some).
+        field = self.field
+        outer = torch.is_grad_enabled() and (
+            y.requires_grad
+            or not isinstance(field, nn.Module)
+            or any(p.requires_grad for p in field.parameters())
+        )
         with torch.enable_grad():
             # A state without a graph (the input itself, or evaluation under no_grad) is
             # made a leaf so the vector-Jacobian product has something to differentiate.
