@@ -171,6 +171,11 @@ class ODEBlock(nn.Module):
         self._calls_at_forward_end = 0
 
     @property
+    def nfe_total(self) -> int:
+        """Field calls over the block's lifetime (forward, backward and failed solves)."""
+        return self._calls
+
+    @property
     def nfe_backward(self) -> int:
         """Field calls since the last forward ended (the backward pass's, after it ran)."""
         return self._calls - self._calls_at_forward_end

@@ -140,13 +140,14 @@ def solver_swap_check(
                 if setting is not None:
                     for b in blocks:
                         stack.enter_context(b.using(setting))
+                before = [b.nfe_total for b in blocks]
                 try:
                     with torch.no_grad():
                         out = model(inputs)
                         value = float(fn(out, targets))
                 except SolverError:
                     value = math.nan
-                total = sum(b.nfe_forward for b in blocks)
+                total = sum(b.nfe_total - n for b, n in zip(blocks, before, strict=True))
             values.append(value)
             nfes.append(total)
     finally:
