@@ -287,6 +287,10 @@ def test_solver_swap_check_accuracy_metric_and_errors() -> None:
     report = ode.solver_swap_check(model, x, labels)
     assert report.metric_name == "accuracy" and report.metrics[0] == 1.0
     assert report.behaves_as_ode and model.training
+    starved = ode.SolverSetting("dopri5", rtol=1e-8, atol=1e-10, max_steps=2)
+    failed = ode.solver_swap_check(model, x, labels, solvers=[starved])
+    assert math.isnan(failed.metrics[1]) and failed.spread == math.inf
+    assert not failed.behaves_as_ode and failed.nfe[1] > 0
     with pytest.raises(ConfigurationError, match="no ODEBlock"):
         ode.solver_swap_check(nn.Linear(2, 2), x, labels)
     with pytest.raises(ConfigurationError, match="metric"):
