@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -83,3 +84,24 @@ def test_optimizer_physics_example(tmp_path: Path) -> None:
     assert result["diagnosis"]["advice"][0] == "lower_momentum"
     assert result["physical"]["gradient descent"] == pytest.approx((1.0, 10.0, 0.1))
     assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_odenet_digits_example(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    out = tmp_path / "odenet.json"
+    result = _load("odenet_digits").main(["--quick", "--json", str(out)])
+    models = ("resnet", "lm_resnet", "odeblock", "odeblock_ke")
+    rows = {name: result[name] for name in models}
+    for row in rows.values():
+        assert isinstance(row, dict)
+        assert row["accuracy"] > 0.3  # chance is 0.1
+    r, lm, node, ke = (rows[n] for n in models)
+    assert isinstance(r, dict) and isinstance(lm, dict)
+    assert isinstance(node, dict) and isinstance(ke, dict)
+    assert lm["params"] == r["params"] + 3  # k_1, k_2, k_3 of a depth-4 stack
+    assert len(lm["k"]) == 3 and "k" not in r
+    assert node["params"] == ke["params"] < r["params"]  # one weight-tied field
+    # The kinetic-energy penalty does not make dopri5 work harder (it lowers steps).
+    assert ke["steps"] <= node["steps"]
+    assert result["ke_step_reduction"] == pytest.approx(1 - ke["steps"] / node["steps"])
+    assert json.loads(out.read_text())["odeblock"]["steps"] == node["steps"]

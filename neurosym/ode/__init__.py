@@ -1,5 +1,6 @@
 """Neural ODE core: batched ODE solvers with per-sample step control, failure as data,
-stiff solvers, adjoints, events and continuous-depth modules.
+stiff solvers, adjoints, events, continuous-depth modules and networks read as
+differential equations (residual stacks as integrators, regularisers, a solver-swap check).
 
 The public surface is re-exported here; implementation lives in private modules.
 
@@ -17,12 +18,16 @@ from ._adaptive_solvers import Bosh3, Dopri5, Tsit5
 from ._controller import AbstractStepController, PIController, PIDController
 from ._dopri8 import Dopri8
 from ._fixed_solvers import RK4, Euler, Heun, Midpoint
-from ._modules import MLPField, NeuralODE, NFECounter, ODEBlock
+from ._modules import MLPField, NeuralODE, NFECounter
+from ._odeblock import ODEBlock, SolverSetting
+from ._regularise import Regularisation, RegularisedField, draw_noise
+from ._residual import LMResBlock, MomentumResBlock
 from ._rosenbrock import Rodas3
 from ._solution import Solution, Stats
 from ._solve import METHODS, solve
 from ._solver import AbstractExplicitRK, AbstractSolver, ButcherTableau, StepResult
 from ._status import Status
+from ._swap import SolverSwapReport, solver_swap_check
 
 __all__ = [
     "METHODS",
@@ -36,18 +41,26 @@ __all__ = [
     "Dopri8",
     "Euler",
     "Heun",
+    "LMResBlock",
     "MLPField",
     "Midpoint",
+    "MomentumResBlock",
     "NFECounter",
     "NeuralODE",
     "ODEBlock",
     "PIController",
     "PIDController",
+    "Regularisation",
+    "RegularisedField",
     "Rodas3",
     "Solution",
+    "SolverSetting",
+    "SolverSwapReport",
     "Stats",
     "Status",
     "StepResult",
     "Tsit5",
+    "draw_noise",
     "solve",
+    "solver_swap_check",
 ]

@@ -1,4 +1,4 @@
-"""Continuous-depth modules: ``NeuralODE``, ``ODEBlock``, ``MLPField`` and an NFE counter."""
+"""Continuous-depth modules: ``NeuralODE``, ``MLPField`` and an NFE counter."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from ._solution import Solution
 from ._solve import MethodName, solve
 from ._solver import AbstractSolver
 
-__all__ = ["MLPField", "NFECounter", "NeuralODE", "ODEBlock"]
+__all__ = ["MLPField", "NFECounter", "NeuralODE"]
 
 
 @final
@@ -156,42 +156,3 @@ class NeuralODE(nn.Module):
             max_steps=self.max_steps,
             throw=self.throw,
         )
-
-
-@final
-class ODEBlock(nn.Module):
-    """A continuous-depth layer: maps ``x`` to ``y(T)`` of ``dy/dt = f(t, y)``, ``y(0) = x``.
-
-    Args:
-        field: the vector field module.
-        t_end: the integration time (the "depth").
-        method: solver alias or object.
-        rtol: relative tolerance.
-        atol: absolute tolerance.
-        adjoint: differentiate by the adjoint method.
-
-    Example:
-        >>> block = ODEBlock(MLPField(3, (8,), time_input=False))
-        >>> block(torch.zeros(2, 3)).shape
-        torch.Size([2, 3])
-    """
-
-    def __init__(
-        self,
-        field: nn.Module,
-        *,
-        t_end: float = 1.0,
-        method: MethodName | AbstractSolver = "dopri5",
-        rtol: float = 1e-5,
-        atol: float = 1e-6,
-        adjoint: bool = False,
-    ) -> None:
-        super().__init__()
-        self.node = NeuralODE(field, method=method, rtol=rtol, atol=atol, adjoint=adjoint)
-        self.t_end = t_end
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Integrate from ``x`` ``(batch, dim)`` and return the final state."""
-        t = torch.tensor([0.0, self.t_end], dtype=x.dtype, device=x.device)
-        sol: Solution = self.node(x, t)
-        return sol.ys[-1]

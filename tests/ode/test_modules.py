@@ -12,6 +12,9 @@ EXPECTED = {
     "Bosh3", "ButcherTableau", "Dopri5", "Dopri8", "Euler", "Heun", "MLPField", "Midpoint",
     "NFECounter", "NeuralODE", "ODEBlock", "PIController", "PIDController", "Rodas3",
     "Solution", "Stats", "Status", "StepResult", "Tsit5", "solve",
+    # networks as differential equations
+    "LMResBlock", "MomentumResBlock", "Regularisation", "RegularisedField", "SolverSetting",
+    "SolverSwapReport", "draw_noise", "solver_swap_check",
 }  # fmt: skip
 
 
