@@ -151,6 +151,8 @@ class Panel:
         markers: labels drawn as points (data) rather than lines (models).
         title, xlabel, ylabel: texts.
         zero_line: draw ``y = 0`` (for margins: a law holds above it).
+        integer_x: whole numbers only on the x axis (years, epochs).
+        shade: x intervals to shade (e.g. where a law is violated).
     """
 
     series: Series
@@ -159,6 +161,7 @@ class Panel:
     xlabel: str = ""
     ylabel: str = ""
     zero_line: bool = False
+    integer_x: bool = False
     shade: Sequence[tuple[float, float]] = field(default=())
 
 
@@ -182,6 +185,10 @@ def plot_panels(path: str | os.PathLike[str], panels: Sequence[Panel], *, title:
                 ax.axhline(0.0, color="black", linewidth=0.8)
             for a, b in panel.shade:
                 ax.axvspan(a, b, color="red", alpha=0.15)
+            if panel.integer_x:
+                from matplotlib.ticker import MaxNLocator
+
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_title(panel.title)
             ax.set_xlabel(panel.xlabel)
             ax.set_ylabel(panel.ylabel)
@@ -202,13 +209,14 @@ def plot_lines(
     title: str = "",
     xlabel: str = "",
     ylabel: str = "",
+    integer_x: bool = False,
 ) -> None:
     """Named lines (and data points, for the labels in ``markers``) in one plot.
 
     Raises:
         OptionalDependencyError: matplotlib is not installed.
     """
-    plot_panels(path, [Panel(series, markers, title, xlabel, ylabel)])
+    plot_panels(path, [Panel(series, markers, title, xlabel, ylabel, integer_x=integer_x)])
 
 
 def _save(fig: Any, target: Path) -> None:

@@ -112,6 +112,9 @@ class HybridODE(nn.Module):
     ) -> None:
         super().__init__()
         self._recording: list[Tensor] | None = None
+        # During one solve, params and hard-bound limits are computed once (the same
+        # tensors, so gradients still flow to every use).
+        self._cache: tuple[dict[str, Tensor], list[tuple[int, int, Tensor]]] | None = None
         with torch.random.fork_rng(devices=[], enabled=seed is not None):
             if seed is not None:
                 torch.manual_seed(seed)
@@ -245,6 +248,8 @@ class HybridODE(nn.Module):
     # ------------------------------------------------------------------ values
     def param_values(self) -> dict[str, Tensor]:
         """Every param's current value (learned ones through their reparametrisation)."""
+        if self._cache is not None:
+            return self._cache[0]
         out: dict[str, Tensor] = {}
         for name in self.param_names:
             raw = (
@@ -321,6 +326,17 @@ class HybridODE(nn.Module):
             ConfigurationError: an initial state on or outside a hard bound.
         """
         y0 = y0.to(self.dtype)
+        if self._cache is not None:  # re-entrant (a field that solves): no caching inside
+            return self._solve(y0, t, options)
+        params = self.param_values()
+        self._cache = (params, [])
+        try:
+            self._cache = (params, self._bound_specs_uncached(y0))
+            return self._solve(y0, t, options)
+        finally:
+            self._cache = None
+
+    def _solve(self, y0: Tensor, t: Tensor, options: dict[str, Any]) -> Solution:
         if not self._bounds:
             return solve(self, y0, t, **options)
         if options.get("adjoint") and "adjoint_params" not in options:
@@ -332,6 +348,11 @@ class HybridODE(nn.Module):
         )
 
     def _bound_specs(self, like: Tensor) -> list[tuple[int, int, Tensor]]:
+        if self._cache is not None and self._cache[1]:
+            return self._cache[1]
+        return self._bound_specs_uncached(like)
+
+    def _bound_specs_uncached(self, like: Tensor) -> list[tuple[int, int, Tensor]]:
         values = self.param_values()
         specs = []
         for law in self._bounds:
