@@ -53,7 +53,10 @@ def test_layer_surfaces_are_exactly_these() -> None:
     assert set(neurosym.explain.__all__) == {
         "Answer", "Failure", "Model", "Proof", "Violation", "WhyNot", "infer", "query", "why_not",
     }  # fmt: skip
-    assert set(neurosym.bridge.__all__) == {"Program", "QueryResult", "compile"}
+    assert set(neurosym.bridge.__all__) == {
+        "Distilled", "Library", "Program", "QueryResult", "compile", "damping_ratio", "discover",
+        "distill", "linearise", "rule_text",
+    }  # fmt: skip
     semirings = {"AbstractSemiring", "Boolean", "CertaintyFactor", "Fuzzy", "Probability"}
     assert semirings | {"TopKProbability", "Limits", "evaluate"} <= set(neurosym.engine.__all__)
     assert {"Trainer", "EarlyStopping", "History", "load_checkpoint"} <= set(neurosym.train.__all__)
@@ -66,3 +69,10 @@ def test_kbc_names() -> None:
     import neurosym.kbc
 
     assert {"DATASETS", "DatasetName", "TripleDataset", "load_dataset"} <= set(neurosym.kbc.__all__)
+
+
+def test_ode_system_generators_are_public() -> None:
+    import neurosym.ode
+
+    generators = {"Trajectory", "damped_oscillator", "lorenz", "lotka_volterra", "pendulum"}
+    assert generators <= set(neurosym.ode.__all__)

@@ -23,6 +23,7 @@ from ._solution import Solution, Stats
 from ._solve import METHODS, solve
 from ._solver import AbstractExplicitRK, AbstractSolver, ButcherTableau, StepResult
 from ._status import Status
+from ._systems import Trajectory, damped_oscillator, lorenz, lotka_volterra, pendulum
 
 __all__ = [
     "METHODS",
@@ -48,6 +49,11 @@ __all__ = [
     "Stats",
     "Status",
     "StepResult",
+    "Trajectory",
     "Tsit5",
+    "damped_oscillator",
+    "lorenz",
+    "lotka_volterra",
+    "pendulum",
     "solve",
 ]
