@@ -41,17 +41,33 @@ def _lstsq(g: Array, b: Array, ridge: float) -> Array:
     return sol
 
 
-def stlsq(g: Array, b: Array, *, threshold: float, ridge: float = 0.0, max_iter: int = 25) -> Array:
+def stlsq(
+    g: Array,
+    b: Array,
+    *,
+    threshold: float,
+    ridge: float = 0.0,
+    max_iter: int = 25,
+    bnorm: float | None = None,
+) -> Array:
     """Sequentially thresholded least squares for one target ``b`` (Brunton et al. 2016).
 
     Columns are normalised to unit norm; a term is dropped while ``|ξ_j| ‖G_j‖ / ‖b‖`` is
     below ``threshold``; the final support is refitted by plain least squares.
 
+    Args:
+        g: the library matrix ``(N, J)``.
+        b: the target ``(N,)``.
+        threshold: the share of ``‖b‖`` below which a term is dropped.
+        ridge: ridge penalty on the normalised columns while thresholding.
+        max_iter: thresholding rounds at most.
+        bnorm: ``‖b‖`` of the original problem when ``(g, b)`` is its QR compression.
+
     Returns:
         The coefficients ``(J,)`` (zeros off the support).
     """
     norms = np.linalg.norm(g, axis=0)
-    bnorm = float(np.linalg.norm(b))
+    bnorm = float(np.linalg.norm(b)) if bnorm is None else bnorm
     coef = np.zeros(g.shape[1])
     if bnorm == 0.0:
         return coef
@@ -70,10 +86,9 @@ def stlsq(g: Array, b: Array, *, threshold: float, ridge: float = 0.0, max_iter:
     return coef
 
 
-def _bic(g: Array, b: Array, coef: Array, floor: float) -> float:
-    n = g.shape[0]
-    rss = max(float(np.sum((b - g @ coef) ** 2)), floor)
-    return float(n * np.log(rss / n) + np.log(n) * int(np.count_nonzero(coef)))
+def _bic(n: int, rss: float, k: int, floor: float) -> float:
+    rss = max(rss, floor)
+    return float(n * np.log(rss / n) + np.log(n) * k)
 
 
 def sparse_regression(
@@ -94,23 +109,31 @@ def sparse_regression(
             "the library or the targets are not finite on the data (a term overflows or is "
             "undefined there, e.g. log of a negative state)"
         )
+    # Every fit below lies in the column space of G, so it runs on the QR compression
+    # (R, Qᵀb), J rows instead of N, with the residual outside that space added back.
+    n = g.shape[0]
+    q, r = np.linalg.qr(g)
     coefs, used = [], []
     for d in range(bs.shape[1]):
         b = bs[:, d]
+        c = q.T @ b
+        outside = float(np.sum((b - q @ c) ** 2))
+        bnorm = float(np.linalg.norm(b))
         if threshold is not None:
-            coefs.append(stlsq(g, b, threshold=threshold, ridge=ridge))
+            coefs.append(stlsq(r, c, threshold=threshold, ridge=ridge, bnorm=bnorm))
             used.append(threshold)
             continue
-        floor = g.shape[0] * (1e-12 * float(np.sqrt(np.mean(b**2)))) ** 2
+        floor = n * (1e-12 * float(np.sqrt(np.mean(b**2)))) ** 2
         best: tuple[float, float, Array] | None = None
         seen: set[bytes] = set()
         for thr in _GRID:
-            coef = stlsq(g, b, threshold=float(thr), ridge=ridge)
+            coef = stlsq(r, c, threshold=float(thr), ridge=ridge, bnorm=bnorm)
             key = (coef != 0).tobytes()
             if key in seen:
                 continue
             seen.add(key)
-            score = _bic(g, b, coef, floor)
+            rss = outside + float(np.sum((c - r @ coef) ** 2))
+            score = _bic(n, rss, int(np.count_nonzero(coef)), floor)
             if best is None or score < best[0] - 1e-9:
                 best = (score, float(thr), coef)
         assert best is not None  # the grid is not empty
