@@ -73,7 +73,9 @@ def test_layer_surfaces_are_exactly_these() -> None:
         "Answer", "Failure", "Model", "Proof", "Violation", "WhyNot", "infer", "query", "why_not",
     }  # fmt: skip
     assert set(neurosym.bridge.__all__) == {
-        "HybridODE", "LawStatus", "Program", "QueryResult", "TrajectoryReport", "compile",
+        "Distilled", "DynamicsExplanation", "HybridODE", "LawStatus", "Library", "Linearisation",
+        "Program", "QueryResult", "TrajectoryReport", "compile", "damping_ratio", "discover",
+        "distill", "linear_analysis", "linearise", "rule_text",
     }  # fmt: skip
     semirings = {"AbstractSemiring", "Boolean", "CertaintyFactor", "Fuzzy", "Probability"}
     assert semirings | {"TopKProbability", "Limits", "evaluate"} <= set(neurosym.engine.__all__)
@@ -87,3 +89,10 @@ def test_kbc_names() -> None:
     import neurosym.kbc
 
     assert {"DATASETS", "DatasetName", "TripleDataset", "load_dataset"} <= set(neurosym.kbc.__all__)
+
+
+def test_ode_system_generators_are_public() -> None:
+    import neurosym.ode
+
+    generators = {"Trajectory", "damped_oscillator", "lorenz", "lotka_volterra", "pendulum"}
+    assert generators <= set(neurosym.ode.__all__)

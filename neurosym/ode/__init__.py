@@ -28,6 +28,7 @@ from ._solve import METHODS, solve
 from ._solver import AbstractExplicitRK, AbstractSolver, ButcherTableau, StepResult
 from ._status import Status
 from ._swap import SolverSwapReport, solver_swap_check
+from ._systems import Trajectory, damped_oscillator, lorenz, lotka_volterra, pendulum
 
 __all__ = [
     "METHODS",
@@ -59,8 +60,13 @@ __all__ = [
     "Stats",
     "Status",
     "StepResult",
+    "Trajectory",
     "Tsit5",
+    "damped_oscillator",
     "draw_noise",
+    "lorenz",
+    "lotka_volterra",
+    "pendulum",
     "solve",
     "solver_swap_check",
 ]
