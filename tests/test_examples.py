@@ -105,3 +105,22 @@ def test_odenet_digits_example(tmp_path: Path) -> None:
     assert ke["steps"] <= node["steps"]
     assert result["ke_step_reduction"] == pytest.approx(1 - ke["steps"] / node["steps"])
     assert json.loads(out.read_text())["odeblock"]["steps"] == node["steps"]
+
+
+def test_lynx_hare_example_keeps_rates_positive_and_fits(tmp_path: Path) -> None:
+    result = _load("lynx_hare").main(["--quick"])
+    assert all(v > 0 for v in result["rates"].values())
+    # The loss goes down from the initial guess (L-BFGS, 5 iterations).
+    assert result["loss"][-1] < 0.5 * result["loss"][0]
+    # The data: hare peaks in 1903 and 1913 (data/lynx_hare.csv), so a period of 10 years.
+    assert result["data_period"] == 10.0
+
+
+def test_oscillator_example_explains_the_hybrid_model(tmp_path: Path) -> None:
+    plot = tmp_path / "osc.png"
+    result = _load("oscillator").main(["--quick", "--plot", str(plot)])
+    # The spring is known and the damping is learned: even a short fit puts the distilled
+    # damping ratio near the truth, 0.1, and the hard energy law is never broken.
+    assert abs(result["hybrid"]["damping_ratio"][0] - 0.1) < 0.02
+    assert "dissipative (hard, holds by construction): holds" in result["explanation"]
+    assert plot.read_bytes()[:4] == b"\x89PNG"

@@ -72,10 +72,31 @@ def _complex(z: complex) -> str:
     return f"{z.real:.4g} {'+' if z.imag >= 0 else '-'} {abs(z.imag):.4g}i"
 
 
+def _equilibrium(equations: Sequence[sympy.Eq], names: Sequence[str]) -> dict[str, float]:
+    """The equilibrium Newton's method reaches from the origin (the origin itself when it is
+    one); the field is rarely exactly zero at the origin once it has been learned."""
+    syms = [sympy.Symbol(n) for n in names]
+    rhs = sympy.Matrix([eq.rhs for eq in equations])
+    jac = rhs.jacobian(sympy.Matrix(syms))
+    x = np.zeros(len(names))
+    for _ in range(50):
+        subs = dict(zip(syms, (float(v) for v in x)))
+        f = np.array([float(v) for v in rhs.subs(subs)], dtype=float)
+        if np.max(np.abs(f)) < 1e-12:
+            break
+        j = np.array(jac.subs(subs).tolist(), dtype=float)
+        try:
+            x = x - np.linalg.solve(j, f)
+        except np.linalg.LinAlgError:
+            break
+    return dict(zip(names, (float(v) for v in x)))
+
+
 def linear_analysis(
     equations: Sequence[sympy.Eq], *, at: Mapping[str, float] | None = None
 ) -> Linearisation:
-    """Eigenvalues, damping ratio, natural frequency and period at an equilibrium.
+    """Eigenvalues, damping ratio, natural frequency and period at an equilibrium ``at``
+    (default: the one Newton's method reaches from the origin).
 
     Example:
         >>> import sympy
@@ -88,9 +109,9 @@ def linear_analysis(
     Raises:
         ConfigurationError: ``at`` is not an equilibrium, or symbols other than states.
     """
-    jac = linearise(equations, at=at)
     names = [str(eq.lhs.args[0]) for eq in equations]
-    point = dict.fromkeys(names, 0.0) if at is None else {k: float(v) for k, v in at.items()}
+    point = _equilibrium(equations, names) if at is None else {k: float(v) for k, v in at.items()}
+    jac = linearise(equations, at=point)
     a = np.array(jac.tolist(), dtype=float)
     eig = [complex(z) for z in np.linalg.eigvals(a)]
     eig.sort(key=lambda z: (-z.real, abs(z.imag)))
@@ -147,9 +168,7 @@ class DynamicsExplanation:
         t0, t1 = self.report.ts[0], self.report.ts[-1]
         out = [f"dynamics of {', '.join(self.states)} over t in [{t0:.3g}, {t1:.3g}]"]
         out.append("known equations (params as they are now):")
-        out.extend(
-            f"  {line}" for line in rule_text(self.known).splitlines() if line.startswith("der(")
-        )
+        out.extend(f"  {line}" for line in _show(self.known))
         if self.params:
             out.append("params: " + ", ".join(f"{k} = {v:.4g}" for k, v in self.params.items()))
         rules = [
@@ -169,11 +188,7 @@ class DynamicsExplanation:
             out.append(f"  {s.name} ({how}): {state}")
         if self.distilled is not None:
             out.append("what the learned field does, distilled:")
-            out.extend(
-                f"  {line}"
-                for line in rule_text(self.distilled).splitlines()
-                if line.startswith("der(")
-            )
+            out.extend(f"  {line}" for line in _show(self.distilled))
         if self.linear is not None:
             out.append(str(self.linear))
         out.extend(self.notes)
@@ -199,6 +214,15 @@ class DynamicsExplanation:
                 "period": lin.period,
             },
         }
+
+
+def _show(equations: Sequence[sympy.Eq]) -> list[str]:
+    """``der(x) = ...`` lines: in the rule language where it can spell them (learned
+    terms such as ``nn_force_net(x, v)`` it cannot), else as sympy prints them."""
+    try:
+        return [ln for ln in rule_text(equations, digits=5).splitlines() if ln.startswith("der(")]
+    except ConfigurationError:
+        return [f"der({eq.lhs.args[0]}) = {sympy.sstr(sympy.N(eq.rhs, 5))}" for eq in equations]
 
 
 def _has_learned(equations: Sequence[sympy.Eq]) -> bool:

@@ -25,6 +25,7 @@ from neurosym.lang import NnRef
 from neurosym.lang._sympy import to_sympy
 from neurosym.ode import Solution, solve
 
+from ._explain_dynamics import DynamicsExplanation, explain_dynamics
 from ._laws import CompiledLaw, compile_law, field_symbol
 from ._report import TrajectoryReport, law_report
 from ._torchify import TorchExpr
@@ -413,6 +414,21 @@ class HybridODE(nn.Module):
         ts = sol.ts if sol.ts.dim() == 1 else sol.ts[0]
         with torch.no_grad():
             return law_report(self.laws, self._law_values(sol.ys), ts, hard=self.hard, tol=tol)
+
+    def explain(
+        self,
+        sol: Solution,
+        *,
+        distilled: Sequence[sympy.Eq] | None = None,
+        at: Mapping[str, float] | None = None,
+        tol: float = 1e-9,
+    ) -> DynamicsExplanation:
+        """Explain a trajectory: the known equations and params, which if-then laws fire
+        over which time intervals, which laws bind or break, the ``distilled`` equations
+        of the whole learned field (from :func:`distill`) and their linearisation at the
+        equilibrium ``at`` (default: the origin): eigenvalues, damping ratio, natural
+        frequency, period. Without learned terms the known equations are linearised."""
+        return explain_dynamics(self, self.report(sol, tol=tol), distilled=distilled, at=at)
 
     def known_equations(self) -> list[sympy.Eq]:
         """The known part of the field as ``Eq(der(x), rhs)`` with the params' current
