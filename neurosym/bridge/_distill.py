@@ -97,12 +97,13 @@ def _build(
     b: Array,
     threshold: float | None,
     ridge: float,
+    select: Literal["bic", "residual"],
 ) -> Distilled:
     if not ridge >= 0:
         raise ConfigurationError(f"ridge must be >= 0, got {ridge}")
     if threshold is not None and not threshold >= 0:
         raise ConfigurationError(f"threshold must be >= 0 (a share of ‖b‖), got {threshold}")
-    coef, used = sparse_regression(g, b, threshold=threshold, ridge=ridge)
+    coef, used = sparse_regression(g, b, threshold=threshold, ridge=ridge, select=select)
     res = np.linalg.norm(b - g @ coef, axis=0) / np.maximum(np.linalg.norm(b, axis=0), 1e-300)
     eqs = _equations(names, library.terms, coef)
     return Distilled(names, library.terms, coef, res, used, eqs)
@@ -154,7 +155,9 @@ def distill(
         library: candidate terms (default: polynomials of degree 2 with a constant).
         t: the time at which the field is evaluated (for autonomous fields it is unused).
         threshold: the STLSQ threshold as a share of ``‖der(x_i)‖``; ``None`` sweeps a grid
-            and keeps the support with the lowest BIC.
+            and keeps the sparsest support whose relative residual is within 10% of the
+            best one's (the field's values are exact, so what is left is the network's own
+            error, which an information criterion would happily fit with extra terms).
         ridge: ridge penalty on the normalised columns during thresholding.
 
     Returns:
@@ -194,7 +197,7 @@ def distill(
     names_, lib = _names_and_library(y.shape[1], names, library)
     y64 = _as_array(y, "states")
     g = lib.evaluate({n: y64[:, i] for i, n in enumerate(names_)})
-    return _build(names_, lib, g, _as_array(out, "field"), threshold, ridge)
+    return _build(names_, lib, g, _as_array(out, "field"), threshold, ridge, "residual")
 
 
 def _trajectories(states: StatesLike, t: object) -> tuple[list[Array], list[Array]]:
@@ -268,4 +271,4 @@ def discover(
         g, b = np.concatenate(gs), np.concatenate(bs)
     else:
         raise ConfigurationError(f"method must be 'weak' or 'savgol', got {method!r}")
-    return list(_build(names_, lib, g, b, threshold, ridge).equations)
+    return list(_build(names_, lib, g, b, threshold, ridge, "bic").equations)

@@ -18,6 +18,7 @@ coefficients are not shrunk.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -92,9 +93,25 @@ def _bic(n: int, rss: float, k: int, floor: float) -> float:
 
 
 def sparse_regression(
-    g: Array, bs: Array, *, threshold: float | None = None, ridge: float = 0.0
+    g: Array,
+    bs: Array,
+    *,
+    threshold: float | None = None,
+    ridge: float = 0.0,
+    select: Literal["bic", "residual"] = "bic",
 ) -> tuple[Array, Array]:
-    """STLSQ for each column of ``bs``; with ``threshold=None`` a BIC-scored sweep.
+    """STLSQ for each column of ``bs``; with ``threshold=None`` a sweep over thresholds.
+
+    Args:
+        g: the library matrix ``(N, J)``.
+        bs: the targets ``(N, D)``.
+        threshold: a fixed threshold, or ``None`` for the sweep.
+        ridge: ridge penalty while thresholding.
+        select: how the sweep picks a support. ``"bic"`` (targets from noisy data): the
+            lowest Bayesian information criterion. ``"residual"`` (targets from a learned
+            field, exact but for the model's own error): the sparsest support whose
+            relative residual is within 10% (plus 1e-9) of the best in the sweep; an
+            information criterion would keep terms that fit the network's wiggles.
 
     Returns:
         ``(coefficients (J, D), thresholds (D,))``, the thresholds actually used.
@@ -124,21 +141,23 @@ def sparse_regression(
             used.append(threshold)
             continue
         floor = n * (1e-12 * float(np.sqrt(np.mean(b**2)))) ** 2
-        best: tuple[float, float, Array] | None = None
+        sweep: list[tuple[float, int, float, Array]] = []  # (rss, terms, threshold, coef)
         seen: set[bytes] = set()
         for thr in _GRID:
             coef = stlsq(r, c, threshold=float(thr), ridge=ridge, bnorm=bnorm)
             key = (coef != 0).tobytes()
-            if key in seen:
-                continue
-            seen.add(key)
-            rss = outside + float(np.sum((c - r @ coef) ** 2))
-            score = _bic(n, rss, int(np.count_nonzero(coef)), floor)
-            if best is None or score < best[0] - 1e-9:
-                best = (score, float(thr), coef)
-        assert best is not None  # the grid is not empty
-        coefs.append(best[2])
-        used.append(best[1])
+            if key not in seen:
+                seen.add(key)
+                rss = outside + float(np.sum((c - r @ coef) ** 2))
+                sweep.append((rss, int(np.count_nonzero(coef)), float(thr), coef))
+        if select == "bic":
+            pick = min(sweep, key=lambda s: (round(_bic(n, s[0], s[1], floor), 9), s[1]))
+        else:
+            best = min(np.sqrt(s[0]) for s in sweep) / max(bnorm, 1e-300)
+            ok = [s for s in sweep if np.sqrt(s[0]) / max(bnorm, 1e-300) <= 1.1 * best + 1e-9]
+            pick = min(ok, key=lambda s: (s[1], s[0]))
+        coefs.append(pick[3])
+        used.append(pick[2])
     return np.stack(coefs, axis=1), np.array(used)
 
 

@@ -99,6 +99,23 @@ def test_distill_a_linear_module_gives_its_matrix() -> None:
     assert bridge.damping_ratio(d.equations) == pytest.approx(0.4 / (2 * 2.0), rel=1e-10)
 
 
+def test_distill_ignores_a_small_unmodelled_wiggle() -> None:
+    # The true field is linear; the "network" adds a 0.5% wiggle no library term can
+    # express. The support rule keeps the linear terms (an information criterion on these
+    # noise-free values would add quadratic terms to chase the wiggle).
+    states = torch.randn(200, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+
+    def field(t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        x_, v_ = s[:, 0], s[:, 1]
+        return torch.stack([v_, -x_ - 0.2 * v_ + 0.005 * torch.sin(3 * x_ * v_)], dim=1)
+
+    d = bridge.distill(field, states, names=["x", "v"])
+    assert _coef(d.equations) == {
+        "x": {v: pytest.approx(1.0)},
+        "v": {x: pytest.approx(-1.0, rel=1e-2), v: pytest.approx(-0.2, rel=1e-2)},
+    }
+
+
 def test_distilled_rules_load_back_as_the_same_equations() -> None:
     states = torch.randn(60, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
 
