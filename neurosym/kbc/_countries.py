@@ -112,7 +112,7 @@ def countries_experiment(
     seeds: int = 10,
     quick: bool = False,
     depths: Sequence[int] = (1, 2, 3),
-    epochs: int = 20,
+    epochs: int = 40,
 ) -> dict[str, Any]:
     """Induce rules for ``locatedIn`` from the setting's NTP templates and score the test
     countries, once per seed.

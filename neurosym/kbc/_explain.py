@@ -95,8 +95,8 @@ def explain_prediction(
         >>> e = explain_prediction(rules, ds, ("a", "s", "c"))
         >>> print(e.proof)
         s_1(a, c) = 0.5  by rule s1_1 (<added 1>:3:1), X = a, Y = c, Z = b, weight 0.5
-          r(a, b) = 1  fact (<string>:1:1)
-          r(b, c) = 1  fact (<string>:1:1)
+          r(a, b) = 1  fact
+          r(b, c) = 1  fact
         >>> [(g.rule, dict(g.bindings)["Z"], g.contribution) for g in e.groundings]
         [('s1_1', 'b', 0.5)]
     """
@@ -153,8 +153,8 @@ def explain_prediction(
             a, b = (path[i + 1], path[i]) if rev else (path[i], path[i + 1])
             v = float(known[ridx[q], a, b])
             pred = premise_pred(q)
-            kind = "rule" if pred != q else "fact"
-            premises.append(Proof(_fact(pred, ents[a], ents[b]), v, kind))
+            step = _fact(pred, ents[a], ents[b])
+            premises.append(Proof(step, v, "rule") if pred != q else Proof(step, v, "fact"))
         found.append(
             Proof(
                 goal,

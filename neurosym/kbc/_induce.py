@@ -60,6 +60,9 @@ __all__ = ["InducedRule", "InducedRules", "induce_rules", "layered_kb"]
 _MIDDLE = ("Z", "W", "V", "U", "T", "S")
 # the largest number of instantiations of one template the learner enumerates
 _MAX_INSTANTIATIONS = 20_000
+# the starting confidence logit of every template copy: σ(−4) ≈ 0.02, below the default
+# threshold, so a rule that training never raised is not read off
+_START = -4.0
 
 
 @final
@@ -354,7 +357,7 @@ def induce_rules(
     batch_size: int = 64,
     lr: float = 0.1,
     hide: float = 0.5,
-    threshold: float = 0.1,
+    threshold: float = 0.05,
 ) -> InducedRules:
     """Learn weighted instantiations of the templates from the training facts.
 
@@ -365,7 +368,8 @@ def induce_rules(
         heads: the relations to learn rules for (default: every relation).
         seed: seeds the initial attention and the order of the minibatches.
         epochs: passes over the training facts of the heads.
-        batch_size: training facts per step (their edges are hidden in that step).
+        batch_size: training facts per step (their edges are hidden in that step); at
+            most a quarter of the facts, so that most of the graph stays visible.
         lr: Adam's learning rate.
         hide: the probability that each *other* training answer ``p(x, y')`` of a batch
             fact ``p(x, y)`` is hidden with it in that step (the fact itself always is),
@@ -444,13 +448,14 @@ def _induce(
         alphas.append(
             (0.1 * torch.randn(len(head_ids), k, m, num_rel, generator=gen)).requires_grad_()
         )
-        betas.append(torch.full((len(head_ids), k), -1.0).requires_grad_())
+        betas.append(torch.full((len(head_ids), k), _START).requires_grad_())
     opt = torch.optim.Adam([*alphas, *betas], lr=lr)
 
     adj = torch.from_numpy(adjacency(dataset)).float()
     facts = dataset.train[np.isin(dataset.train[:, 1], head_ids)]
     if len(facts) == 0:
         raise ConfigurationError(f"no training facts of {', '.join(head_names)} to learn from")
+    size = max(1, min(batch_size, len(facts) // 4))
     targets_of: dict[tuple[int, int], list[int]] = {}
     for h, r, t in dataset.train.tolist():
         targets_of.setdefault((h, r), []).append(t)
@@ -469,8 +474,8 @@ def _induce(
 
     for _ in range(epochs):
         order = rng.permutation(len(facts))
-        for start in range(0, len(order), batch_size):
-            batch = facts[order[start : start + batch_size]]
+        for start in range(0, len(order), size):
+            batch = facts[order[start : start + size]]
             masked = adj.clone()
             masked[batch[:, 1], batch[:, 0], batch[:, 2]] = 0.0
             if hide > 0:
