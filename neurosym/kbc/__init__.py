@@ -10,7 +10,14 @@ Example:
 
 from __future__ import annotations
 
-from ._countries import auc_pr, countries_experiment, countries_pairs, neighbour_vote
+from ._countries import (
+    auc_pr,
+    countries_experiment,
+    countries_pairs,
+    filtered_ranks,
+    neighbour_vote,
+    ranking_experiment,
+)
 from ._data import DATASETS, DatasetName, TripleDataset, load_dataset
 from ._explain import Explanation, explain_prediction
 from ._induce import InducedRule, InducedRules, induce_rules, layered_kb
@@ -28,10 +35,12 @@ __all__ = [
     "countries_experiment",
     "countries_pairs",
     "explain_prediction",
+    "filtered_ranks",
     "induce_rules",
     "layered_kb",
     "load_dataset",
     "load_templates",
     "neighbour_vote",
     "parse_templates",
+    "ranking_experiment",
 ]

@@ -65,6 +65,11 @@ def _fact(pred: str, a: str, b: str) -> str:
     return format_atom(Atom(pred, (_term(a), _term(b))))
 
 
+def _show(name: str) -> str:
+    """A name as the engine shows it in bindings (quoted when it is not a constant)."""
+    return format_atom(Atom("x", (_term(name),)))[2:-1]
+
+
 def explain_prediction(
     rules: InducedRules,
     dataset: TripleDataset,
@@ -139,7 +144,7 @@ def explain_prediction(
                 "rule",
                 rule=f"{relation}_given_{depth}",
                 contribution=1.0,
-                bindings=(("X", head), ("Y", tail)),
+                bindings=(("X", _show(head)), ("Y", _show(tail))),
                 alternatives=total,
                 premises=(Proof(_fact(relation, head, tail), 1.0, "fact"),),
             )
@@ -147,7 +152,8 @@ def explain_prediction(
     ents = dataset.entities
     for rule, path, value in raw:
         names = ["X", *_MIDDLE[: len(rule.body) - 1], "Y"]
-        binds = tuple(sorted(zip(names, (ents[i] for i in path), strict=True)))
+        bound = dict(zip(names, (_show(ents[i]) for i in path), strict=True))
+        binds = tuple((v, bound[v]) for v in ("X", "Y", *names[1:-1]))
         premises = []
         for i, (q, rev) in enumerate(rule.body):
             a, b = (path[i + 1], path[i]) if rev else (path[i], path[i + 1])
