@@ -312,17 +312,17 @@ def _batch_counts(
     import torch
 
     num_rel = mats.shape[0] // 2
-    n, length = seqs.shape
+    length = seqs.shape[1]
     # states for the distinct prefixes, level by level
     prefixes, inverse = np.unique(seqs[:, :1], axis=0, return_inverse=True)
     states = torch.stack([_step_first(mats, heads, xs, int(p[0]), num_rel) for p in prefixes])
     index = inverse.reshape(-1)
     for s in range(1, length):
         new_prefixes, new_inverse = np.unique(seqs[:, : s + 1], axis=0, return_inverse=True)
-        parent_of = {}
-        for i in range(n):
-            parent_of[int(new_inverse.reshape(-1)[i])] = int(index[i])
-        parents = torch.tensor([parent_of[j] for j in range(len(new_prefixes))])
+        new_index = new_inverse.reshape(-1)
+        parent_of = np.zeros(len(new_prefixes), dtype=np.int64)
+        parent_of[new_index] = index  # each longer prefix extends one shorter one
+        parents = torch.from_numpy(parent_of)
         symbols = new_prefixes[:, s]
         out = torch.empty((len(new_prefixes), *states.shape[1:]), dtype=states.dtype)
         for sym in np.unique(symbols):
@@ -334,7 +334,7 @@ def _batch_counts(
                 hm = mats[heads + (num_rel if sym == -2 else 0)]  # (B, E, E)
                 out[sel] = torch.einsum("kbe,bef->kbf", prev, hm)
         states = out
-        index = new_inverse.reshape(-1)
+        index = new_index
     return states[torch.from_numpy(index)]
 
 
