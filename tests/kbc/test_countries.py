@@ -16,8 +16,10 @@ from neurosym.kbc import (
     auc_pr,
     countries_experiment,
     countries_pairs,
+    filtered_ranks,
     load_dataset,
     neighbour_vote,
+    ranking_experiment,
 )
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "kbc"
@@ -96,14 +98,58 @@ def test_experiment_on_a_generated_world(tmp_path: Path) -> None:
     assert out["vote_auc_pr"] == pytest.approx(auc_pr(labels, scores))
 
 
-def test_quick_run_on_the_data_slice(tmp_path: Path) -> None:
-    # the slice of tests/data/kbc, with NTP's S1 templates beside it
-    shutil.copytree(DATA / "countries", tmp_path / "countries")
-    (tmp_path / "countries/ntp_split/countries_S1.nlt").write_text(
-        "3  #1(X, Y) :- #1(Y, X).\n3  #1(X, Y) :- #2(X, Z), #2(Z, Y).\n"
-    )
-    out = countries_experiment("countries-s1", tmp_path, seeds=1, quick=True)
+def test_quick_run_on_the_data_slice() -> None:
+    # the slice of tests/data/kbc, with NTP's S1 templates (copied unchanged)
+    out = countries_experiment("countries-s1", DATA, seeds=1, quick=True)
     assert len(out["auc_pr"]) == 1 and 0.0 < out["auc_pr"][0] <= 1.0
+    assert out["engine_max_abs_diff"] < 1e-9
+
+
+def _brute_ranks(ds: TripleDataset, scores: np.ndarray) -> list[list[float]]:
+    known = {tuple(t) for t in ds.known().tolist()}
+    out = []
+    for h, r, t in ds.test.tolist():
+        row = []
+        for side in (0, 1):
+            true = t if side == 0 else h
+            s_true = scores[r, h, t]
+            rank = 1.0
+            for e in range(ds.num_entities):
+                triple = (h, r, e) if side == 0 else (e, r, t)
+                if e == true or triple in known:
+                    continue
+                s = scores[r, h, e] if side == 0 else scores[r, e, t]
+                rank += 1.0 if s > s_true else 0.5 if s == s_true else 0.0
+            row.append(rank)
+        out.append(row)
+    return out
+
+
+def test_filtered_ranks_against_a_loop() -> None:
+    rng = np.random.default_rng(0)
+    names = [f"e{i}" for i in range(9)]
+
+    def draw(k: int) -> list[tuple[str, str, str]]:
+        return [
+            (names[int(a)], f"r{int(b)}", names[int(c)])
+            for a, b, c in zip(
+                rng.integers(0, 9, k), rng.integers(0, 2, k), rng.integers(0, 9, k), strict=True
+            )
+        ]
+
+    ds = TripleDataset.from_triples("t", train=draw(30), test=draw(10), entities=names)
+    scores = rng.integers(0, 4, (ds.num_relations, 9, 9)) / 3.0  # ties on purpose
+    assert filtered_ranks(ds, scores).tolist() == _brute_ranks(ds, scores)
+
+
+def test_ranking_experiment_on_the_kinship_slice(tmp_path: Path) -> None:
+    shutil.copytree(DATA / "kinship", tmp_path / "kinship")
+    (tmp_path / "kinship/ntp_split/kinship.nlt").write_text(
+        "2  #1(X, Y) :- #2(Y, X).\n2  #1(X, Y) :- #2(X, Z), #3(Z, Y).\n"
+    )
+    out = ranking_experiment("kinship", tmp_path, quick=True)
+    assert 0.0 < out["mrr"] <= 1.0 and out["hits@1"] <= out["hits@3"] <= out["hits@10"]
+    assert out["depth"] in (1, 2)
 
 
 def test_neighbour_vote_by_hand() -> None:
