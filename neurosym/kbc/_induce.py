@@ -429,7 +429,7 @@ def _induce(
     if not 0 <= hide <= 1:
         raise ConfigurationError(f"hide is a probability in [0, 1], got {hide}")
     rel_idx = dataset.relation_index
-    head_names = list(dataset.relations if heads is None else heads)
+    head_names = list(dict.fromkeys(dataset.relations if heads is None else heads))
     for h in head_names:
         if h not in rel_idx:
             raise ConfigurationError(
