@@ -89,6 +89,14 @@ def test_kbc_names() -> None:
     import neurosym.kbc
 
     assert {"DATASETS", "DatasetName", "TripleDataset", "load_dataset"} <= set(neurosym.kbc.__all__)
+    rules = {
+        "Explanation", "InducedRule", "InducedRules", "Template", "auc_pr",
+        "countries_experiment", "countries_pairs", "explain_prediction", "induce_rules",
+        "layered_kb", "load_templates", "neighbour_vote", "parse_templates",
+    }  # fmt: skip
+    assert rules <= set(neurosym.kbc.__all__)
+    for name in neurosym.kbc.__all__:
+        assert getattr(neurosym.kbc, name) is not None
 
 
 def test_ode_system_generators_are_public() -> None:
