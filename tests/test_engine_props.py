@@ -343,3 +343,13 @@ def test_component_order_matches_networkx(edges: list[tuple[int, list[int]]]) ->
     position = {p: i for i, (m, _) in enumerate(comps) for p in m}
     assert all(position[u] <= position[v] for u, v in g.edges())
     assert all(rec == (len(m) > 1 or any(g.has_edge(x, x) for x in m)) for m, rec in comps)
+
+
+def test_certainty_factors_in_total_conflict_cancel_whatever_the_order() -> None:
+    # Found by hypothesis: +1 (up to rounding) against -1 used to give 0 or -1 by order.
+    sr = CertaintyFactor()
+    values = [0.46427068516652237, 0.5, 0.9999999999999999, -1.0]
+    assert sr.plus_all(values) == 0.0
+    assert sr.plus_all(values[::-1]) == 0.0
+    assert sr.plus_all([1.0, -1.0]) == 0.0
+    assert sr.plus_all([0.6, -0.4]) == pytest.approx(0.2 / 0.6)

@@ -117,7 +117,7 @@ def _plus(name: str, xs: list[torch.Tensor]) -> torch.Tensor:
     denom = 1.0 - torch.minimum(pos.abs(), neg.abs())
     mixed = (pos + neg) / denom.clamp_min(1e-12)
     both = (pos != 0) & (neg != 0)
-    return torch.where(both, torch.where(denom == 0, torch.zeros_like(mixed), mixed), pos + neg)
+    return torch.where(both, torch.where(denom <= 1e-12, torch.zeros_like(mixed), mixed), pos + neg)
 
 
 def evaluate_expr(

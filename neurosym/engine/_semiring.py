@@ -205,7 +205,9 @@ class CertaintyFactor(AbstractSemiring[float]):
         if pos == 0.0 or neg == 0.0:
             return pos + neg
         denominator = 1.0 - min(abs(pos), abs(neg))
-        return 0.0 if denominator == 0.0 else (pos + neg) / denominator
+        # Certain evidence both ways (+1 against -1) cancels to 0; within rounding of it the
+        # ratio below is 0/0 and its sign depends on the order of the sums, so it cancels too.
+        return 0.0 if denominator <= _CONFLICT else (pos + neg) / denominator
 
     def negate(self, a: float) -> float:
         return 1.0 - max(0.0, a)
@@ -216,6 +218,9 @@ class CertaintyFactor(AbstractSemiring[float]):
     def __repr__(self) -> str:
         return f"CertaintyFactor(threshold={self.threshold})"
 
+
+_CONFLICT = 1e-12
+"""Within this of total conflict (+1 against -1), certainty factors cancel to 0."""
 
 _TNORMS = ("godel", "product", "lukasiewicz")
 

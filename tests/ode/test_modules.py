@@ -15,6 +15,8 @@ EXPECTED = {
     # networks as differential equations
     "LMResBlock", "MomentumResBlock", "Regularisation", "RegularisedField", "SolverSetting",
     "SolverSwapReport", "draw_noise", "solver_swap_check",
+    # data generators
+    "Trajectory", "damped_oscillator", "lorenz", "lotka_volterra", "pendulum",
 }  # fmt: skip
 
 
