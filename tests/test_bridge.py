@@ -10,6 +10,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch import nn
 
 import neurosym as ns
 from neurosym import bridge
@@ -354,3 +355,48 @@ def test_satisfaction_of_rules_ltn_style() -> None:
     assert float(prog.satisfaction().detach()[0]) > implication + 0.05
     with pytest.raises(NotImplementedError, match="fuzzy-logic measure"):
         bridge.compile(kb).satisfaction()
+
+
+class _PairNet(nn.Module):
+    """Two inputs → three outcomes, by a closed form the test can recompute."""
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(torch.cat([a, b], -1)[:, :3], -1)
+
+
+def test_a_neural_predicate_with_two_inputs() -> None:
+    kb = ns.parse(
+        "nn(pair_net, [A, B], R, [lt, eq, gt]) :: compare(A, B, R).\n"
+        "nn(dig, [X], D, [0, 1]) :: digit(X, D).\n"
+        "bigger(A, B) :- compare(A, B, gt).\n"
+        "both(A, B) :- bigger(A, B), digit(A, 1).\n"
+        "either(A, B) :- compare(A, B, lt).\n"
+        "either(A, B) :- compare(A, B, eq).\n"
+    )
+    prog = bridge.compile(kb)
+    prog.neural["pair_net"] = _PairNet()
+    prog.neural["dig"] = nn.Sequential(nn.Linear(2, 2), nn.Softmax(-1))
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(4, 2, generator=g), torch.randn(4, 2, generator=g)
+    inputs = {"a": a, "b": b}
+    pair_ab = torch.softmax(torch.cat([a, b], -1)[:, :3], -1)
+    pair_ba = torch.softmax(torch.cat([b, a], -1)[:, :3], -1)
+    digit_a = prog.neural["dig"](a)
+    r = prog.query("bigger(X, Y)", inputs)
+    assert r.answers == ["bigger(a, a)", "bigger(a, b)", "bigger(b, a)", "bigger(b, b)"]
+    assert torch.allclose(r.values[:, r.answers.index("bigger(a, b)")], pair_ab[:, 2])
+    assert torch.allclose(r.values[:, r.answers.index("bigger(b, a)")], pair_ba[:, 2])
+    # Independent networks multiply; one network's outcomes exclude one another (add).
+    both = prog.query("both(a, b)", inputs).values[:, 0]
+    assert torch.allclose(both, pair_ab[:, 2] * digit_a[:, 1])
+    either = prog.query("either(a, b)", inputs).values[:, 0]
+    assert torch.allclose(either, pair_ab[:, 0] + pair_ab[:, 1])
+    answers = prog.explain("both(a, b)", inputs, 1)
+    assert answers[0].value == pytest.approx(float(both[1].detach()))
+    assert "compare(a, b, gt)" in str(answers[0].explain())
+
+
+def test_neural_inputs_must_be_distinct_variables() -> None:
+    kb = ns.parse("nn(n, [X, X], D, [0, 1]) :: p(X, D).")
+    with pytest.raises(ns.ConfigurationError, match="distinct variables"):
+        bridge.compile(kb)

@@ -4,6 +4,7 @@ learnable weights, whose answers are exact probabilities, batched and differenti
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -111,9 +112,11 @@ class Program(nn.Module):
         self._engine = EngineProgram(rules, base, engine.sources, engine.components)
         self._decls = list(kb.neural)
         for d in self._decls:
-            if len(d.inputs) != 1 or not isinstance(d.inputs[0], Var):
+            names = [a.name for a in d.inputs if isinstance(a, Var)]
+            if not d.inputs or len(names) != len(d.inputs) or len(set(names)) != len(names):
                 raise ConfigurationError(
-                    f"nn({d.net}, ...): one input variable is supported, got {len(d.inputs)}"
+                    f"nn({d.net}, [...]): the inputs must be distinct variables, one per input "
+                    f"tensor, e.g. [X] or [X, Y]; got {len(d.inputs)} input(s)"
                 )
         self._groundings: dict[tuple[str, tuple[str, ...], bool], _Grounding] = {}
         self._rule_groundings: dict[
@@ -133,16 +136,20 @@ class Program(nn.Module):
 
     # ------------------------------------------------------------------ grounding
     def _neural_facts(self, keys: Sequence[str]) -> dict[Any, list[Any]]:
+        """One fact per input combination and outcome. A network with several inputs sees
+        every ordered combination of the inputs passed (its outcome key joins their names
+        with commas, which input names cannot contain)."""
         out: dict[Any, list[Any]] = {}
         for d in self._decls:
             head = d.head
-            in_var = d.inputs[0]
-            for key in keys:
+            for combo in itertools.product(keys, repeat=len(d.inputs)):
+                bound = dict(zip(d.inputs, combo))
+                key = ",".join(combo)
                 for j, value_term in enumerate(d.domain):
                     args: list[Any] = []
                     for a in head.args:
-                        if a == in_var:
-                            args.append(key)
+                        if a in bound:
+                            args.append(bound[a])
                         elif a == d.output:
                             args.append(term_value(value_term))
                         else:
@@ -266,9 +273,13 @@ class Program(nn.Module):
             raise ConfigurationError(
                 f"no network registered as {net!r}: set prog.neural[{net!r}] = module"
             )
-        if key not in inputs:
-            raise ConfigurationError(f"no input named {key!r}; pass inputs={{{key!r}: tensor}}")
-        probs: torch.Tensor = self.neural[net](inputs[key])
+        parts = key.split(",")
+        for part in parts:
+            if part not in inputs:
+                raise ConfigurationError(
+                    f"no input named {part!r}; pass inputs={{{part!r}: tensor}}"
+                )
+        probs: torch.Tensor = self.neural[net](*(inputs[part] for part in parts))
         size = next(len(d.domain) for d in self._decls if d.net == net)
         if probs.dim() != 2 or probs.shape[1] != size:
             raise ConfigurationError(
@@ -473,13 +484,15 @@ class Program(nn.Module):
         with torch.no_grad():
             exact = self.query(goal, one)
             for d in self._decls:
-                for key in sorted(one):
+                for combo in itertools.product(sorted(one), repeat=len(d.inputs)):
+                    key = ",".join(combo)
                     if (d.net, key) not in used:
                         continue
+                    bound = dict(zip(d.inputs, combo))
                     probs = self._run_net(d.net, key, one)[0]
                     for j, v in enumerate(d.domain):
                         args = [
-                            key if a == d.inputs[0]
+                            bound[a] if a in bound
                             else format_value(term_value(v)) if a == d.output
                             else format_value(term_value(a))
                             for a in d.head.args
