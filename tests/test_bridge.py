@@ -400,3 +400,16 @@ def test_neural_inputs_must_be_distinct_variables() -> None:
     kb = ns.parse("nn(n, [X, X], D, [0, 1]) :: p(X, D).")
     with pytest.raises(ns.ConfigurationError, match="distinct variables"):
         bridge.compile(kb)
+
+
+def test_constraints_sharing_a_fact_are_combined_exactly() -> None:
+    # P(a∧b ∨ a∧c) = P(a) P(b ∨ c) = 0.5 × 0.75, not 1 - (1 - 0.25)² as if independent.
+    kb = ns.parse("0.5 :: a. 0.5 :: b. 0.5 :: c.\n:- a, b.\n:- a, c.")
+    prog = bridge.compile(kb).double()
+    assert float(prog.constraint_violation()[0]) == pytest.approx(0.375, abs=1e-12)
+
+
+def test_constraints_that_cannot_fire_have_no_violation() -> None:
+    kb = ns.parse("0.5 :: a.\nb :- a.\n:- b, c.\nc :- a, d.\nd :- b, d.")
+    prog = bridge.compile(kb).double()
+    assert float(prog.constraint_violation()[0]) == 0.0

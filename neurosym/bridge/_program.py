@@ -17,6 +17,7 @@ from torch import nn
 from neurosym.engine import Program as EngineProgram
 from neurosym.engine import (
     compile_kb,
+    compile_rule,
     components_of,
     evaluate,
     format_value,
@@ -28,6 +29,7 @@ from neurosym.engine import (
 )
 from neurosym.errors import ConfigurationError, LimitError
 from neurosym.lang import (
+    Atom,
     Fact,
     FixedWeight,
     LearnableWeight,
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
 __all__ = ["Program", "QueryResult", "compile"]
 
 _EPS = 1e-12
+_VIOLATED = "violated__"  # the head of the rules that stand for integrity constraints
 
 
 def _param_name(label: str) -> str:
@@ -165,12 +168,18 @@ class Program(nn.Module):
                 "the new statements"
             )
 
-    def _program_for(self, keys: tuple[str, ...]) -> EngineProgram:
-        """The engine program with the neural outcomes of the inputs ``keys`` as facts."""
+    def _program_for(self, keys: tuple[str, ...], *, violations: bool = False) -> EngineProgram:
+        """The engine program with the neural outcomes of the inputs ``keys`` as facts
+        (and with ``violations``, a rule ``violated__ :- body.`` per integrity constraint)."""
         base = dict(self._engine.base)
         for k, v in self._neural_facts(keys).items():
             base[k] = base.get(k, []) + v
-        return EngineProgram(self._engine.rules, base, self._engine.sources)
+        rules = list(self._engine.rules)
+        if violations:
+            n = len(rules)
+            for i, c in enumerate(self.kb.constraints):
+                rules.append(compile_rule(Rule(Atom(_VIOLATED), c.body), n + i))
+        return EngineProgram(rules, base, self._engine.sources)
 
     def _ground(self, goal: str, keys: tuple[str, ...], combine: bool) -> _Grounding:
         self._fresh()
@@ -178,7 +187,7 @@ class Program(nn.Module):
         hit = self._groundings.get(cache_key)
         if hit is not None:
             return hit
-        program = self._program_for(keys)
+        program = self._program_for(keys, violations=goal == _VIOLATED)
         goal_ = goal_rule(goal, program)
         qrule, names = goal_.rule, goal_.names
         rewritten = magic_rewrite(program, qrule)
@@ -366,22 +375,17 @@ class Program(nn.Module):
         """Probability that some integrity constraint is violated, per batch element."""
         inputs = dict(inputs or {})
         batch = self._batch(inputs)
-        bodies = []
-        from neurosym.lang import format_body_item
-
-        for c in self.kb.constraints:
-            bodies.append(", ".join(format_body_item(b) for b in c.body))
-        if not bodies:
+        if not self.kb.constraints:
             dtype, device = self._dtype_device(inputs)
             return torch.zeros(batch, dtype=dtype, device=device)
-        total = None
-        for body in bodies:
-            g = self._ground(body, tuple(sorted(inputs)), True)
-            assert g.circuit is not None  # probability groundings carry a circuit
-            p = g.circuit(*self._leaf_probs(g.sources, inputs, batch))[:, 0]
-            total = p if total is None else 1 - (1 - total) * (1 - p)
-        assert total is not None
-        return total
+        # One circuit for the disjunction of all constraint bodies: exact even when the
+        # constraints share uncertain facts (they are not independent events).
+        g = self._ground(_VIOLATED, tuple(sorted(inputs)), True)
+        assert g.circuit is not None  # probability groundings carry a circuit
+        if not g.answers:
+            dtype, device = self._dtype_device(inputs)
+            return torch.zeros(batch, dtype=dtype, device=device)
+        return g.circuit(*self._leaf_probs(g.sources, inputs, batch))[:, 0]
 
     def _ground_rules(self, keys: tuple[str, ...]) -> tuple[ExprGraph, list[tuple[int, int, int]]]:
         """Every ground instance of every rule as (rule index, body node, head node)."""
