@@ -413,3 +413,25 @@ def test_constraints_that_cannot_fire_have_no_violation() -> None:
     kb = ns.parse("0.5 :: a.\nb :- a.\n:- b, c.\nc :- a, d.\nd :- b, d.")
     prog = bridge.compile(kb).double()
     assert float(prog.constraint_violation()[0]) == 0.0
+
+
+def test_relaxed_boolean_agrees_with_the_engine_and_relaxes_networks() -> None:
+    text = (ROOT / "rules" / "animals.rules").read_text()
+    kb = ns.parse(text)
+    symbolic = {a.fact for a in ns.query(kb, "species(A, S)", semantics="boolean")}
+    compiled = bridge.compile(kb, semantics="boolean").query("species(A, S)")
+    assert symbolic and set(compiled.answers) == symbolic
+    assert bool((compiled.values == 1.0).all())
+    kb2 = ns.parse(
+        "nn(dig, [X], D, [0, 1]) :: digit(X, D).\n0.3 :: raining.\n"
+        "odd(X) :- digit(X, 1), raining.\nodd(X) :- digit(X, 1), cold.\ncold.\n"
+        "either(X) :- digit(X, 0).\neither(X) :- digit(X, 1).\n"
+    )
+    prog = bridge.compile(kb2, semantics="boolean")
+    prog.neural["dig"] = nn.Sequential(nn.Linear(2, 2), nn.Softmax(-1))
+    x = torch.randn(5, 2, generator=torch.Generator().manual_seed(1))
+    p1 = prog.neural["dig"](x)[:, 1]
+    p0 = 1 - p1
+    # The weight 0.3 does not count: min(p1, 1), max over the two proofs, is p1.
+    assert torch.allclose(prog.query("odd(x)", {"x": x}).values[:, 0], p1)
+    assert torch.allclose(prog.query("either(x)", {"x": x}).values[:, 0], torch.maximum(p0, p1))

@@ -1,4 +1,7 @@
-"""Fuzzy and certainty-factor semantics compiled: an expression DAG evaluated with torch.
+"""Fuzzy, certainty-factor and relaxed Boolean semantics compiled: an expression DAG
+evaluated with torch. The relaxed Boolean semantics ignores weights as the engine's Boolean
+semantics does, takes a neural outcome's probability as its truth degree, and joins with
+min and max (Gödel's operations, which agree with Boolean logic on 0 and 1).
 
 Under these semantics a value is not a probability of a Boolean function but the result
 of the semiring's operations applied along the provenance (see
@@ -58,6 +61,8 @@ class StructuralExpr(AbstractSemiring[int]):
         return 1
 
     def _leaf(self, weight: Any) -> int:
+        if self.name == "boolean" and not isinstance(weight, NeuralOutcome):
+            return 1  # relaxed Boolean: weights do not count, as in the engine
         if isinstance(weight, ParamRef):
             return self.graph.make(("param", weight.name))
         if isinstance(weight, NeuralOutcome):
@@ -68,7 +73,9 @@ class StructuralExpr(AbstractSemiring[int]):
         return 1 if weight is None else self._leaf(weight)
 
     def event(self, weight: Any) -> int | None:
-        return None if weight is None else self._leaf(weight)
+        if weight is None or (self.name == "boolean" and not isinstance(weight, NeuralOutcome)):
+            return None
+        return self._leaf(weight)
 
     def rule(self, event: int | None, premise: int) -> int:
         return self.graph.make(("rule", event, premise))
@@ -96,7 +103,7 @@ class StructuralExpr(AbstractSemiring[int]):
 
 
 def _tnorm(name: str, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    if name in {"fuzzy-godel", "cf"}:
+    if name in {"fuzzy-godel", "cf", "boolean"}:
         return torch.minimum(a, b)
     if name == "fuzzy-product":
         return a * b
@@ -105,7 +112,7 @@ def _tnorm(name: str, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def _plus(name: str, xs: list[torch.Tensor]) -> torch.Tensor:
     stacked = torch.stack(xs)
-    if name == "fuzzy-godel":
+    if name in {"fuzzy-godel", "boolean"}:
         return stacked.max(dim=0).values
     if name == "fuzzy-product":
         return 1.0 - torch.prod(1.0 - stacked, dim=0)

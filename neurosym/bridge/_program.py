@@ -560,7 +560,9 @@ def _goal_constants(goal: str) -> set[str]:
 def compile(
     kb: KnowledgeBase,
     *,
-    semantics: Literal["prob", "fuzzy-godel", "fuzzy-product", "fuzzy-lukasiewicz", "cf"] = "prob",
+    semantics: Literal[
+        "prob", "fuzzy-godel", "fuzzy-product", "fuzzy-lukasiewicz", "cf", "boolean"
+    ] = "prob",
     max_nodes: int = 2_000_000,
 ) -> Program:
     """Compile a knowledge base into a torch module answering goals with exact probabilities.
@@ -570,7 +572,9 @@ def compile(
         semantics: ``"prob"`` (ProbLog's distribution semantics, exact, recursion
             included), or ``"fuzzy-godel"``, ``"fuzzy-product"``, ``"fuzzy-lukasiewicz"``,
             ``"cf"`` (the same values as :func:`neurosym.infer` under that semantics; for
-            non-recursive programs so far).
+            non-recursive programs so far), or ``"boolean"``, relaxed: weights are ignored
+            as in the engine's Boolean semantics (a derived fact is 1.0), a neural outcome
+            counts with its probability, and conjunction and disjunction are min and max.
         max_nodes: the size bound of a grounding's BDD.
 
     Example:
@@ -588,4 +592,4 @@ def compile(
     return Program(kb, semantics=semantics, max_nodes=max_nodes)
 
 
-_COMPILED = ("prob", "fuzzy-godel", "fuzzy-product", "fuzzy-lukasiewicz", "cf")
+_COMPILED = ("prob", "fuzzy-godel", "fuzzy-product", "fuzzy-lukasiewicz", "cf", "boolean")
