@@ -206,7 +206,7 @@ def test_bad_use_is_explained() -> None:
     with pytest.raises(ns.ConfigurationError, match="lowercase"):
         prog.query("digit(a, D)", {"A": torch.ones(2, 2)})
     with pytest.raises(NotImplementedError, match=r"bridge\.compile supports prob, fuzzy-godel"):
-        bridge.compile(kb, semantics="boolean")  # type: ignore[arg-type]
+        bridge.compile(kb, semantics="top-k")  # type: ignore[arg-type]
 
 
 def test_a_confident_network_keeps_its_gradient_in_float32() -> None:
