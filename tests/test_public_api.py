@@ -66,3 +66,17 @@ def test_kbc_names() -> None:
     import neurosym.kbc
 
     assert {"DATASETS", "DatasetName", "TripleDataset", "load_dataset"} <= set(neurosym.kbc.__all__)
+    embedding = {
+        "ComplEx", "Dynamics", "EmbeddingModel", "FitResult", "RankingMetrics", "RuleConstraint",
+        "TNorm", "Ties", "TrainConfig", "average_precision", "evaluate", "filtered_ranks", "fit",
+        "n3_penalty", "nearest_neighbours", "ranking_metrics",
+    }  # fmt: skip
+    assert embedding <= set(neurosym.kbc.__all__)
+    for name in neurosym.kbc.__all__:
+        assert getattr(neurosym.kbc, name) is not None
+
+
+def test_ode_names() -> None:
+    from neurosym import ode
+
+    assert "GraphODE" in ode.__all__ and ode.GraphODE is not None
