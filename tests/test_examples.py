@@ -52,3 +52,26 @@ def test_digit_addition_example_learns_digits_from_sums(tmp_path: Path) -> None:
     # No digit label was used, yet digits are recognised far above chance (0.1).
     assert result["digit_accuracy"] > 0.6
     assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_kb_completion_example_on_the_slices(data_dir: Path) -> None:
+    module = _load("kb_completion")
+    out = module.main(["--quick", "--dataset", "kinship", "--data-dir", str(data_dir / "kbc"),
+                       "--seeds", "2"])  # fmt: skip
+    rows = {row["model"]: row for row in out["rows"]}
+    assert set(rows) == {"embedding-ode", "embedding-identity"}
+    for row in rows.values():
+        mean, sd = row["MRR"]
+        assert 0 < mean <= 1 and sd >= 0 and row["ties"] == "random" and row["seeds"] == 2
+        assert row["Hits@1"][0] <= row["Hits@3"][0] <= row["Hits@10"][0]
+    head, rel, _ = (
+        (data_dir / "kbc/kinship/ntp_split/test.tsv").read_text().split("\n")[0].split("\t")
+    )
+    assert out["explanation"]["fact"].startswith(f"{rel}({head}, ")  # the first test query
+    assert len(out["explanation"]["neighbours"]) == 5
+    kbc_dir = str(data_dir / "kbc")
+    countries = module.main(
+        ["--quick", "--dataset", "countries-s1", "--data-dir", kbc_dir, "--dynamics", "identity"]
+    )
+    (row,) = countries["rows"]
+    assert row["model"] == "embedding-identity" and 0 < row["AUC-PR"][0] <= 1
