@@ -51,6 +51,7 @@ class EmbeddingModel(nn.Module):
         t_end: ODE integration time.
         method: ODE solver alias.
         steps: fixed ODE steps (``None``: adaptive).
+        message_dim: width of the GraphODE's message bottleneck (``None``: full width).
         adjoint: adjoint gradients for the ODE.
         generator: random generator for the initialisation.
 
@@ -71,6 +72,7 @@ class EmbeddingModel(nn.Module):
         t_end: float = 1.0,
         method: Literal["euler", "midpoint", "heun", "rk4", "bosh3", "dopri5", "tsit5"] = "rk4",
         steps: int | None = 1,
+        message_dim: int | None = 32,
         adjoint: bool = False,
         generator: torch.Generator | None = None,
     ) -> None:
@@ -94,6 +96,7 @@ class EmbeddingModel(nn.Module):
                 num_nodes=n,
                 dim=2 * rank,
                 num_relations=2 * r,
+                message_dim=message_dim,
                 init_gain=0.0,  # start at the identity map: the baseline, then learn
                 t_end=t_end,
                 method=method,
@@ -146,6 +149,7 @@ class TrainConfig:
         t_end: ODE integration time.
         method: ODE solver.
         steps: fixed ODE steps.
+        message_dim: width of the message bottleneck.
         edge_dropout: fraction of fact-graph edges dropped in each training step (the
             answer of a training query is otherwise a neighbour in the graph).
         ties: tie policy of the validation ranking.
@@ -163,11 +167,13 @@ class TrainConfig:
     t_end: float = 1.0
     method: Literal["euler", "midpoint", "heun", "rk4"] = "rk4"
     steps: int = 1
+    message_dim: int = 32
     edge_dropout: float = 0.5
     ties: Ties = "random"
 
     def __post_init__(self) -> None:
-        for name in ("rank", "batch_size", "max_epochs", "eval_every", "patience", "steps"):
+        names = ("rank", "batch_size", "max_epochs", "eval_every", "patience", "steps")
+        for name in (*names, "message_dim"):
             v = getattr(self, name)
             if not (isinstance(v, int) and v >= 1):
                 raise ConfigurationError(f"{name} must be a positive int, got {v!r}")
@@ -281,6 +287,7 @@ def fit(
         t_end=cfg.t_end,
         method=cfg.method,
         steps=cfg.steps,
+        message_dim=cfg.message_dim,
         generator=gen,
     ).to(dev)
     params = list(model.parameters())

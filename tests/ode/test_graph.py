@@ -14,8 +14,8 @@ from neurosym.errors import ConfigurationError
 
 def _model(n: int = 5, dim: int = 3, *, seed: int = 0, **kw: object) -> ode.GraphODE:
     g = torch.Generator().manual_seed(seed)
-    ei = torch.tensor([[0, 1, 2, 3, 0, 4], [1, 2, 0, 0, 3, 4]])
-    et = torch.tensor([0, 1, 0, 1, 1, 0])
+    ei = torch.tensor([[0, 1, 2, 3, 0, 4, 0], [1, 2, 0, 0, 3, 4, 1]])  # 0 → 1 twice
+    et = torch.tensor([0, 1, 0, 1, 1, 0, 0])
     m = ode.GraphODE(ei, et, num_nodes=n, dim=dim, generator=g, **kw)  # type: ignore[arg-type]
     with torch.no_grad():
         m.bias.normal_(generator=g)
@@ -24,6 +24,8 @@ def _model(n: int = 5, dim: int = 3, *, seed: int = 0, **kw: object) -> ode.Grap
 
 
 def _field_by_hand(m: ode.GraphODE, h: np.ndarray) -> np.ndarray:
+    down = np.eye(m.dim) if m.down is None else m.down.weight.detach().numpy()
+    up = np.eye(m.dim) if m.up is None else m.up.weight.detach().numpy()
     a = m.self_weight.detach().numpy()
     b = m.bias.detach().numpy()
     g = m.gain.detach().numpy()
@@ -33,13 +35,14 @@ def _field_by_hand(m: ode.GraphODE, h: np.ndarray) -> np.ndarray:
     indeg = np.bincount(dst, minlength=m.num_nodes)
     pre = h * a + b
     for s, d, r in zip(src, dst, typ, strict=True):
-        pre[d] += w[r] * h[s] / indeg[d]
+        pre[d] += up @ (w[r] * (down @ h[s])) / indeg[d]
     out: np.ndarray = g * np.tanh(pre)
     return out
 
 
-def test_field_matches_a_loop_over_edges() -> None:
-    m = _model()
+@pytest.mark.parametrize("message_dim", [None, 2])
+def test_field_matches_a_loop_over_edges(message_dim: int | None) -> None:
+    m = _model(message_dim=message_dim)
     h = np.random.default_rng(1).normal(size=(5, 3))
     got = m.vector_field(torch.zeros(1, 1), torch.from_numpy(h).reshape(1, -1))
     np.testing.assert_allclose(got.reshape(5, 3).detach().numpy(), _field_by_hand(m, h), 1e-12)
@@ -68,11 +71,17 @@ def test_without_edges_each_channel_is_its_own_scalar_ode() -> None:
             assert got[i, c] == pytest.approx(ref.y[0, -1], abs=1e-8)
 
 
-def test_equivariant_under_node_relabelling() -> None:
-    m = _model()
+@pytest.mark.parametrize("message_dim", [None, 2])
+def test_equivariant_under_node_relabelling(message_dim: int | None) -> None:
+    m = _model(message_dim=message_dim)
     perm = torch.tensor([3, 0, 4, 1, 2])  # new index of old node i is perm[i]
     moved = ode.GraphODE(
-        perm[m.edge_index], m.edge_type, num_nodes=5, dim=3, num_relations=2
+        perm[m.edge_index],
+        m.edge_type,
+        num_nodes=5,
+        dim=3,
+        num_relations=2,
+        message_dim=message_dim,
     ).double()
     moved.load_state_dict(
         {k: v for k, v in m.state_dict().items() if "edge" not in k}, strict=False
@@ -97,7 +106,7 @@ def test_batch_rows_are_independent_samples() -> None:
 def test_adjoint_gradients_match_autograd(method: str) -> None:
     steps = 64 if method == "rk4" else None  # adjoint ≠ discrete backprop: O(h⁴)
     kw = {"method": method, "steps": steps, "rtol": 1e-10, "atol": 1e-12}
-    direct, adj = _model(**kw), _model(adjoint=True, **kw)
+    direct, adj = _model(message_dim=2, **kw), _model(message_dim=2, adjoint=True, **kw)
     h0 = torch.randn(5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
     grads = []
     for m in (direct, adj):
@@ -117,14 +126,14 @@ def test_gradcheck_through_fixed_steps() -> None:
 
 def test_edge_mask_equals_the_model_on_the_kept_edges() -> None:
     m = _model()
-    keep = torch.tensor([True, False, True, True, False, True])
+    keep = torch.tensor([True, False, True, True, False, True, False])
     sub = ode.GraphODE(
         m.edge_index[:, keep], m.edge_type[keep], num_nodes=5, dim=3, num_relations=2
     ).double()
     sub.load_state_dict({k: v for k, v in m.state_dict().items() if "edge" not in k}, strict=False)
     h0 = torch.randn(5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
     torch.testing.assert_close(m(h0, edge_mask=keep), sub(h0))
-    torch.testing.assert_close(m(h0), m(h0, edge_mask=torch.ones(6, dtype=torch.bool)))
+    torch.testing.assert_close(m(h0), m(h0, edge_mask=torch.ones(7, dtype=torch.bool)))
 
 
 def test_sym_normalisation_by_hand() -> None:
