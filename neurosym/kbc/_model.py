@@ -152,6 +152,10 @@ class TrainConfig:
         message_dim: width of the message bottleneck.
         edge_dropout: fraction of fact-graph edges dropped in each training step (the
             answer of a training query is otherwise a neighbour in the graph).
+        relation_prediction: weight of the auxiliary 1-vs-all loss that predicts each
+            query's relation from its two entities (Chen et al. 2021, "Relation Prediction
+            as an Auxiliary Training Objective for Improving Multi-Relational Graph
+            Representations"); 0 turns it off.
         ties: tie policy of the validation ranking.
     """
 
@@ -169,6 +173,7 @@ class TrainConfig:
     steps: int = 1
     message_dim: int = 32
     edge_dropout: float = 0.5
+    relation_prediction: float = 0.0
     ties: Ties = "random"
 
     def __post_init__(self) -> None:
@@ -177,7 +182,7 @@ class TrainConfig:
             v = getattr(self, name)
             if not (isinstance(v, int) and v >= 1):
                 raise ConfigurationError(f"{name} must be a positive int, got {v!r}")
-        for name in ("n3", "lr", "init_scale", "t_end"):
+        for name in ("n3", "lr", "init_scale", "t_end", "relation_prediction"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0):
                 raise ConfigurationError(f"{name} must be finite and non-negative, got {v!r}")
@@ -322,6 +327,10 @@ def fit(
             e_lhs, rel, all_ent = factors
             reg = n3_penalty(e_lhs, rel, all_ent[q[:, 2]]) / len(q)
             loss = loss + cfg.n3 * reg
+            if cfg.relation_prediction > 0:
+                rel_scores = model.scorer.score_relations(ent, q[:, 0], q[:, 2])
+                rel_loss = nn.functional.cross_entropy(rel_scores, q[:, 1])
+                loss = loss + cfg.relation_prediction * rel_loss
             if constraint is not None:
                 loss = loss + constraint.penalty(_relation_scores(model, ent), generator=gen)
             opt.zero_grad(set_to_none=True)

@@ -90,6 +90,14 @@ class ComplEx(nn.Module):
         q, rel = self.query(e_lhs, relations)
         return q @ entities.T, (e_lhs, rel, entities)
 
+    def score_relations(self, entities: Tensor, lhs: Tensor, rhs: Tensor) -> Tensor:
+        """``(B, R)`` scores of ``(lhs[b], r, rhs[b])`` for every relation ``r``."""
+        a_re, a_im = _halves(entities[lhs])
+        b_re, b_im = _halves(entities[rhs])
+        # Re(a · w · conj(b)) = c_re·w_re − c_im·w_im with c = a · conj(b)
+        c = torch.cat([a_re * b_re + a_im * b_im, -(a_im * b_re - a_re * b_im)], dim=-1)
+        return c @ self.relation.T
+
     def score(self, entities: Tensor, triples: Tensor) -> Tensor:
         """Scores of ``(h, r, t)`` rows ``(B, 3)``, shape ``(B,)``."""
         q, _ = self.query(entities[triples[:, 0]], triples[:, 1])

@@ -102,3 +102,15 @@ def test_scores_are_finite_on_the_kinship_slice(data_dir: object) -> None:
     res = fit(ds, dynamics="ode", config=TrainConfig(rank=4, max_epochs=2, eval_every=1))
     m = evaluate(res.model, ds, "test")
     assert np.isfinite(m.mrr) and 0 < m.mrr <= 1 and m.count == 2 * len(ds.test)
+
+
+def test_relation_scores_agree_with_triple_scores() -> None:
+    g = torch.Generator().manual_seed(1)
+    s = ComplEx(4, 3, init_scale=1.0, generator=g).double()
+    ent = torch.randn(6, 6, generator=g, dtype=torch.float64)
+    lhs, rhs = torch.tensor([0, 5, 2]), torch.tensor([1, 5, 4])
+    got = s.score_relations(ent, lhs, rhs).detach()
+    for b in range(3):
+        for r in range(4):
+            tri = torch.tensor([[lhs[b], r, rhs[b]]])
+            assert got[b, r].item() == pytest.approx(s.score(ent, tri).item())
