@@ -177,10 +177,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--rule-weight", type=float, default=1.0)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--progress", action="store_true", help="tqdm bar per run")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--quick", action="store_true", help="seconds, for the test suite")
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
+    torch.set_num_threads(args.threads)
     ds = load_dataset(args.dataset, args.data_dir)
     names = [
         n
