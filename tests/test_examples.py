@@ -75,3 +75,18 @@ def test_kb_completion_example_on_the_slices(data_dir: Path) -> None:
     )
     (row,) = countries["rows"]
     assert row["model"] == "embedding-identity" and 0 < row["AUC-PR"][0] <= 1
+
+
+def test_kb_completion_example_runs_with_and_without_rules(data_dir: Path, tmp_path: Path) -> None:
+    rows = (data_dir / "kbc/kinship/ntp_split/train.tsv").read_text().splitlines()
+    p, q = rows[0].split("\t")[1], rows[1].split("\t")[1]
+    rules = tmp_path / "kin.rules"
+    rules.write_text(f"{p}(X, Y) :- {q}(Y, X).\n", encoding="utf-8")
+    out = _load("kb_completion").main(
+        ["--quick", "--dataset", "kinship", "--data-dir", str(data_dir / "kbc"), "--seeds", "1",
+         "--dynamics", "identity", "--rules", str(rules), "--tnorm", "godel"]
+    )  # fmt: skip
+    assert [row["model"] for row in out["rows"]] == [
+        "embedding-identity",
+        "embedding-identity+rules",
+    ]
