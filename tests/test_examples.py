@@ -124,3 +124,41 @@ def test_oscillator_example_explains_the_hybrid_model(tmp_path: Path) -> None:
     assert abs(result["hybrid"]["damping_ratio"][0] - 0.1) < 0.02
     assert "dissipative (hard, holds by construction): holds" in result["explanation"]
     assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_kb_completion_example_on_the_slices(data_dir: Path) -> None:
+    module = _load("kb_completion")
+    out = module.main(["--quick", "--dataset", "kinship", "--data-dir", str(data_dir / "kbc"),
+                       "--seeds", "2"])  # fmt: skip
+    rows = {row["model"]: row for row in out["rows"]}
+    assert set(rows) == {"embedding-ode", "embedding-identity"}
+    for row in rows.values():
+        mean, sd = row["MRR"]
+        assert 0 < mean <= 1 and sd >= 0 and row["ties"] == "random" and row["seeds"] == 2
+        assert row["Hits@1"][0] <= row["Hits@3"][0] <= row["Hits@10"][0]
+    head, rel, _ = (
+        (data_dir / "kbc/kinship/ntp_split/test.tsv").read_text().split("\n")[0].split("\t")
+    )
+    assert out["explanation"]["fact"].startswith(f"{rel}({head}, ")  # the first test query
+    assert len(out["explanation"]["neighbours"]) == 5
+    kbc_dir = str(data_dir / "kbc")
+    countries = module.main(
+        ["--quick", "--dataset", "countries-s1", "--data-dir", kbc_dir, "--dynamics", "identity"]
+    )
+    (row,) = countries["rows"]
+    assert row["model"] == "embedding-identity" and 0 < row["AUC-PR"][0] <= 1
+
+
+def test_kb_completion_example_runs_with_and_without_rules(data_dir: Path, tmp_path: Path) -> None:
+    rows = (data_dir / "kbc/kinship/ntp_split/train.tsv").read_text().splitlines()
+    p, q = rows[0].split("\t")[1], rows[1].split("\t")[1]
+    rules = tmp_path / "kin.rules"
+    rules.write_text(f"{p}(X, Y) :- {q}(Y, X).\n", encoding="utf-8")
+    out = _load("kb_completion").main(
+        ["--quick", "--dataset", "kinship", "--data-dir", str(data_dir / "kbc"), "--seeds", "1",
+         "--dynamics", "identity", "--rules", str(rules), "--tnorm", "godel"]
+    )  # fmt: skip
+    assert [row["model"] for row in out["rows"]] == [
+        "embedding-identity",
+        "embedding-identity+rules",
+    ]

@@ -90,11 +90,18 @@ def test_kbc_names() -> None:
 
     assert {"DATASETS", "DatasetName", "TripleDataset", "load_dataset"} <= set(neurosym.kbc.__all__)
     rules = {
-        "Explanation", "InducedRule", "InducedRules", "Template", "auc_pr",
+        "Explanation", "InducedRule", "InducedRules", "Template", "rule_ranks",
         "countries_experiment", "countries_pairs", "explain_prediction", "induce_rules",
-        "layered_kb", "load_templates", "neighbour_vote", "parse_templates",
+        "layered_kb", "load_templates", "neighbour_vote", "parse_templates", "ranking_experiment",
     }  # fmt: skip
     assert rules <= set(neurosym.kbc.__all__)
+    embedding = {
+        "ComplEx", "Dynamics", "EmbeddingModel", "FitResult", "RankingMetrics", "RuleConstraint",
+        "TNorm", "Ties", "TrainConfig", "average_precision", "evaluate", "filtered_ranks", "fit",
+        "n3_penalty", "nearest_neighbours", "ranking_metrics",
+    }  # fmt: skip
+    base = {"DATASETS", "DatasetName", "TripleDataset", "load_dataset"}
+    assert set(neurosym.kbc.__all__) == base | rules | embedding
     for name in neurosym.kbc.__all__:
         assert getattr(neurosym.kbc, name) is not None
 
@@ -104,3 +111,9 @@ def test_ode_system_generators_are_public() -> None:
 
     generators = {"Trajectory", "damped_oscillator", "lorenz", "lotka_volterra", "pendulum"}
     assert generators <= set(neurosym.ode.__all__)
+
+
+def test_ode_names() -> None:
+    from neurosym import ode
+
+    assert "GraphODE" in ode.__all__ and ode.GraphODE is not None

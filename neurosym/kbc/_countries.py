@@ -16,52 +16,27 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from neurosym.errors import ConfigurationError
 from neurosym.kbc._data import Split, TripleDataset, load_dataset
 from neurosym.kbc._induce import InducedRules, adjacency, induce_rules, layered_kb
+from neurosym.kbc._metrics import Ties, average_precision, filtered_ranks
 from neurosym.kbc._templates import load_templates
 
 __all__ = [
-    "auc_pr",
     "countries_experiment",
     "countries_pairs",
-    "filtered_ranks",
     "neighbour_vote",
     "ranking_experiment",
+    "rule_ranks",
 ]
 
 
-def auc_pr(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray) -> float:
-    """Average precision of scores against 0/1 labels: ``Σ_k (R_k − R_{k−1}) P_k`` over the
-    distinct score thresholds, highest first (tied scores enter together), which is what
-    ``sklearn.metrics.average_precision_score`` computes and papers call AUC-PR.
-
-    Raises:
-        ConfigurationError: lengths differ, labels other than 0/1, or no positive label.
-
-    Example:
-        >>> auc_pr([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.1])   # (1/2)·1 + (1/2)·(2/3)
-        0.8333333333333333
-    """
-    y = np.asarray(labels)
-    s = np.asarray(scores, dtype=np.float64)
-    if y.shape != s.shape or y.ndim != 1:
-        raise ConfigurationError(
-            f"labels and scores must be 1-d of one length: {y.shape}, {s.shape}"
-        )
-    if not np.isin(y, (0, 1)).all():
-        raise ConfigurationError("labels must be 0 or 1")
-    positives = int(y.sum())
-    if positives == 0:
-        raise ConfigurationError("average precision needs at least one positive label")
-    order = np.argsort(-s, kind="stable")
-    s, y = s[order], y[order]
-    last = np.r_[np.nonzero(np.diff(s))[0], len(s) - 1]  # the end of each run of ties
-    tp = np.cumsum(y)[last]
-    precision = tp / (last + 1)
-    recall = tp / positives
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+def _auc_pr(pairs: tuple[np.ndarray, np.ndarray]) -> float:
+    """Pooled AUC-PR of ``(labels, scores)`` pairs (from :func:`countries_pairs`)."""
+    labels, scores = pairs
+    return average_precision(np.asarray(scores, dtype=np.float64), np.asarray(labels))
 
 
 def countries_pairs(
@@ -167,7 +142,7 @@ def countries_experiment(
             ds, templates, heads=["locatedIn"], seed=seed, epochs=3 if quick else epochs
         )
         depth, valid = _choose_depth(rules, ds, depths)
-        test = auc_pr(*countries_pairs(ds, rules.scores(ds, "locatedIn", depth=depth)))
+        test = _auc_pr(countries_pairs(ds, rules.scores(ds, "locatedIn", depth=depth)))
         out["seconds"].append(time.perf_counter() - start)
         out["auc_pr"].append(test)
         out["valid_auc_pr"].append(valid)
@@ -175,7 +150,7 @@ def countries_experiment(
         if seed == 0:
             out["rules"] = rules.text()
             out["engine_max_abs_diff"] = _engine_check(rules, ds, depth)
-    out["vote_auc_pr"] = auc_pr(*countries_pairs(ds, neighbour_vote(ds)))
+    out["vote_auc_pr"] = _auc_pr(countries_pairs(ds, neighbour_vote(ds)))
     return out
 
 
@@ -203,48 +178,44 @@ def _choose_depth(
     for d in sorted(depths):
         if len(ds.valid) == 0:
             return d, float("nan")
-        v = auc_pr(*countries_pairs(ds, rules.scores(ds, "locatedIn", depth=d), split="valid"))
+        v = _auc_pr(countries_pairs(ds, rules.scores(ds, "locatedIn", depth=d), split="valid"))
         if v > best[0]:
             best = (v, d)
     return best[1], best[0]
 
 
-def filtered_ranks(
-    dataset: TripleDataset, scores: np.ndarray, *, split: Split = "test"
+def rule_ranks(
+    dataset: TripleDataset,
+    scores: np.ndarray,
+    *,
+    split: Split = "test",
+    ties: Ties = "random",
+    seed: int = 0,
 ) -> np.ndarray:
-    """The filtered ranks of a split's triples, tail and head side: ``(n, 2)``.
-
-    ``scores`` is ``(R, E, E)``. The rank of the true tail of ``(h, r, t)`` is 1 plus the
-    number of other entities scored higher, plus half of those scored equal (the mean
-    rank over ties), not counting entities ``e`` with ``(h, r, e)`` true in any split (the
-    filtered protocol of Bordes et al. 2013); the head side alike.
+    """The filtered ranks of a split's triples from ``(R, E, E)`` rule scores, tail and
+    head side, ``(n, 2)``, by the same protocol and tie policy as the embeddings
+    (:func:`neurosym.kbc.filtered_ranks`: candidates true in any split are removed).
 
     Example:
         >>> ds = TripleDataset.from_triples(
         ...     "t", train=[("a", "r", "b")], test=[("a", "r", "c")], entities=["a", "b", "c", "d"]
         ... )
         >>> s = np.zeros((1, 4, 4)); s[0, 0] = [0.0, 0.9, 0.5, 0.5]
-        >>> filtered_ranks(ds, s).tolist()  # tail: b is filtered, d ties; head: only a scores
+        >>> rule_ranks(ds, s, ties="mean").tolist()  # tail: b is filtered, d ties; head: a only
         [[1.5, 1.0]]
     """
-    rows = dataset.split(split)
-    known = {tuple(t) for t in dataset.known().tolist()}
-    out = np.zeros((len(rows), 2))
-    for i, (h, r, t) in enumerate(rows.tolist()):
-        for side, (line, true, others) in enumerate(
-            (
-                (scores[r, h, :], t, [e for e in range(len(scores[r])) if (h, r, e) in known]),
-                (scores[r, :, t], h, [e for e in range(len(scores[r])) if (e, r, t) in known]),
-            )
-        ):
-            keep = np.ones(len(line), dtype=bool)
-            keep[others] = False
-            keep[true] = False
-            target = line[true]
-            higher = int((line[keep] > target).sum())
-            ties = int((line[keep] == target).sum())
-            out[i, side] = 1 + higher + ties / 2
-    return out
+    rows = torch.as_tensor(dataset.split(split))
+    if len(rows) == 0:
+        return np.zeros((0, 2))
+    h, r, t = rows[:, 0], rows[:, 1], rows[:, 2]
+    s = torch.as_tensor(np.asarray(scores, dtype=np.float64))
+    known = torch.zeros(s.shape, dtype=torch.bool)
+    kn = torch.as_tensor(dataset.known())
+    known[kn[:, 1], kn[:, 0], kn[:, 2]] = True
+    g = torch.Generator().manual_seed(seed)
+    tail = filtered_ranks(s[r, h, :], t, known[r, h, :], ties=ties, generator=g)
+    head = filtered_ranks(s[r, :, t], h, known[r, :, t], ties=ties, generator=g)
+    return torch.stack([tail, head], dim=1).numpy()
 
 
 def ranking_experiment(
@@ -258,7 +229,8 @@ def ranking_experiment(
 ) -> dict[str, Any]:
     """Induce rules for every relation of a ranking dataset (Kinship, UMLS, Nations) from
     its NTP templates (``{name}/ntp_split/{name}.nlt``) and rank the test triples with
-    them alone (:func:`filtered_ranks`); the depth is chosen by validation MRR.
+    them alone (:func:`rule_ranks`, ties broken at random); the depth is chosen by
+    validation MRR.
 
     Returns:
         ``{"mrr", "hits@1", "hits@3", "hits@10", "depth", "valid_mrr", "seconds",
@@ -275,10 +247,10 @@ def ranking_experiment(
     rules = induce_rules(ds, load_templates(path), seed=seed, epochs=1 if quick else epochs)
     best: tuple[float, int] = (-1.0, 0)
     for d in sorted(depths):
-        v = float(np.mean(1.0 / filtered_ranks(ds, rules.layers(ds, depth=d), split="valid")))
+        v = float(np.mean(1.0 / rule_ranks(ds, rules.layers(ds, depth=d), split="valid")))
         if v > best[0]:
             best = (v, d)
-    ranks = filtered_ranks(ds, rules.layers(ds, depth=best[1]))
+    ranks = rule_ranks(ds, rules.layers(ds, depth=best[1]), seed=seed)
     return {
         "mrr": float(np.mean(1.0 / ranks)),
         **{f"hits@{k}": float(np.mean(ranks <= k)) for k in (1, 3, 10)},

@@ -18,6 +18,7 @@ from ._adaptive_solvers import Bosh3, Dopri5, Tsit5
 from ._controller import AbstractStepController, PIController, PIDController
 from ._dopri8 import Dopri8
 from ._fixed_solvers import RK4, Euler, Heun, Midpoint
+from ._graph import GraphODE
 from ._modules import MLPField, NeuralODE, NFECounter
 from ._odeblock import ODEBlock, SolverSetting
 from ._regularise import Regularisation, RegularisedField, draw_noise
@@ -41,6 +42,7 @@ __all__ = [
     "Dopri5",
     "Dopri8",
     "Euler",
+    "GraphODE",
     "Heun",
     "LMResBlock",
     "MLPField",
