@@ -92,6 +92,7 @@ def countries_experiment(
     data_dir: str | os.PathLike[str],
     *,
     seeds: int = 10,
+    first_seed: int = 0,
     quick: bool = False,
     depths: Sequence[int] = (1, 2, 3),
     epochs: int = 40,
@@ -107,15 +108,16 @@ def countries_experiment(
     Args:
         setting: ``"S1"``, ``"S2"``, ``"S3"`` (or ``"countries-s3"``).
         data_dir: the folder holding ``countries/``.
-        seeds: runs, with seeds ``0 .. seeds - 1``.
+        seeds: runs, with seeds ``first_seed .. first_seed + seeds - 1``.
+        first_seed: the first seed.
         quick: 3 epochs instead of ``epochs`` (for a smoke test).
         depths: the depths to choose from.
         epochs: training epochs per run.
 
     Returns:
         ``{"auc_pr": [per seed], "valid_auc_pr": [...], "depth": [...], "seconds": [...],
-        "rules": the .rules text of seed 0, "vote_auc_pr": the neighbour vote's test
-        AUC-PR, "templates": the templates file read, "engine_max_abs_diff": for seed 0,
+        "rules": the .rules text of the first seed, "vote_auc_pr": the neighbour vote's test
+        AUC-PR, "templates": the templates file read, "engine_max_abs_diff": for the first seed,
         the largest difference between the scores and the engine's values of the layered
         program (fuzzy-product, backward chaining) over all test pairs}``.
 
@@ -136,7 +138,7 @@ def countries_experiment(
         "rules": "",
         "templates": str(path),
     }
-    for seed in range(seeds):
+    for seed in range(first_seed, first_seed + seeds):
         start = time.perf_counter()
         rules = induce_rules(
             ds, templates, heads=["locatedIn"], seed=seed, epochs=3 if quick else epochs
@@ -147,7 +149,7 @@ def countries_experiment(
         out["auc_pr"].append(test)
         out["valid_auc_pr"].append(valid)
         out["depth"].append(depth)
-        if seed == 0:
+        if seed == first_seed:
             out["rules"] = rules.text()
             out["engine_max_abs_diff"] = _engine_check(rules, ds, depth)
     out["vote_auc_pr"] = _auc_pr(countries_pairs(ds, neighbour_vote(ds)))
