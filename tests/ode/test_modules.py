@@ -18,8 +18,6 @@ EXPECTED = {
     "SolverSwapReport", "draw_noise", "solver_swap_check",
     # data generators
     "Trajectory", "damped_oscillator", "lorenz", "lotka_volterra", "pendulum",
-    # message passing over graphs
-    "GraphODE",
 }  # fmt: skip
 
 
