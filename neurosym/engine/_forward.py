@@ -189,7 +189,10 @@ def evaluate(
     )
     for members, recursive in components:
         rules = [r for m in members for r in by_head.get(m, ())]
-        if not rules:
+        # A rule fires only when each of its positive literals has facts to match (those
+        # of this component may gain some in a later round) and, without literals, when
+        # its arithmetic succeeds; a component none of whose rules can fire is skipped.
+        if not any(_may_fire(r, size, members) for r in rules):
             if valuer is not None:
                 valuer.component(members, recursive)
             continue
@@ -263,7 +266,10 @@ def evaluate(
                      open_negation=valued)  # fmt: skip
 
         for rule in rules:
-            run(rule, None, None)
+            # A positive literal over an empty relation of a lower component can never
+            # match; over one of this component's, a later delta round covers it.
+            if all(size(p) for p in _positive_preds(rule)) and not _derives_nothing(rule):
+                run(rule, None, None)
         rounds = 0
         while True:
             new: dict[str, Relation] = {}
@@ -305,6 +311,53 @@ def evaluate(
     values = valuer.values if valuer is not None else None
     return Evaluation(store, sr, values, instances, program.rules, rounds_done,
                       time.perf_counter() - started, program.base, events)  # fmt: skip
+
+
+_POSITIVE: dict[int, tuple[CRule, tuple[str, ...]]] = {}
+
+
+def _positive_preds(rule: CRule) -> tuple[str, ...]:
+    """The predicates of a rule's positive body literals (guards included), remembered
+    per rule object (the entry keeps the rule alive, so its id stays its own)."""
+    hit = _POSITIVE.get(id(rule))
+    if hit is not None and hit[0] is rule:
+        return hit[1]
+    preds = tuple(
+        dict.fromkeys(i.atom.pred for i in rule.body if isinstance(i, CLit) and not i.negated)
+    )
+    if len(_POSITIVE) > 4096:
+        _POSITIVE.clear()
+    _POSITIVE[id(rule)] = (rule, preds)
+    return preds
+
+
+def _may_fire(rule: CRule, size: Any, members: set[str]) -> bool:
+    if any(not size(p) and p not in members for p in _positive_preds(rule)):
+        return False
+    return not _derives_nothing(rule)
+
+
+_EMPTY: dict[int, tuple[CRule, bool]] = {}
+
+
+def _derives_nothing(rule: CRule) -> bool:
+    """Whether a rule with no literal and no aggregate (its conclusion independent of the
+    facts), such as ``p(X) :- X is 0, X > 0.``, never concludes anything: run once, the
+    answer is kept per rule object. Rules that read facts, or fail, are run as usual."""
+    if rule.deps or any(isinstance(i, CLit) for i in rule.body):
+        return False
+    hit = _EMPTY.get(id(rule))
+    if hit is not None and hit[0] is rule:
+        return hit[1]
+    found: list[object] = []
+    try:
+        run_plan(plan(rule.body, (), lambda _: 0), [None] * rule.nvars, Store(), found.append)
+    except Exception:  # the usual run raises it where it belongs
+        return False
+    if len(_EMPTY) > 4096:
+        _EMPTY.clear()
+    _EMPTY[id(rule)] = (rule, not found)
+    return not found
 
 
 VECTOR_MIN_TUPLES = 2_000
