@@ -20,7 +20,7 @@ from typing import Any
 
 from neurosym.errors import LimitError
 
-from ._compile import ANY, CLit, CRule
+from ._compile import ANY, CAtom, CLit, CRule
 from ._join import plan, run_plan
 from ._program import FactKey, Program
 from ._semiring import AbstractSemiring, Boolean
@@ -183,6 +183,7 @@ def evaluate(
 
     components = program.components or components_of(program.rules)
     plans = program.plans  # any order is correct; the semantics does not change it
+    position = {id(r): i for i, r in enumerate(program.rules)} if plans is not None else {}
     events: dict[tuple[FactKey, Instance], Any] = {}
     valuer = (
         _Valuer(program, sr, store, instances, events) if instances is not None and valued else None
@@ -198,7 +199,13 @@ def evaluate(
             continue
         pending: dict[str, set[tuple[Any, ...]]] = defaultdict(set)
         fired: Counter[str] = Counter()
-        can_vector = instances is None and qualifies(rules)
+        # numpy pays off only past VECTOR_MIN_* tuples, which a non-recursive component
+        # reaches only when the store already holds as many
+        can_vector = (
+            instances is None
+            and (recursive or total >= min(VECTOR_MIN_TUPLES, VECTOR_MIN_RECURSIVE))
+            and qualifies(rules)
+        )
 
         def vectorised(rules: list[CRule] = rules, members: set[str] = members) -> int | None:
             """Hand the component to the numpy path (from whatever is derived so far:
@@ -223,11 +230,15 @@ def evaluate(
             hpred = head.pred
             existing = store.get(hpred).tuples
             bucket = pending[hpred]  # noqa: B023 - used within this component's loop only
-            positives = [
-                (i, item.atom) for i, item in enumerate(rule.body)
-                if isinstance(item, CLit) and not item.negated and i not in rule.guards
-            ]  # fmt: skip
-            negatives = [item for item in rule.body if isinstance(item, CLit) and item.negated]
+            if instances is None:
+                positives: list[tuple[int, CAtom]] = []
+                negatives: list[CLit] = []
+            else:
+                positives = [
+                    (i, item.atom) for i, item in enumerate(rule.body)
+                    if isinstance(item, CLit) and not item.negated and i not in rule.guards
+                ]  # fmt: skip
+                negatives = [i for i in rule.body if isinstance(i, CLit) and i.negated]
 
             def emit(env: list[Any]) -> None:
                 t = tuple(env[v] if is_var else v for is_var, v in hargs)
@@ -256,11 +267,14 @@ def evaluate(
         def run(rule: CRule, first: int | None, delta: Relation | None) -> None:
             # A plan is reused across runs on the same rules (any order is correct; the
             # first run's relation sizes chose it).
-            key = (rule.index, first)
-            steps = plans.get(key) if plans is not None else None
+            # Keyed by the rule's place in the program: a rewritten program (magic sets)
+            # holds several rules made from one rule, with its index.
+            keep = plans is not None and rule.index not in program.volatile
+            key = (position[id(rule)], first) if keep else None
+            steps = plans.get(key) if keep and plans is not None else None
             if steps is None:
                 steps = plan(rule.body, (), size, first=first)
-                if plans is not None:
+                if keep and plans is not None:
                     plans[key] = steps
             run_plan(steps, [None] * rule.nvars, store, emitter(rule), delta=delta,
                      open_negation=valued)  # fmt: skip
@@ -415,6 +429,12 @@ def premise_value(
 def _check_limits(
     lim: Limits, total: int, rounds: int, started: float, fired: Counter[str]
 ) -> None:
+    if (
+        total <= lim.max_facts
+        and rounds <= lim.max_rounds
+        and (lim.max_seconds is None or time.perf_counter() - started <= lim.max_seconds)
+    ):
+        return
     busiest = fired.most_common(1)[0][0] if fired else None
     where = f"; rule {busiest} kept firing" if busiest else ""
     if total > lim.max_facts:

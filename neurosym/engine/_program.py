@@ -31,6 +31,8 @@ class Program:
     components: list[tuple[set[str], bool]] | None = None
     #: join plans by (rule index, delta literal), kept while the rules stay the same
     plans: dict[Any, Any] | None = None
+    #: indexes of rules whose join plans are not kept (made from one query's constants)
+    volatile: frozenset[int] = frozenset()
 
 
 def compile_kb(kb: KnowledgeBase) -> Program:
