@@ -188,15 +188,21 @@ def evaluate(
     valuer = (
         _Valuer(program, sr, store, instances, events) if instances is not None and valued else None
     )
-    for members, recursive in components:
-        rules = [r for m in members for r in by_head.get(m, ())]
-        # A rule fires only when each of its positive literals has facts to match (those
-        # of this component may gain some in a later round) and, without literals, when
-        # its arithmetic succeeds; a component none of whose rules can fire is skipped.
-        if not any(_may_fire(r, size, members) for r in rules):
+    # Per component: its rules, and for those that can conclude anything, the predicates
+    # of their positive literals from lower components. A rule fires only when each of
+    # these has facts (the component's own may gain some in a later round); a component
+    # none of whose rules can fire is skipped.
+    schedule = _schedule(program, components, by_head, valued)
+    relations = store.relations
+    program_rules = program.rules
+    for members, recursive, places, gates in schedule:
+        if not any(
+            all((rel := relations.get(p)) is not None and len(rel) for p in gate) for gate in gates
+        ):
             if valuer is not None:
                 valuer.component(members, recursive)
             continue
+        rules = [program_rules[i] for i in places]
         pending: dict[str, set[tuple[Any, ...]]] = defaultdict(set)
         fired: Counter[str] = Counter()
         # numpy pays off only past VECTOR_MIN_* tuples, which a non-recursive component
@@ -345,10 +351,36 @@ def _positive_preds(rule: CRule) -> tuple[str, ...]:
     return preds
 
 
-def _may_fire(rule: CRule, size: Any, members: set[str]) -> bool:
-    if any(not size(p) and p not in members for p in _positive_preds(rule)):
-        return False
-    return not _derives_nothing(rule)
+# members, recursive, the places of its rules in the program, their gates
+Schedule = list[tuple[set[str], bool, list[int], list[tuple[str, ...]]]]
+
+
+def _schedule(
+    program: Program,
+    components: list[tuple[set[str], bool]],
+    by_head: dict[str, list[CRule]],
+    valued: bool,
+) -> Schedule:
+    """Each component with its rules and their gates (see :func:`evaluate`), kept with
+    the program's plans (they live as long as its rules, but for the rules made from a
+    query's constants, which keep their places and shapes)."""
+    key = ("schedule", valued)
+    kept: Schedule | None = program.plans.get(key) if program.plans is not None else None
+    if kept is not None:
+        return kept
+    place = {id(r): i for i, r in enumerate(program.rules)}
+    out: Schedule = []
+    for members, recursive in components:
+        rules = [r for m in members for r in by_head.get(m, ())]
+        gates = [
+            tuple(p for p in _positive_preds(r) if p not in members)
+            for r in rules
+            if not _derives_nothing(r)
+        ]
+        out.append((members, recursive, [place[id(r)] for r in rules], gates))
+    if program.plans is not None:
+        program.plans[key] = out
+    return out
 
 
 _EMPTY: dict[int, tuple[CRule, bool]] = {}
