@@ -172,10 +172,6 @@ def evaluate(
     instances: dict[FactKey, set[Instance]] | None = defaultdict(set) if record else None
     total = store.size()
     rounds_done = 0
-    by_head: dict[str, list[CRule]] = defaultdict(list)
-    for r in program.rules:
-        if valued or r.weight is None or r.weight > 0:  # boolean: a weight <= 0 never fires
-            by_head[r.head.pred].append(r)
 
     def size(pred: str) -> int:
         rel = store.relations.get(pred)
@@ -183,7 +179,6 @@ def evaluate(
 
     components = program.components or components_of(program.rules)
     plans = program.plans  # any order is correct; the semantics does not change it
-    position = {id(r): i for i, r in enumerate(program.rules)} if plans is not None else {}
     events: dict[tuple[FactKey, Instance], Any] = {}
     valuer = (
         _Valuer(program, sr, store, instances, events) if instances is not None and valued else None
@@ -192,7 +187,7 @@ def evaluate(
     # of their positive literals from lower components. A rule fires only when each of
     # these has facts (the component's own may gain some in a later round); a component
     # none of whose rules can fire is skipped.
-    schedule = _schedule(program, components, by_head, valued)
+    schedule = _schedule(program, components, valued)
     relations = store.relations
     program_rules = program.rules
     for members, recursive, places, gates in schedule:
@@ -203,6 +198,7 @@ def evaluate(
                 valuer.component(members, recursive)
             continue
         rules = [program_rules[i] for i in places]
+        place = dict(zip(map(id, rules), places))
         pending: dict[str, set[tuple[Any, ...]]] = defaultdict(set)
         fired: Counter[str] = Counter()
         # numpy pays off only past VECTOR_MIN_* tuples, which a non-recursive component
@@ -270,13 +266,15 @@ def evaluate(
 
             return emit
 
-        def run(rule: CRule, first: int | None, delta: Relation | None) -> None:
+        def run(
+            rule: CRule, first: int | None, delta: Relation | None, place: dict[int, int] = place
+        ) -> None:
             # A plan is reused across runs on the same rules (any order is correct; the
             # first run's relation sizes chose it).
             # Keyed by the rule's place in the program: a rewritten program (magic sets)
             # holds several rules made from one rule, with its index.
             keep = plans is not None and rule.index not in program.volatile
-            key = (position[id(rule)], first) if keep else None
+            key = (place[id(rule)], first) if keep else None
             steps = plans.get(key) if keep and plans is not None else None
             if steps is None:
                 steps = plan(rule.body, (), size, first=first)
@@ -358,7 +356,6 @@ Schedule = list[tuple[set[str], bool, list[int], list[tuple[str, ...]]]]
 def _schedule(
     program: Program,
     components: list[tuple[set[str], bool]],
-    by_head: dict[str, list[CRule]],
     valued: bool,
 ) -> Schedule:
     """Each component with its rules and their gates (see :func:`evaluate`), kept with
@@ -368,6 +365,10 @@ def _schedule(
     kept: Schedule | None = program.plans.get(key) if program.plans is not None else None
     if kept is not None:
         return kept
+    by_head: dict[str, list[CRule]] = defaultdict(list)
+    for r in program.rules:
+        if valued or r.weight is None or r.weight > 0:  # boolean: a weight <= 0 never fires
+            by_head[r.head.pred].append(r)
     place = {id(r): i for i, r in enumerate(program.rules)}
     out: Schedule = []
     for members, recursive in components:

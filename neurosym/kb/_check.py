@@ -100,14 +100,18 @@ def _arity(kb: KnowledgeBase) -> Iterator[Finding]:
     # The uses outside facts are gathered once per change of the rules (and the rest);
     # a predicate no fact uses keeps the findings it had.
     structure = kb.memoised_structure("check.arity.uses", lambda: _structure_uses(kb))
-    quiet = kb.memoised_structure(
+    noisy = kb.memoised_structure(
         "check.arity.structure",
-        lambda: {name: list(_arity_of(name, atoms)) for name, atoms in structure.items()},
+        lambda: {
+            name: found
+            for name, atoms in structure.items()
+            if (found := list(_arity_of(name, atoms)))
+        },
     )
     by_fact: dict[str, list[Atom]] = defaultdict(list)
     for f in kb.facts:
         by_fact[f.atom.predicate].append(f.atom)
-    for name, found in quiet.items():
+    for name, found in noisy.items():
         if name not in by_fact:
             yield from found
     for name, atoms in by_fact.items():
