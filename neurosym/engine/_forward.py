@@ -20,7 +20,7 @@ from typing import Any
 
 from neurosym.errors import LimitError
 
-from ._compile import ANY, CLit, CRule
+from ._compile import ANY, CAtom, CLit, CRule
 from ._join import plan, run_plan
 from ._program import FactKey, Program
 from ._semiring import AbstractSemiring, Boolean
@@ -172,10 +172,6 @@ def evaluate(
     instances: dict[FactKey, set[Instance]] | None = defaultdict(set) if record else None
     total = store.size()
     rounds_done = 0
-    by_head: dict[str, list[CRule]] = defaultdict(list)
-    for r in program.rules:
-        if valued or r.weight is None or r.weight > 0:  # boolean: a weight <= 0 never fires
-            by_head[r.head.pred].append(r)
 
     def size(pred: str) -> int:
         rel = store.relations.get(pred)
@@ -187,15 +183,31 @@ def evaluate(
     valuer = (
         _Valuer(program, sr, store, instances, events) if instances is not None and valued else None
     )
-    for members, recursive in components:
-        rules = [r for m in members for r in by_head.get(m, ())]
-        if not rules:
+    # Per component: its rules, and for those that can conclude anything, the predicates
+    # of their positive literals from lower components. A rule fires only when each of
+    # these has facts (the component's own may gain some in a later round); a component
+    # none of whose rules can fire is skipped.
+    schedule = _schedule(program, components, valued)
+    relations = store.relations
+    program_rules = program.rules
+    for members, recursive, places, gates in schedule:
+        if not any(
+            all((rel := relations.get(p)) is not None and len(rel) for p in gate) for gate in gates
+        ):
             if valuer is not None:
                 valuer.component(members, recursive)
             continue
+        rules = [program_rules[i] for i in places]
+        place = dict(zip(map(id, rules), places))
         pending: dict[str, set[tuple[Any, ...]]] = defaultdict(set)
         fired: Counter[str] = Counter()
-        can_vector = instances is None and qualifies(rules)
+        # numpy pays off only past VECTOR_MIN_* tuples, which a non-recursive component
+        # reaches only when the store already holds as many
+        can_vector = (
+            instances is None
+            and (recursive or total >= min(VECTOR_MIN_TUPLES, VECTOR_MIN_RECURSIVE))
+            and qualifies(rules)
+        )
 
         def vectorised(rules: list[CRule] = rules, members: set[str] = members) -> int | None:
             """Hand the component to the numpy path (from whatever is derived so far:
@@ -220,11 +232,15 @@ def evaluate(
             hpred = head.pred
             existing = store.get(hpred).tuples
             bucket = pending[hpred]  # noqa: B023 - used within this component's loop only
-            positives = [
-                (i, item.atom) for i, item in enumerate(rule.body)
-                if isinstance(item, CLit) and not item.negated and i not in rule.guards
-            ]  # fmt: skip
-            negatives = [item for item in rule.body if isinstance(item, CLit) and item.negated]
+            if instances is None:
+                positives: list[tuple[int, CAtom]] = []
+                negatives: list[CLit] = []
+            else:
+                positives = [
+                    (i, item.atom) for i, item in enumerate(rule.body)
+                    if isinstance(item, CLit) and not item.negated and i not in rule.guards
+                ]  # fmt: skip
+                negatives = [i for i in rule.body if isinstance(i, CLit) and i.negated]
 
             def emit(env: list[Any]) -> None:
                 t = tuple(env[v] if is_var else v for is_var, v in hargs)
@@ -250,20 +266,28 @@ def evaluate(
 
             return emit
 
-        def run(rule: CRule, first: int | None, delta: Relation | None) -> None:
+        def run(
+            rule: CRule, first: int | None, delta: Relation | None, place: dict[int, int] = place
+        ) -> None:
             # A plan is reused across runs on the same rules (any order is correct; the
             # first run's relation sizes chose it).
-            key = (rule.index, first)
-            steps = plans.get(key) if plans is not None else None
+            # Keyed by the rule's place in the program: a rewritten program (magic sets)
+            # holds several rules made from one rule, with its index.
+            keep = plans is not None and rule.index not in program.volatile
+            key = (place[id(rule)], first) if keep else None
+            steps = plans.get(key) if keep and plans is not None else None
             if steps is None:
                 steps = plan(rule.body, (), size, first=first)
-                if plans is not None:
+                if keep and plans is not None:
                     plans[key] = steps
             run_plan(steps, [None] * rule.nvars, store, emitter(rule), delta=delta,
                      open_negation=valued)  # fmt: skip
 
         for rule in rules:
-            run(rule, None, None)
+            # A positive literal over an empty relation of a lower component can never
+            # match; over one of this component's, a later delta round covers it.
+            if all(size(p) for p in _positive_preds(rule)) and not _derives_nothing(rule):
+                run(rule, None, None)
         rounds = 0
         while True:
             new: dict[str, Relation] = {}
@@ -305,6 +329,82 @@ def evaluate(
     values = valuer.values if valuer is not None else None
     return Evaluation(store, sr, values, instances, program.rules, rounds_done,
                       time.perf_counter() - started, program.base, events)  # fmt: skip
+
+
+_POSITIVE: dict[int, tuple[CRule, tuple[str, ...]]] = {}
+
+
+def _positive_preds(rule: CRule) -> tuple[str, ...]:
+    """The predicates of a rule's positive body literals (guards included), remembered
+    per rule object (the entry keeps the rule alive, so its id stays its own)."""
+    hit = _POSITIVE.get(id(rule))
+    if hit is not None and hit[0] is rule:
+        return hit[1]
+    preds = tuple(
+        dict.fromkeys(i.atom.pred for i in rule.body if isinstance(i, CLit) and not i.negated)
+    )
+    if len(_POSITIVE) > 4096:
+        _POSITIVE.clear()
+    _POSITIVE[id(rule)] = (rule, preds)
+    return preds
+
+
+# members, recursive, the places of its rules in the program, their gates
+Schedule = list[tuple[set[str], bool, list[int], list[tuple[str, ...]]]]
+
+
+def _schedule(
+    program: Program,
+    components: list[tuple[set[str], bool]],
+    valued: bool,
+) -> Schedule:
+    """Each component with its rules and their gates (see :func:`evaluate`), kept with
+    the program's plans (they live as long as its rules, but for the rules made from a
+    query's constants, which keep their places and shapes)."""
+    key = ("schedule", valued)
+    kept: Schedule | None = program.plans.get(key) if program.plans is not None else None
+    if kept is not None:
+        return kept
+    by_head: dict[str, list[CRule]] = defaultdict(list)
+    for r in program.rules:
+        if valued or r.weight is None or r.weight > 0:  # boolean: a weight <= 0 never fires
+            by_head[r.head.pred].append(r)
+    place = {id(r): i for i, r in enumerate(program.rules)}
+    out: Schedule = []
+    for members, recursive in components:
+        rules = [r for m in members for r in by_head.get(m, ())]
+        gates = [
+            tuple(p for p in _positive_preds(r) if p not in members)
+            for r in rules
+            if not _derives_nothing(r)
+        ]
+        out.append((members, recursive, [place[id(r)] for r in rules], gates))
+    if program.plans is not None:
+        program.plans[key] = out
+    return out
+
+
+_EMPTY: dict[int, tuple[CRule, bool]] = {}
+
+
+def _derives_nothing(rule: CRule) -> bool:
+    """Whether a rule with no literal and no aggregate (its conclusion independent of the
+    facts), such as ``p(X) :- X is 0, X > 0.``, never concludes anything: run once, the
+    answer is kept per rule object. Rules that read facts, or fail, are run as usual."""
+    if rule.deps or any(isinstance(i, CLit) for i in rule.body):
+        return False
+    hit = _EMPTY.get(id(rule))
+    if hit is not None and hit[0] is rule:
+        return hit[1]
+    found: list[object] = []
+    try:
+        run_plan(plan(rule.body, (), lambda _: 0), [None] * rule.nvars, Store(), found.append)
+    except Exception:  # the usual run raises it where it belongs
+        return False
+    if len(_EMPTY) > 4096:
+        _EMPTY.clear()
+    _EMPTY[id(rule)] = (rule, not found)
+    return not found
 
 
 VECTOR_MIN_TUPLES = 2_000
@@ -362,6 +462,12 @@ def premise_value(
 def _check_limits(
     lim: Limits, total: int, rounds: int, started: float, fired: Counter[str]
 ) -> None:
+    if (
+        total <= lim.max_facts
+        and rounds <= lim.max_rounds
+        and (lim.max_seconds is None or time.perf_counter() - started <= lim.max_seconds)
+    ):
+        return
     busiest = fired.most_common(1)[0][0] if fired else None
     where = f"; rule {busiest} kept firing" if busiest else ""
     if total > lim.max_facts:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from neurosym.errors import KnowledgeBaseError
-from neurosym.lang import Fact, FixedWeight, LearnableWeight
+from neurosym.lang import Fact, FixedWeight, LearnableWeight, Rule
 
 from ._compile import CRule, compile_rule, pred_key
 from ._values import Value, term_value
@@ -31,6 +31,8 @@ class Program:
     components: list[tuple[set[str], bool]] | None = None
     #: join plans by (rule index, delta literal), kept while the rules stay the same
     plans: dict[Any, Any] | None = None
+    #: indexes of rules whose join plans are not kept (made from one query's constants)
+    volatile: frozenset[int] = frozenset()
 
 
 def compile_kb(kb: KnowledgeBase) -> Program:
@@ -42,10 +44,17 @@ def compile_kb(kb: KnowledgeBase) -> Program:
     errors = [d for d in kb.check() if d.is_error]
     if errors:
         raise KnowledgeBaseError(errors)
-    rules = []
-    for i, r in enumerate(kb.rules):
-        compiled: CRule = kb.memoised("engine.rule", r, lambda rule: compile_rule(rule, 0))
-        rules.append(compiled if compiled.index == i else replace(compiled, index=i))
+
+    def compile_rules(statements: tuple[Rule, ...]) -> list[CRule]:
+        # Each rule is compiled once (kept across changes to the other rules); the list,
+        # with indexes, is kept while the rules stay the same (facts may come and go).
+        out = []
+        for i, r in enumerate(statements):
+            compiled: CRule = kb.memoised("engine.rule", r, lambda rule: compile_rule(rule, 0))
+            out.append(compiled if compiled.index == i else replace(compiled, index=i))
+        return out
+
+    rules: list[CRule] = kb.memoised_rules("engine.rules", compile_rules)
     base: dict[FactKey, list[float | None]] = defaultdict(list)
     sources: dict[FactKey, list[Fact]] = defaultdict(list)
     for f in kb.facts:

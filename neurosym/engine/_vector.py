@@ -180,16 +180,19 @@ def _join(
         if arr is None or len(arr) == 0:
             return np.empty((0, len(rule.head.args)), dtype=np.int64)
         # Constants and repeated variables within the literal filter its rows.
-        mask = np.ones(len(arr), dtype=bool)
+        mask: Array | None = None
         seen: dict[int, int] = {}
         for pos, (is_var, v) in enumerate(lit.atom.args):
             if not is_var:
-                mask &= arr[:, pos] == v
+                test = arr[:, pos] == v
             elif v in seen and v not in cols:
-                mask &= arr[:, pos] == arr[:, seen[v]]
+                test = arr[:, pos] == arr[:, seen[v]]
             else:
                 seen.setdefault(v, pos)
-        if not mask.all():
+                continue
+            mask = test if mask is None else mask & test
+        whole = mask is None or bool(mask.all())  # every row of the relation kept
+        if not whole:
             arr = arr[mask]
         shared = [(pos, v) for v, pos in seen.items() if v in cols]
         fresh = [(pos, v) for v, pos in seen.items() if v not in cols]
@@ -207,9 +210,9 @@ def _join(
             else:
                 # the relation's own sort (cached while it does not change)
                 rel = rels[lit.atom.pred]
-                if mask.all() and len(positions) == 1:
+                if whole and len(positions) == 1:
                     order, offsets = rel.by_value(positions[0])
-                elif mask.all():
+                elif whole:
                     order, sorted_k = rel.by(positions)
                 else:
                     k = _keys([arr[:, p] for p in positions], base, len(arr))
@@ -313,7 +316,12 @@ def run_component(
             rel = rels[pred]
             arity = cand.shape[1]
             raw = _keys([cand[:, j] for j in range(arity)], base, len(cand))
-            if rel.bitmap is not None:
+            if rel.bitmap is not None and len(raw) * 32 < len(rel.bitmap):
+                # few candidates (a long, thin recursion): sort them rather than sweep
+                # the whole bitmap every round
+                k = _sorted_unique(raw)
+                k = k[~rel.bitmap[k]]
+            elif rel.bitmap is not None:
                 mark = np.zeros(len(rel.bitmap), dtype=bool)
                 mark[raw] = True
                 mark &= ~rel.bitmap

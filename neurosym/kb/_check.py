@@ -84,10 +84,8 @@ def _clauses(kb: KnowledgeBase) -> Iterator[tuple[Atom | None, tuple[BodyItem, .
         yield None, q.body, "query"
 
 
-def _arity(kb: KnowledgeBase) -> Iterator[Finding]:
+def _structure_uses(kb: KnowledgeBase) -> dict[str, list[Atom]]:
     uses: dict[str, list[Atom]] = defaultdict(list)
-    for f in kb.facts:
-        uses[f.atom.predicate].append(f.atom)
     for d in kb.neural:
         uses[d.head.predicate].append(d.head)
     for head, body, _ in _clauses(kb):
@@ -95,42 +93,80 @@ def _arity(kb: KnowledgeBase) -> Iterator[Finding]:
             uses[head.predicate].append(head)
         for atom in _atoms_used(body):
             uses[atom.predicate].append(atom)
-    for name, atoms in uses.items():
-        counts = Counter(a.arity for a in atoms)
-        if len(counts) < 2:
-            continue
-        usual, _ = counts.most_common(1)[0]
-        first = next(a for a in atoms if a.arity == usual)
-        where = first.span.start_str() if first.span else "elsewhere"
-        for a in atoms:
-            if a.arity != usual:
-                yield (
-                    "arity-mismatch",
-                    f"{name} is used here with {a.arity} argument(s), but with {usual} "
-                    f"elsewhere (e.g. {where})",
-                    a.span,
-                    Severity.ERROR,
-                    "a predicate has one arity; rename one of them if they are different",
-                )
+    return dict(uses)
+
+
+def _arity(kb: KnowledgeBase) -> Iterator[Finding]:
+    # The uses outside facts are gathered once per change of the rules (and the rest);
+    # a predicate no fact uses keeps the findings it had.
+    structure = kb.memoised_structure("check.arity.uses", lambda: _structure_uses(kb))
+    noisy = kb.memoised_structure(
+        "check.arity.structure",
+        lambda: {
+            name: found
+            for name, atoms in structure.items()
+            if (found := list(_arity_of(name, atoms)))
+        },
+    )
+    by_fact: dict[str, list[Atom]] = defaultdict(list)
+    for f in kb.facts:
+        by_fact[f.atom.predicate].append(f.atom)
+    for name, found in noisy.items():
+        if name not in by_fact:
+            yield from found
+    for name, atoms in by_fact.items():
+        yield from _arity_of(name, atoms + structure.get(name, []))
+
+
+def _arity_of(name: str, atoms: list[Atom]) -> Iterator[Finding]:
+    counts = Counter(a.arity for a in atoms)
+    if len(counts) < 2:
+        return
+    usual, _ = counts.most_common(1)[0]
+    first = next(a for a in atoms if a.arity == usual)
+    where = first.span.start_str() if first.span else "elsewhere"
+    for a in atoms:
+        if a.arity != usual:
+            yield (
+                "arity-mismatch",
+                f"{name} is used here with {a.arity} argument(s), but with {usual} "
+                f"elsewhere (e.g. {where})",
+                a.span,
+                Severity.ERROR,
+                "a predicate has one arity; rename one of them if they are different",
+            )
+
+
+def _body_uses(kb: KnowledgeBase) -> tuple[list[Atom], set[tuple[str, int]], set[str]]:
+    """The first body atom of each predicate that no rule or network defines, with what
+    they define (keys and names)."""
+    defined = {r.head.key for r in kb.rules} | {d.head.key for d in kb.neural}
+    names = {n for n, _ in defined}
+    first: dict[tuple[str, int], Atom] = {}
+    for _, body, _what in _clauses(kb):
+        for atom in _atoms_used(body):
+            if atom.key not in defined and atom.predicate not in names:
+                first.setdefault(atom.key, atom)
+    return list(first.values()), defined, names
 
 
 def _undefined(kb: KnowledgeBase) -> Iterator[Finding]:
-    defined = {f.atom.key for f in kb.facts} | {r.head.key for r in kb.rules}
-    defined |= {d.head.key for d in kb.neural}
-    names = {n for n, _ in defined}
-    seen: set[tuple[str, int]] = set()
-    for _, body, _what in _clauses(kb):
-        for atom in _atoms_used(body):
-            if atom.key in defined or atom.predicate in names or atom.key in seen:
-                continue
-            seen.add(atom.key)
-            yield (
-                "undefined-predicate",
-                f"{atom.predicate}/{atom.arity} is used but no fact, rule or network defines it",
-                atom.span,
-                Severity.ERROR,
-                _suggest(atom.predicate, names) or "define it with a fact or a rule",
-            )
+    open_atoms, defined, names = kb.memoised_structure("check.undefined", lambda: _body_uses(kb))
+    if not open_atoms:
+        return
+    fact_keys = {f.atom.key for f in kb.facts}
+    defined = defined | fact_keys
+    names = names | {n for n, _ in fact_keys}
+    for atom in open_atoms:
+        if atom.key in defined or atom.predicate in names:
+            continue
+        yield (
+            "undefined-predicate",
+            f"{atom.predicate}/{atom.arity} is used but no fact, rule or network defines it",
+            atom.span,
+            Severity.ERROR,
+            _suggest(atom.predicate, names) or "define it with a fact or a rule",
+        )
 
 
 def _safety(kb: KnowledgeBase) -> Iterator[Finding]:
@@ -144,9 +180,12 @@ def _safety(kb: KnowledgeBase) -> Iterator[Finding]:
                     Severity.ERROR,
                     "write a constant (lowercase), or make it a rule with a body that binds it",
                 )
+    yield from kb.memoised_structure("check.safety", lambda: _clauses_safety(kb))
+
+
+def _clauses_safety(kb: KnowledgeBase) -> list[Finding]:
     clauses: list[Rule | Constraint | Query] = [*kb.rules, *kb.constraints, *kb.queries]
-    for stmt in clauses:
-        yield from kb.memoised("check.safety", stmt, _clause_safety)
+    return [f for stmt in clauses for f in kb.memoised("check.safety", stmt, _clause_safety)]
 
 
 def _clause_safety(stmt: Rule | Constraint | Query) -> list[Finding]:
@@ -191,8 +230,33 @@ def _weight(w: Weight | None, span: Span | None) -> Iterator[Finding]:
 
 
 def _weights_and_names(kb: KnowledgeBase) -> Iterator[Finding]:
+    # The rules' (and networks') findings are kept while only facts change; the facts
+    # add their weights, and the whole pass runs again only when a fact's name is taken.
+    names, found = kb.memoised_structure("check.names", lambda: _names_and_findings(kb, kb.rules))
+    fact_names: set[str] = set()
+    for f in kb.facts:
+        if f.name is not None:
+            if f.name in names or f.name in fact_names:
+                yield from _names_and_findings(kb, kb.statements)[1]
+                return
+            fact_names.add(f.name)
+    yield from found
+    for f in kb.facts:
+        yield from _weight(f.weight, f.span)
+
+
+def _names_and_findings(
+    kb: KnowledgeBase, statements: Iterable[object]
+) -> tuple[set[str], list[Finding]]:
     first: dict[str, Span | None] = {}
-    for s in kb.statements:
+    found = list(_names_pass(kb, statements, first))
+    return set(first), found
+
+
+def _names_pass(
+    kb: KnowledgeBase, statements: Iterable[object], first: dict[str, Span | None]
+) -> Iterator[Finding]:
+    for s in statements:
         if isinstance(s, Fact | Rule):
             yield from _weight(s.weight, s.span)
             if s.name is not None:

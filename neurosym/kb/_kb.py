@@ -76,10 +76,15 @@ class KnowledgeBase:
         self._kinds: dict[type, tuple[Statement, ...]] | None = None
         self._diagnostics: tuple[Diagnostic, ...] | None = None
         self._version = 0
+        # Bumped when a rule (resp. any statement but a fact) comes or goes: analyses of
+        # the rules alone are kept while these stay, however the facts change.
+        self._rules_version = 0
+        self._structure_version = 0
+        self._added_live: dict[str, int] = {}  # statements left from each add() text
         #: Results derived from individual (immutable) statements, kept across changes by
         #: the layers that compute them (static checks, compiled rules), keyed by id().
         self.memo: dict[str, dict[int, tuple[Statement, Any]]] = {}
-        self._rule_memo: dict[str, tuple[tuple[int, ...], tuple[Statement, ...], Any]] = {}
+        self._rule_memo: dict[str, tuple[tuple[int, int], Any]] = {}
         self._added = 0
         for s in statements:
             self._append(s)
@@ -91,9 +96,26 @@ class KnowledgeBase:
                 "includes are resolved when loading; add the included file's statements instead"
             )
         self._statements.append(s)
-        self._kinds = None
+        self._changed(s, +1)
+
+    def _changed(self, s: Statement, step: int) -> None:
+        if self._kinds is not None:
+            self._kinds.pop(type(s), None)
         self._diagnostics = None
         self._version += 1
+        if not isinstance(s, Fact):
+            self._structure_version += 1
+            if isinstance(s, Rule):
+                self._rules_version += 1
+        file = s.span.file if s.span is not None else None
+        if file is not None and file.startswith("<added "):
+            left = self._added_live.get(file, 0) + step
+            if left > 0:
+                self._added_live[file] = left
+            else:  # text given to add() is kept for diagnostics while a statement remains
+                self._added_live.pop(file, None)
+                self._sources.pop(file, None)
+                self._lines.pop(file, None)
 
     @property
     def statements(self) -> tuple[Statement, ...]:
@@ -101,13 +123,14 @@ class KnowledgeBase:
         return tuple(self._statements)
 
     def _of(self, kind: type[_S]) -> tuple[_S, ...]:
-        # Partitioned once per change: the checks ask for facts and rules many times.
+        # Kept per kind until a statement of that kind comes or goes: the checks ask for
+        # facts and rules many times, and adding a fact leaves the rules' tuple as it is.
         if self._kinds is None:
-            kinds: dict[type, list[Statement]] = {}
-            for s in self._statements:
-                kinds.setdefault(type(s), []).append(s)
-            self._kinds = {k: tuple(v) for k, v in kinds.items()}
-        return self._kinds.get(kind, ())  # type: ignore[return-value]
+            self._kinds = {}
+        found = self._kinds.get(kind)
+        if found is None:
+            found = self._kinds[kind] = tuple(s for s in self._statements if type(s) is kind)
+        return found  # type: ignore[return-value]
 
     @property
     def facts(self) -> tuple[Fact, ...]:
@@ -204,26 +227,13 @@ class KnowledgeBase:
         for i, s in enumerate(self._statements):
             if isinstance(s, Rule | Fact) and s.name == name:
                 self._graph = None
-                self._kinds = None
-                self._diagnostics = None
-                self._version += 1
                 removed = self._statements.pop(i)
-                self._forget_unused_source(removed)
+                self._changed(removed, -1)
                 return removed
         names = sorted(s.name for s in self._statements if isinstance(s, Rule | Fact) and s.name)
         raise KnowledgeBaseError(
             f"no rule named {name!r}; the named rules are: {', '.join(names) or '(none)'}"
         )
-
-    def _forget_unused_source(self, removed: Statement) -> None:
-        # Text given to add() is kept for diagnostics while a statement from it remains;
-        # a long consultation loop of add/remove must not grow without bound.
-        file = removed.span.file if removed.span is not None else None
-        if file is None or not file.startswith("<added "):
-            return
-        if not any(s.span is not None and s.span.file == file for s in self._statements):
-            self._sources.pop(file, None)
-            self._lines.pop(file, None)
 
     # ------------------------------------------------------------------ views
     @property
@@ -262,24 +272,21 @@ class KnowledgeBase:
         return value
 
     def memoised_rules(self, table: str, compute: Any) -> Any:
-        """``compute(rules)``, remembered while the rules stay the same objects (facts may
-        come and go): for analyses that depend on the rules alone."""
-        rules = self.rules
-        return self._memo_on(table, rules, lambda: compute(rules))
+        """``compute(rules)``, remembered while no rule comes or goes (facts may come and
+        go): for analyses that depend on the rules alone."""
+        return self._memo_on(table, (0, self._rules_version), lambda: compute(self.rules))
 
     def memoised_structure(self, table: str, compute: Any) -> Any:
-        """``compute()``, remembered while every statement but the facts stays the same
-        object: for analyses that read rules, constraints, queries and dynamics only."""
-        structure = tuple(s for s in self._statements if not isinstance(s, Fact))
-        return self._memo_on(table, structure, compute)
+        """``compute()``, remembered while only facts come and go: for analyses that read
+        rules, constraints, queries and dynamics only."""
+        return self._memo_on(table, (1, self._structure_version), compute)
 
-    def _memo_on(self, table: str, statements: tuple[Statement, ...], compute: Any) -> Any:
-        key = tuple(id(s) for s in statements)
+    def _memo_on(self, table: str, key: tuple[int, int], compute: Any) -> Any:
         hit = self._rule_memo.get(table)
         if hit is not None and hit[0] == key:
-            return hit[2]
+            return hit[1]
         value = compute()
-        self._rule_memo[table] = (key, statements, value)  # keeps them alive: ids stay valid
+        self._rule_memo[table] = (key, value)
         return value
 
     def source_line(self, span: Span | None) -> str | None:
