@@ -75,7 +75,7 @@ def to_rule_expr(
     """
     if isinstance(e, sympy.Symbol):
         name = e.name
-        if not name.isidentifier():
+        if not (name.isascii() and name.isidentifier()):
             raise ConfigurationError(f"the symbol {name!r} is not a rule-language name")
         return Var(name) if name[0].isupper() or name[0] == "_" else Const(name)
     if e.is_Number or e in (sympy.pi, sympy.E):

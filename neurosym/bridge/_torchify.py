@@ -145,7 +145,16 @@ class TorchExpr:
         if func in TORCH_FUNCTIONS:
             op = TORCH_FUNCTIONS[func]
             (arg,) = args
-            return lambda v: op(_tensor(arg(v)))
+
+            def apply(v: Mapping[str, Tensor]) -> Tensor | float:
+                a = arg(v)
+                if isinstance(a, Tensor):
+                    return op(a)
+                # A constant argument (sympy keeps sin(2) unevaluated): computed in float64
+                # and kept a Python float, so it takes the dtype of the tensors it meets.
+                return float(op(torch.tensor(a, dtype=torch.float64)))
+
+            return apply
         if isinstance(e, sympy.core.function.AppliedUndef):
             name = str(func)
             if name not in functions:
@@ -166,10 +175,6 @@ class TorchExpr:
             f"{func} in {self.expr} has no torch counterpart; supported: +, -, *, /, powers, "
             "min, max, " + ", ".join(sorted(str(f) for f in TORCH_FUNCTIONS))
         )
-
-
-def _tensor(x: Tensor | float) -> Tensor:
-    return x if isinstance(x, Tensor) else torch.tensor(x)
 
 
 def _fold(
