@@ -4,6 +4,7 @@ numeric evaluation, the rule-language parser, torch.autograd, closed forms, nump
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ import sympy
 import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from strategies import sympy_exprs
+from strategies import lower_names, sympy_exprs
 
 import neurosym
 from neurosym.bridge import HybridODE, Library, distill, linear_analysis
@@ -23,23 +24,37 @@ from neurosym.lang._sympy import DER, to_sympy
 
 X, V, K = sympy.symbols("x v k")
 F64 = torch.float64
-_points = st.tuples(*[st.floats(-3, 3, allow_subnormal=False)] * 3)
+# Coordinates 0 or of magnitude 1e-3..3: at 1e-282 the float64 evaluation of sqrt(k**2)
+# underflows in k**2 although the value is representable (found with 1500 examples); that
+# is float64 arithmetic, not the bridge.
+_coordinate = st.one_of(
+    st.just(0.0), st.floats(1e-3, 3), st.floats(1e-3, 3).map(lambda c: -c), st.integers(-3, 3)
+).map(float)
+_points = st.tuples(_coordinate, _coordinate, _coordinate)
 
 
-def _reference(e: sympy.Expr, point: tuple[float, float, float]) -> float | None:
-    """sympy's own value at 30 digits, or None where it is not a finite real number."""
-    subs = {X: sympy.Float(point[0]), V: sympy.Float(point[1]), K: sympy.Float(point[2])}
-    try:
-        value = sympy.N(e.subs(subs), 30)
-    except (ValueError, TypeError):  # Min(0, nan) is "not comparable" in sympy
-        return None
-    if not value.is_number:
-        return None
-    re, im = value.as_real_imag()
-    if im != 0 or not re.is_finite or re.has(sympy.nan, sympy.zoo):
-        return None
-    out = float(re)
-    return out if math.isfinite(out) else None  # k**-2 at k = 1e-193 is not a float64
+def _reference(e: sympy.Expr, point: tuple[float, ...], syms: tuple = (X, V, K)) -> float | None:
+    """sympy's own value at 30 digits, or None where it, or any subexpression, is not a
+    finite real number (sympy says 0 * asin(2) = 0 where a float evaluation cannot)."""
+    subs = {s: sympy.Float(c) for s, c in zip(syms, point)}
+    out = None
+    for sub in sympy.postorder_traversal(e):
+        if sub.is_Atom:
+            continue
+        try:
+            value = sympy.N(sub.subs(subs), 30)
+        except (ValueError, TypeError):  # Min(0, nan) is "not comparable" in sympy
+            return None
+        if not value.is_number:
+            return None
+        re, im = value.as_real_imag()
+        if im != 0 or not re.is_finite or re.has(sympy.nan, sympy.zoo):
+            return None
+        out = float(re)
+        if not math.isfinite(out):
+            return None
+    # the root comes last in postorder (an atom: evaluate it directly)
+    return out if not e.is_Atom else float(sympy.N(e.subs(subs), 30))
 
 
 def _finite(e: sympy.Expr) -> bool:
@@ -106,6 +121,46 @@ def test_rule_text_round_trips(e: sympy.Expr, points: list) -> None:
             continue
         got = _reference(back, p)
         assert got is not None and abs(got - ref) <= 1e-12 * (1 + abs(ref)), (e, text, p)
+
+
+_state_names = st.one_of(lower_names, st.sampled_from(["X", "_", "_a", "é", "a b", "1x", "x.y"]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=_state_names,
+    e=sympy_exprs(("s", "k"), max_leaves=5),
+    digits=st.one_of(st.none(), st.integers(1, 17)),
+    points=st.lists(_points, min_size=1, max_size=2),
+)
+def test_rule_text_state_names_and_digits(name, e, digits, points) -> None:
+    s = sympy.Symbol(name)
+    e = e.subs(sympy.Symbol("s"), s)
+    try:
+        text = rule_text([sympy.Eq(DER(s), e)], digits=digits)
+    except ConfigurationError:
+        valid = re.fullmatch(r"[a-z][A-Za-z0-9_]*", name) is not None
+        assert not valid or not _finite(e) or e.has(sympy.I), (name, e)
+        return
+    kb = neurosym.parse(text)  # whatever is printed parses ...
+    assert kb.states == (name,)  # ... with the same state
+    back = to_sympy(kb.derivatives[0].expr)
+    assert {x.name for x in back.free_symbols} <= {x.name for x in e.free_symbols}
+    if digits is not None:
+        return  # rounded numbers: the value is only as close as the rounding allows
+    for p in points:
+        ref = _reference(e, (p[0], p[2]), (s, K))
+        got = _reference(back, (p[0], p[2]), (s, K))
+        if ref is not None:
+            assert got is not None and abs(got - ref) <= 1e-12 * (1 + abs(ref)), (e, text)
+
+
+@pytest.mark.parametrize("name", ["X", "_", "_a", "é", "1x"])
+def test_rule_text_refuses_a_state_name_that_would_not_parse(name: str) -> None:
+    # Found by the property above: "state X." was printed, which the parser refuses.
+    s = sympy.Symbol(name)
+    with pytest.raises(ConfigurationError, match="state name"):
+        rule_text([sympy.Eq(DER(s), -s)])
 
 
 @pytest.mark.parametrize(
