@@ -41,6 +41,8 @@ def _reference(e: sympy.Expr, point: tuple[float, ...], syms: tuple = (X, V, K))
     out = None
     for sub in sympy.postorder_traversal(e):
         if sub.is_Atom:
+            if sub.is_number and not math.isfinite(float(sub)):
+                return None  # a constant beyond float64 (exp(exp(3))**3 is 1e+328)
             continue
         try:
             value = sympy.N(sub.subs(subs), 30)
@@ -460,3 +462,37 @@ def test_discover_recovers_a_damped_field_with_quadratic_terms(
     # The weak form's quadrature error on 401 noiseless samples (docs/distill.md: 6.6e-6
     # on the oscillator), not round-off: 1e-8 is for distill, which sees the exact field.
     np.testing.assert_allclose(got, coef, rtol=0, atol=1e-4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(e=sympy_exprs(), points=st.lists(_points, min_size=1, max_size=3))
+def test_torchexpr_is_total_on_real_inputs(e: sympy.Expr, points: list) -> None:
+    # Wherever sympy's value is not a real number, the float64 evaluation still returns
+    # a float64 tensor (nan or inf, as torch's own functions do), never an exception.
+    assume(not e.has(sympy.I))
+    f = TorchExpr(e)
+    for p in points:
+        got = f({n: torch.tensor(c, dtype=F64) for n, c in zip("xvk", p)})
+        assert got.dtype == F64 and got.shape == ()
+    batch = {n: torch.tensor([p[i] for p in points], dtype=F64) for i, n in enumerate("xvk")}
+    out = f(batch)
+    assert out.shape == (len(points),) and out.dtype == F64
+
+
+def test_torchexpr_constant_power_of_a_negative_base_is_nan() -> None:
+    # Found by the property above: sympy keeps (-1)**(1/3) unevaluated and TorchExpr
+    # raised TypeError (Python's (-1.0)**(1/3) is complex) instead of torch's nan.
+    e = (-1) ** sympy.Rational(1, 3) + X
+    out = TorchExpr(e)({"x": torch.tensor([1.0, 2.0], dtype=F64)})
+    assert out.dtype == F64 and bool(out.isnan().all())
+    assert float(
+        TorchExpr(2 ** sympy.Rational(1, 3) + X)({"x": torch.tensor(0.0, dtype=F64)})
+    ) == 2 ** (1 / 3)
+
+
+def test_torchexpr_constant_square_root_of_a_negative_number_is_nan() -> None:
+    # Found by test_torchexpr_is_total_on_real_inputs: sqrt(1 - pi) was computed as
+    # (-2.14) ** 0.5 in Python, a complex number, which made a complex128 result or an
+    # overflow error instead of torch's nan.
+    out = TorchExpr(X + sympy.sqrt(1 - sympy.pi))({"x": torch.tensor([0.0, 1.0], dtype=F64)})
+    assert out.dtype == F64 and bool(out.isnan().all())
