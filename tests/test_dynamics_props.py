@@ -496,3 +496,28 @@ def test_torchexpr_constant_square_root_of_a_negative_number_is_nan() -> None:
     # overflow error instead of torch's nan.
     out = TorchExpr(X + sympy.sqrt(1 - sympy.pi))({"x": torch.tensor([0.0, 1.0], dtype=F64)})
     assert out.dtype == F64 and bool(out.isnan().all())
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    field=st.lists(st.integers(-4, 4).map(lambda n: n / 2), min_size=3, max_size=3),
+    threshold=st.integers(-2, 2).map(float),
+    limit=st.integers(-3, 3).map(lambda n: n / 2),
+    upper=st.booleans(),
+    states=_states,
+)
+def test_hard_rate_law_clamps_only_where_it_binds(field, threshold, limit, upper, states) -> None:
+    a, b, c = (_text(z) for z in field)
+    rel = "<=" if upper else ">="
+    kb = neurosym.parse(
+        f"state x, v.\nder(x) = {a} + {b} * x + {c} * v.\nder(v) = -x.\n"
+        f"law r: if x > {_text(threshold)} then der(x) {rel} {_text(limit)}."
+    )
+    y = torch.tensor(states, dtype=F64)
+    t = torch.zeros(len(states), 1, dtype=F64)
+    soft = HybridODE(kb, residual=False)(t, y).detach()
+    hard = HybridODE(kb, residual=False, hard=["r"])(t, y).detach()
+    binds = y[:, 0] > threshold
+    clamp = torch.clamp(soft[:, 0], max=limit) if upper else torch.clamp(soft[:, 0], min=limit)
+    assert torch.equal(hard[:, 0], torch.where(binds, clamp, soft[:, 0]))
+    assert torch.equal(hard[:, 1], soft[:, 1])
