@@ -72,6 +72,7 @@ __all__ = [
     "programs",
     "statements",
     "strings",
+    "sympy_exprs",
     "terms",
     "variables",
     "weights",
@@ -266,3 +267,76 @@ statements: st.SearchStrategy[Statement] = st.one_of(
 programs: st.SearchStrategy[Program] = st.builds(
     Program, st.lists(statements, max_size=6).map(tuple)
 )
+
+
+# ---------------------------------------------------------------- sympy expressions
+# Trees of sympy objects (never text) over a few symbols, for the sympy → torch and
+# sympy → rule-text bridges. sympy evaluates as it builds, so constant subtrees such as
+# sin(2) stay symbolic, numbers fold, and log(-1) becomes I*pi.
+
+
+def sympy_exprs(
+    names: tuple[str, ...] = ("x", "v", "k"), *, max_leaves: int = 8
+) -> st.SearchStrategy[object]:
+    """Finite sympy expressions of ``+ - * /``, integer and rational powers, the
+    whitelisted functions (sin … tanh, exp, log, sqrt, Abs, sign, Min, Max), integers,
+    rationals, floats, pi and E, over the symbols ``names``."""
+    import sympy
+
+    unary = [
+        sympy.sin,
+        sympy.cos,
+        sympy.tan,
+        sympy.asin,
+        sympy.acos,
+        sympy.atan,
+        sympy.sinh,
+        sympy.cosh,
+        sympy.tanh,
+        sympy.exp,
+        sympy.log,
+        sympy.sqrt,
+        sympy.Abs,
+        sympy.sign,
+    ]
+    leaves = st.one_of(
+        st.sampled_from([sympy.Symbol(n) for n in names]),
+        st.integers(-4, 4).map(sympy.Integer),
+        st.builds(sympy.Rational, st.integers(-5, 5), st.integers(1, 4)),
+        st.floats(-3, 3, allow_subnormal=False).map(sympy.Float),
+        st.sampled_from([sympy.pi, sympy.E]),
+    )
+
+    def safe(build: object) -> object:
+        # 1/0 is zoo, Min(zoo, x) raises, 0.0**-1 raises: such a subtree becomes 1 (a
+        # filter here would make hypothesis build huge reprs of the nested strategies).
+        def go(*args: object) -> object:
+            try:
+                e = build(*args)  # type: ignore[operator]
+            except (ArithmeticError, ValueError, TypeError):
+                return sympy.Integer(1)
+            infinite = e.has(sympy.zoo, sympy.oo, -sympy.oo, sympy.nan)
+            return sympy.Integer(1) if infinite else e
+
+        return go
+
+    def extend(inner: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+        return st.one_of(
+            st.builds(safe(lambda a, b: a + b), inner, inner),
+            st.builds(safe(lambda a, b: a - b), inner, inner),
+            st.builds(safe(lambda a, b: a * b), inner, inner),
+            st.builds(safe(lambda a, b: a / b), inner, inner),
+            st.builds(safe(lambda a, n: a ** sympy.Integer(n)), inner, st.integers(-3, 4)),
+            st.builds(
+                safe(lambda a, p, q: a ** sympy.Rational(p, q)),
+                inner,
+                st.integers(-3, 3),
+                st.integers(2, 3),
+            ),
+            st.builds(safe(lambda f, a: f(a)), st.sampled_from(unary), inner),
+            st.builds(
+                safe(lambda f, a, b: f(a, b)), st.sampled_from([sympy.Min, sympy.Max]), inner, inner
+            ),
+        )
+
+    return st.recursive(leaves, extend, max_leaves=max_leaves)

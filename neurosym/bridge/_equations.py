@@ -8,6 +8,7 @@ reads back; anything without a rule-language spelling is a :class:`Configuration
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -19,6 +20,7 @@ from neurosym.lang._sympy import DER, FUNCTIONS
 
 __all__ = ["damping_ratio", "equation_parts", "linearise", "rule_text", "to_rule_expr"]
 
+_STATE_NAME = re.compile(r"[a-z][A-Za-z0-9_]*")  # the grammar's NAME: states are lowercase
 _NAMES = {f: name for name, f in FUNCTIONS.items() if name != "sqrt"}
 
 
@@ -75,7 +77,7 @@ def to_rule_expr(
     """
     if isinstance(e, sympy.Symbol):
         name = e.name
-        if not name.isidentifier():
+        if not (name.isascii() and name.isidentifier()):
             raise ConfigurationError(f"the symbol {name!r} is not a rule-language name")
         return Var(name) if name[0].isupper() or name[0] == "_" else Const(name)
     if e.is_Number or e in (sympy.pi, sympy.E):
@@ -156,8 +158,18 @@ def rule_text(equations: Sequence[sympy.Eq], *, digits: int | None = None) -> st
         state x, v.
         der(x) = v.
         der(v) = -x - 0.2 * v.
+
+    Raises:
+        ConfigurationError: a state whose name is not a lowercase rule-language name, or a
+            right-hand side with no rule-language spelling (see :func:`to_rule_expr`).
     """
     states, rhs = equation_parts(equations)
+    for s in states:
+        if not _STATE_NAME.fullmatch(s.name):
+            raise ConfigurationError(
+                f"the state {s.name!r} is not a rule-language state name (a lowercase ASCII "
+                "letter, then letters, digits and '_'); rename it, e.g. with sympy's subs"
+            )
     lines = ["state " + ", ".join(s.name for s in states) + "."]
     for s, r in zip(states, rhs):
         text = format_expr(to_rule_expr(r, digits=digits, order=states))

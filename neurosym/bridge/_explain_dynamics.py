@@ -52,10 +52,10 @@ class Linearisation:
         lines = [f"at the equilibrium ({point}): eigenvalues {eig} ({stable})"]
         if self.damping_ratio is not None:
             regime = (
-                "underdamped"
+                "critically damped"
+                if abs(self.damping_ratio - 1) <= 1e-9  # 1 to rounding of the Jacobian
+                else "underdamped"
                 if self.damping_ratio < 1
-                else "critically damped"
-                if self.damping_ratio == 1
                 else "overdamped"
             )
             lines.append(f"damping ratio {self.damping_ratio:.4g} ({regime})")
@@ -113,16 +113,21 @@ def linear_analysis(
     point = _equilibrium(equations, names) if at is None else {k: float(v) for k, v in at.items()}
     jac = linearise(equations, at=point)
     a = np.array(jac.tolist(), dtype=float)
-    eig = [complex(z) for z in np.linalg.eigvals(a)]
+    # A double eigenvalue (critical damping) is only known to about sqrt(eps) * |λ|: numpy
+    # may return it as a pair with imaginary parts ~1e-8, which is not an oscillation.
+    noise = 1e-7 * max(1.0, float(np.max(np.abs(a), initial=0.0)))
+    eig = [
+        complex(z) if abs(z.imag) > noise else complex(z.real, 0.0) for z in np.linalg.eigvals(a)
+    ]
     eig.sort(key=lambda z: (-z.real, abs(z.imag)))
-    pairs = [z for z in eig if z.imag > 1e-12]
+    pairs = [z for z in eig if z.imag > 0]
     zeta = omega = period = None
     if pairs:
         z = max(pairs, key=lambda w: w.real)  # the slowest-decaying oscillation
         omega = abs(z)
         zeta = -z.real / omega if omega > 0 else None
         period = 2 * math.pi / z.imag
-    elif len(eig) == 2 and all(abs(z.imag) < 1e-12 for z in eig):
+    elif len(eig) == 2:
         # Two real modes r1, r2 of x'' + 2ζω x' + ω² x: ω² = r1 r2, 2ζω = -(r1 + r2).
         r1, r2 = eig[0].real, eig[1].real
         if r1 * r2 > 0:

@@ -12,6 +12,7 @@ projection).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal, final
@@ -385,7 +386,13 @@ class HybridODE(nn.Module):
         """The solver's coordinates → states."""
         cols = list(u.unbind(-1))
         for i, sense, c in self._bound_specs(u):
-            cols[i] = c + sense * torch.exp(cols[i])
+            y = c + sense * torch.exp(cols[i])
+            # A gap below the spacing of floats at c (or an underflowing exp) rounds y onto
+            # the bound itself; keep the nearest float on the allowed side instead, so that
+            # strict bounds (x > c) hold at every stage too.
+            cd = c.detach().expand_as(y)
+            nearest = torch.nextafter(cd, torch.full_like(y, sense * math.inf))
+            cols[i] = torch.where(y == c, c + (nearest - cd), y)
         return torch.stack(cols, dim=-1)
 
     # ------------------------------------------------------------------ laws

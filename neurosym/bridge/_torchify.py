@@ -125,7 +125,7 @@ class TorchExpr:
                 return lambda v: _sqrt(base(v))
             if p.is_Integer:
                 n = int(p)
-                return lambda v: base(v) ** n
+                return lambda v: _ipow(base(v), n)
             return lambda v: _pow(base(v), exp(v))
         if isinstance(e, sympy.Min | sympy.Max):
             pick = torch.minimum if isinstance(e, sympy.Min) else torch.maximum
@@ -145,7 +145,16 @@ class TorchExpr:
         if func in TORCH_FUNCTIONS:
             op = TORCH_FUNCTIONS[func]
             (arg,) = args
-            return lambda v: op(_tensor(arg(v)))
+
+            def apply(v: Mapping[str, Tensor]) -> Tensor | float:
+                a = arg(v)
+                if isinstance(a, Tensor):
+                    return op(a)
+                # A constant argument (sympy keeps sin(2) unevaluated): computed in float64
+                # and kept a Python float, so it takes the dtype of the tensors it meets.
+                return float(op(torch.tensor(a, dtype=torch.float64)))
+
+            return apply
         if isinstance(e, sympy.core.function.AppliedUndef):
             name = str(func)
             if name not in functions:
@@ -168,10 +177,6 @@ class TorchExpr:
         )
 
 
-def _tensor(x: Tensor | float) -> Tensor:
-    return x if isinstance(x, Tensor) else torch.tensor(x)
-
-
 def _fold(
     args: Sequence[_Fn], v: Mapping[str, Tensor], op: Callable[[Any, Any], Any]
 ) -> Tensor | float:
@@ -182,7 +187,12 @@ def _fold(
 
 
 def _sqrt(x: Tensor | float) -> Tensor | float:
-    return torch.sqrt(x) if isinstance(x, Tensor) else float(x) ** 0.5
+    # Constants too as torch computes them: nan for sqrt(1 - pi), never a complex number.
+    return torch.sqrt(x) if isinstance(x, Tensor) else _pow(x, 0.5)
+
+
+def _ipow(x: Tensor | float, n: int) -> Tensor | float:
+    return x**n if isinstance(x, Tensor) else _pow(x, float(n))  # 0.0 ** -1 is inf, not raise
 
 
 def _pow(a: Tensor | float, b: Tensor | float) -> Tensor | float:
@@ -190,4 +200,6 @@ def _pow(a: Tensor | float, b: Tensor | float) -> Tensor | float:
         return torch.pow(a, b)  # a Python exponent keeps the base's precision
     if isinstance(b, Tensor):
         return torch.pow(a, b)
-    return float(a**b)
+    # As torch does for tensors: nan for a negative base and a fractional exponent
+    # (sympy keeps (-1)**(1/3) unevaluated; Python's ** would give a complex number).
+    return float(torch.pow(torch.tensor(a, dtype=torch.float64), b))
