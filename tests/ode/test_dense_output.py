@@ -133,3 +133,44 @@ def test_dopri8_gradients_through_intermediate_outputs(mode: str) -> None:
     dx_dv0 = e * torch.sin(W * t) / W
     expect = torch.stack([(w * dx_dx0).sum(), (w * dx_dv0).sum()]).expand(3, -1)
     assert torch.allclose(y0.grad, expect, rtol=1e-7, atol=1e-8)
+
+
+@pytest.mark.parametrize("step_control", ["per_sample", "joint"])
+def test_dopri8_event_time_on_the_steps_accuracy(step_control: str) -> None:
+    # x = 0 at ωt* = atan2(-x0, (v0 + x0/10)/ω) (mod π); bisection on the quartic alone
+    # was ~1e-7 off. Sample 1 starts on x = 0 and fires at its next zero, t* = π/ω.
+    t = torch.linspace(0.0, 10.0, 21, dtype=F64)
+    sol = ode.solve(
+        _osc, Y0, t, method="dopri8", event=lambda t, y: y[:, 0], step_control=step_control, **TOL
+    )
+    a, b = Y0[:, 0], (Y0[:, 1] + 0.1 * Y0[:, 0]) / W
+    first = torch.atan2(-a, b) / W
+    expect = torch.where(first > 1e-12, first, first + math.pi / W)
+    assert sol.event_t is not None
+    assert float((sol.event_t - expect).abs().max()) < 1e-9
+    at = _exact(Y0, expect[:, None])[0]
+    assert float((sol.y_final - at).abs().max()) < 1e-9
+    # Outputs before the event are step ends too.
+    before = t[:, None] < expect[None]
+    assert float((sol.ys - _exact(Y0, t.expand(3, -1))).abs().amax(-1)[before].max()) < 1e-9
+
+
+def test_dopri8_event_time_gradient_matches_closed_form() -> None:
+    # y' = -k y reaches c at t* = ln(y0 / c) / k: dt*/dy0 = 1 / (k y0), dt*/dk = -t*/k.
+    k = torch.tensor(0.8, dtype=F64, requires_grad=True)
+    y0 = torch.tensor([[2.0], [3.0]], dtype=F64, requires_grad=True)
+    sol = ode.solve(
+        lambda t, y: -k * y,
+        y0,
+        torch.linspace(0.0, 5.0, 11, dtype=F64),
+        method="dopri8",
+        event=lambda t, y: y[:, 0] - 0.5,
+        **TOL,
+    )
+    assert sol.event_t is not None
+    t_star = torch.log(y0.detach()[:, 0] / 0.5) / 0.8
+    assert float((sol.event_t.detach() - t_star).abs().max()) < 1e-10
+    sol.event_t.sum().backward()
+    assert y0.grad is not None and k.grad is not None
+    assert torch.allclose(y0.grad[:, 0], 1 / (0.8 * y0.detach()[:, 0]), rtol=1e-8)
+    assert math.isclose(float(k.grad), float(-(t_star / 0.8).sum()), rel_tol=1e-8)
