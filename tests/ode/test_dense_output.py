@@ -46,10 +46,15 @@ def test_closed_form_is_right() -> None:
     assert torch.allclose(acc + 0.2 * v[2] + x[2], torch.zeros(3, dtype=F64), atol=1e-6)
 
 
+@pytest.mark.parametrize("check_every", [1, 8])
 @pytest.mark.parametrize("step_control", ["per_sample", "joint"])
-def test_dopri8_outputs_match_closed_form(step_control: str) -> None:
+def test_dopri8_outputs_match_closed_form(step_control: str, check_every: int) -> None:
+    # check_every=8 runs the masked loop of accelerators (per-sample control) on CPU;
+    # joint control on CPU takes the host loop, and the tensor loop with an event below.
     t = torch.linspace(0.0, 10.0, 52, dtype=F64)
-    sol = ode.solve(_osc, Y0, t, method="dopri8", step_control=step_control, **TOL)
+    sol = ode.solve(
+        _osc, Y0, t, method="dopri8", step_control=step_control, check_every=check_every, **TOL
+    )
     err = (sol.ys - _exact(Y0, t.expand(3, -1))).abs()
     assert sol.ok
     # Interpolating with the quartic gave ~3e-7 here; the steps are good to ~1e-12.
