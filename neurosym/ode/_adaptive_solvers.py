@@ -64,6 +64,7 @@ class Dopri5(AbstractExplicitRK):
 
     order: ClassVar[int] = 5
     error_order: ClassVar[int | None] = 4
+    dense_order: ClassVar[int] = 4
     name: ClassVar[str] = "dopri5"
     tableau: ClassVar[ButcherTableau] = ButcherTableau(
         c=(0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0),

@@ -137,10 +137,17 @@ _MID = (
 
 @final
 class Dopri8(AbstractExplicitRK):
-    """Dormand–Prince 8(7), for tight tolerances; quartic dense output."""
+    """Dormand–Prince 8(7), for tight tolerances.
+
+    Its dense output is a quartic (4th order) against 8th-order steps, so adaptive
+    solves end a step on every output time instead of interpolating between long steps
+    (``clamps_to_outputs``): outputs are as accurate as the steps, at the cost of extra
+    steps only where output times are denser than the natural steps.
+    """
 
     order: ClassVar[int] = 8
     error_order: ClassVar[int | None] = 7
+    dense_order: ClassVar[int] = 4
     name: ClassVar[str] = "dopri8"
     tableau: ClassVar[ButcherTableau] = ButcherTableau(
         c=_C,

@@ -51,6 +51,37 @@ def locate_root(
         return hi
 
 
+def _slope(event: EventFn, f: Field, t: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """``g`` and ``dg/dt = ∂g/∂t + ∂g/∂y · f`` at ``(t, y)`` (a vanishing ``dg/dt`` is
+    replaced by the smallest normal number), ``(batch,)`` each, and ``f``; all detached."""
+    with torch.enable_grad():
+        tt = t.detach().clone().requires_grad_(True)
+        yy = y.detach().requires_grad_(True)
+        gg = event(tt, yy).reshape(-1)
+        gt, gy = torch.autograd.grad(gg.sum(), (tt, yy), allow_unused=True)
+    fe = f(t, y.detach()).detach()
+    gdot = (gy * fe).sum(-1) if gy is not None else torch.zeros_like(gg)
+    if gt is not None:
+        gdot = gdot + gt[:, 0]
+    tiny = torch.finfo(gdot.dtype).tiny
+    gdot = torch.where(gdot.abs() > tiny, gdot, torch.full_like(gdot, tiny))
+    return gg.detach(), gdot.detach(), fe
+
+
+def _newton_on_steps(
+    f: Field, solver: AbstractSolver, step: StepResult, t0: Tensor, t_star: Tensor, event: EventFn
+) -> Tensor:
+    """One Newton step on ``g`` from ``t_star``, with the state from a step of the method
+    itself (not its dense output); kept inside the step, since a tangential crossing has
+    ``dg/dt ~ 0``."""
+    with torch.no_grad():
+        y = solver.step(f, t0, step.y0.detach(), step.f0.detach(), t_star - t0).y1
+        g, gdot, _ = _slope(event, f, t_star, y)
+        ends = torch.cat([t0, t0 + step.h], 1)
+        lo, hi = ends.amin(1, keepdim=True), ends.amax(1, keepdim=True)
+        return (t_star - (g / gdot)[:, None]).clamp(lo, hi)
+
+
 def event_state(
     f: Field,
     solver: AbstractSolver,
@@ -65,6 +96,11 @@ def event_state(
     returned time has the located value and exactly this derivative; the state gains the
     ``f · dt*`` term so that it moves with the event time.
 
+    A dense output well below the method's order (Dopri8's quartic,
+    ``solver.clamps_to_outputs``) puts the root only to its own accuracy; there one
+    Newton step on states from steps of the method itself (two extra steps per event)
+    moves the time and the state onto the method's accuracy.
+
     Args:
         f: the vector field.
         solver: the solver of the step.
@@ -77,21 +113,15 @@ def event_state(
         Event times ``(batch,)`` and states ``(batch, dim)``.
     """
     t_star = (t0 + theta * step.h).detach()
-    y_e = solver.interpolate(step, theta)
+    if solver.clamps_to_outputs:
+        t_star = _newton_on_steps(f, solver, step, t0.detach(), t_star, event)
+        y_e = solver.step(f, t0, step.y0, step.f0, (t_star - t0).detach()).y1
+    else:
+        y_e = solver.interpolate(step, theta)
     if not (torch.is_grad_enabled() and y_e.requires_grad):
         return t_star[:, 0], y_e
     g = event(t_star, y_e).reshape(-1)
-    with torch.enable_grad():
-        tt = t_star.clone().requires_grad_(True)
-        yy = y_e.detach().requires_grad_(True)
-        gg = event(tt, yy).reshape(-1)
-        gt, gy = torch.autograd.grad(gg.sum(), (tt, yy), allow_unused=True)
-    fe = f(t_star, y_e.detach()).detach()
-    gdot = (gy * fe).sum(-1) if gy is not None else torch.zeros_like(g)
-    if gt is not None:
-        gdot = gdot + gt[:, 0]
-    tiny = torch.finfo(gdot.dtype).tiny
-    gdot = torch.where(gdot.abs() > tiny, gdot, torch.full_like(gdot, tiny))
-    t_e = t_star[:, 0] - (g - g.detach()) / gdot.detach()
+    _, gdot, fe = _slope(event, f, t_star, y_e)
+    t_e = t_star[:, 0] - (g - g.detach()) / gdot
     y_event = y_e + fe * (t_e - t_star[:, 0])[:, None]
     return t_e, y_event

@@ -187,6 +187,7 @@ def integrate_adaptive(
     if eo is None:
         raise RuntimeError("bug in neurosym.ode: adaptive loop given a fixed-step solver")
     check_f1 = not _error_covers_f1(solver)
+    clamp = solver.clamps_to_outputs
     if (
         joint
         and event is None
@@ -196,7 +197,7 @@ def integrate_adaptive(
         and isinstance(controller, (PIDController, PIController))
     ):
         return _integrate_joint_cpu(
-            fc, y0, ts, solver, controller, rtol, atol, dt0, max_steps, check_f1, eo
+            fc, y0, ts, solver, controller, rtol, atol, dt0, max_steps, check_f1, eo, clamp
         )
     batch, _ = y0.shape
     n_times = ts.shape[1]
@@ -262,7 +263,16 @@ def integrate_adaptive(
         # Finished and failed samples take zero steps, so they stay finite and cost nothing
         # numerically (and no NaN reaches the backward pass through torch.where).
         full = host and n_active == batch
-        h_step = h if full else h * active
+        t_next: Tensor | None = None
+        if clamp:
+            # End the step on the next output time when it falls inside (the controller
+            # keeps its own, unclamped step size in h).
+            with torch.no_grad():
+                t_next = ts.gather(1, next_idx.clamp(max=n_times - 1))
+                h_try = torch.minimum(h, t_next - t)
+        else:
+            h_try = h
+        h_step = h_try if full else h_try * active
         res = solver.step(fc, t, y, f0, h_step)
         with torch.no_grad():
             ratio_own = _error_ratio(res, tol, check_f1)
@@ -271,8 +281,13 @@ def integrate_adaptive(
             else:
                 ratio = ratio_own
             accept = ratio <= one if full else (ratio <= one) & active
-            last = h_step >= remaining
-            t_new = torch.where(last, t_end, t + h_step)
+            if t_next is None:
+                last = h_step >= remaining
+                t_new = torch.where(last, t_end, t + h_step)
+            else:
+                hit = h_step >= t_next - t
+                t_new = torch.where(hit, t_next, t + h_step)
+                last = hit & (t_next >= t_end)
             limit = t_new
             cross: Tensor | None = None
             g_new: Tensor | None = None
@@ -324,7 +339,13 @@ def integrate_adaptive(
                 acc_b += accept
             # Inactive samples get a meaningless h here; they never step again (h * active)
             # and the bound by the remaining span below keeps it finite.
-            h, ctrl = controller.adapt(h, ratio, accept, ctrl, eo)
+            h_new, ctrl = controller.adapt(h_try, ratio, accept, ctrl, eo)
+            # A step shortened to land on an output time does not shrink the next one.
+            h = (
+                torch.where(accept & (h_try < h), torch.maximum(h_new, h), h_new)
+                if clamp
+                else h_new
+            )
             active = active & ~(accept & last)
         if cross is not None and theta_e is not None and event_t is not None:
             t_e, y_e = event_state(fc, solver, res, t_old, theta_e, event)  # type: ignore[arg-type]
@@ -383,6 +404,7 @@ def _integrate_joint_cpu(
     max_steps: int,
     check_f1: bool,
     eo: int,
+    clamp: bool,
 ) -> RawSolution:
     """Joint step control on the host: time, step size, acceptance and the controller are
     Python floats (one read of the batch's largest error ratio per step, free on CPU).
@@ -424,15 +446,25 @@ def _integrate_joint_cpu(
         if it >= max_steps:
             break
         it += 1
+        h_try = h
+        if clamp:
+            # End the step on the next output time when it falls inside.
+            t_next = times[len(outs)]
+            hit = h >= t_next - t
+            if hit:
+                h_try = t_next - t
+            last = hit and len(outs) == n_times - 1
+            t_new = t_next if hit else t + h
+        else:
+            last = h >= t_end - t
+            t_new = t_end if last else t + h
         # A bool mask times a Python float would be float32: scale in the state's dtype.
-        h_step: Tensor | float = h if active is None else active.to(y0.dtype) * h
+        h_step: Tensor | float = h_try if active is None else active.to(y0.dtype) * h_try
         res = solver.step(fc, y0.new_full((batch, 1), t), y, f0, h_step)
         with torch.no_grad():
             r_own = _error_ratio(res, tol, check_f1)
             ratio = float((r_own if active is None else torch.where(active, r_own, 0.0)).amax())
         accept = ratio <= 1.0
-        last = h >= t_end - t
-        t_new = t_end if last else t + h
         if accept:
             k0 = len(outs)
             k1 = k0
@@ -441,7 +473,7 @@ def _integrate_joint_cpu(
             if k1 > k0:
                 interior = k1 - 1 if times[k1 - 1] >= t_new else k1
                 if interior > k0:
-                    theta = y0.new_tensor([(times[k] - t) / h for k in range(k0, interior)])
+                    theta = y0.new_tensor([(times[k] - t) / h_try for k in range(k0, interior)])
                     val = solver.interpolate_many(res, theta.expand(batch, -1))
                     outs.extend(val.unbind(1))
                 if interior < k1:
@@ -461,7 +493,9 @@ def _integrate_joint_cpu(
             acc += 1
             if last:
                 break
-        h, history = controller.adapt_float(h, ratio, accept, history, eo)
+        h_new, history = controller.adapt_float(h_try, ratio, accept, history, eo)
+        # A step shortened to land on an output time does not shrink the next one.
+        h = max(h_new, h) if (accept and h_try < h) else h_new
         if h <= eps4 * max(abs(t), abs(t_end), 1.0):
             with torch.no_grad():
                 act = ok if active is None else active

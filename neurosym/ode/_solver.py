@@ -57,11 +57,15 @@ class AbstractSolver(abc.ABC):
         order: the order of the propagated solution.
         error_order: the order of the embedded estimate, or ``None`` for fixed-step
             methods (the step controller uses it for its exponent).
+        dense_order: the order of the dense output between step ends (3 for the cubic
+            Hermite). When it is at most half of ``order`` the adaptive loop clamps steps
+            to end on the output times instead of interpolating (see ``clamps_to_outputs``).
         name: the alias used in messages.
     """
 
     order: ClassVar[int]
     error_order: ClassVar[int | None]
+    dense_order: ClassVar[int] = 3
     name: ClassVar[str]
     implicit: ClassVar[bool] = False
 
@@ -84,6 +88,16 @@ class AbstractSolver(abc.ABC):
         Returns:
             The proposed step; the caller decides acceptance.
         """
+
+    @property
+    def clamps_to_outputs(self) -> bool:
+        """Whether adaptive steps end exactly on output times instead of interpolating.
+
+        True when the dense output is at most half the method's order (Dopri8's quartic
+        against its eighth-order steps): interpolating there would lose most of the
+        accuracy the steps achieve, so each output time becomes a step end instead.
+        """
+        return self.dense_order <= self.order // 2
 
     def interpolate(self, step: StepResult, theta: Tensor) -> Tensor:
         """Dense output inside an accepted step at positions ``theta`` ``(batch, 1)``.
