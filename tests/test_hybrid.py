@@ -213,3 +213,33 @@ def test_configuration_errors(text: str, options: dict[str, object], message: st
 def test_intervals_of_a_mask() -> None:
     assert intervals([0, 1, 2, 3], [True, True, False, True]) == ((0, 1), (3, 3))
     assert intervals([0, 1], [False, False]) == ()
+
+
+def test_rate_and_dissipation_laws_hold_together_at_the_nearest_field() -> None:
+    scipy_optimize = pytest.importorskip("scipy.optimize")
+    kb = ns.parse(
+        "state x, v. der(x) = v + 1. der(v) = -x + 2 * v.\n"
+        "law dissipative: der(0.5*v^2 + 0.5*x^2) <= 0.\n"
+        "law slow: if x > 0 then der(x) <= 0.5."
+    )
+    model = HybridODE(kb, residual=False, hard="all")
+    g = torch.Generator().manual_seed(3)
+    y = torch.rand(40, 2, generator=g, dtype=F64) * 4 - 2
+    f = model(torch.zeros(40, 1, dtype=F64), y).detach()
+    raw = torch.stack([y[:, 1] + 1, -y[:, 0] + 2 * y[:, 1]], dim=1)
+    for i in range(40):
+        xi, vi = float(y[i, 0]), float(y[i, 1])
+        # Both laws hold at once: energy does not grow, and der(x) <= 0.5 where x > 0.
+        assert xi * float(f[i, 0]) + vi * float(f[i, 1]) <= 1e-10
+        if xi > 0:
+            assert float(f[i, 0]) <= 0.5 + 1e-12
+        # And it is the nearest such field (an independent solver of the same problem).
+        cons = [{"type": "ineq", "fun": lambda z, a=xi, b=vi: -(a * z[0] + b * z[1])}]
+        if xi > 0:
+            cons.append({"type": "ineq", "fun": lambda z: 0.5 - z[0]})
+        r0 = raw[i].tolist()
+        best = scipy_optimize.minimize(
+            lambda z, r=r0: (z[0] - r[0]) ** 2 + (z[1] - r[1]) ** 2,
+            x0=[0.0, 0.0], constraints=cons, method="SLSQP", options={"ftol": 1e-14},
+        )  # fmt: skip
+        assert f[i].tolist() == pytest.approx(best.x.tolist(), abs=1e-6)

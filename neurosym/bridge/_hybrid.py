@@ -301,22 +301,40 @@ class HybridODE(nn.Module):
     def _enforce(self, f: Tensor, values: dict[str, Tensor]) -> Tensor:
         if not (self._rates or self._dissipations):
             return f
-        cols = list(f.unbind(-1))
-        for law in self._rates:
-            i = self.states.index(law.target)
-            fv = {**values, **{field_symbol(s).name: c for s, c in zip(self.states, cols)}}
-            _, active = law.evaluate(fv)
-            assert law.limit is not None
-            c = TorchExpr(law.limit)(values) if law.limit.free_symbols else float(law.limit)
-            capped = torch.clamp(cols[i], max=c) if law.sense < 0 else torch.clamp(cols[i], min=c)
-            cols[i] = torch.where(active, capped, cols[i])
-        f = torch.stack(cols, dim=-1)
+        lo, hi = self._rate_bounds(f, values)
+        if self._rates and len(self._dissipations) == 1:
+            # Rate bounds and one dissipation law at once: the nearest field that obeys both
+            # (a box and a half-space), so neither undoes the other.
+            law, grads = self._dissipations[0]
+            g = torch.stack([gr(values) for gr in grads], dim=-1)
+            return _project_box_halfspace(f, g if law.sense < 0 else -g, lo, hi)
+        f = torch.minimum(torch.maximum(f, lo), hi)
         for law, grads in self._dissipations:
             g = torch.stack([gr(values) for gr in grads], dim=-1)
             s = (g * f).sum(-1, keepdim=True)
             excess = torch.relu(s) if law.sense < 0 else -torch.relu(-s)
             f = f - excess * g / (g * g).sum(-1, keepdim=True).clamp_min(1e-300)
         return f
+
+    def _rate_bounds(self, f: Tensor, values: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """Per-component bounds ``(batch, dim)`` of the hard rate laws that bind here."""
+        lo = torch.full_like(f, -math.inf)
+        hi = torch.full_like(f, math.inf)
+        if not self._rates:
+            return lo, hi
+        fv = {**values, **{field_symbol(s).name: f[..., i] for i, s in enumerate(self.states)}}
+        lo_cols, hi_cols = list(lo.unbind(-1)), list(hi.unbind(-1))
+        for law in self._rates:
+            i = self.states.index(law.target)
+            _, active = law.evaluate(fv)
+            assert law.limit is not None
+            c = TorchExpr(law.limit)(values) if law.limit.free_symbols else float(law.limit)
+            c = torch.as_tensor(c, dtype=f.dtype, device=f.device).expand_as(active)
+            if law.sense < 0:
+                hi_cols[i] = torch.where(active, torch.minimum(hi_cols[i], c), hi_cols[i])
+            else:
+                lo_cols[i] = torch.where(active, torch.maximum(lo_cols[i], c), lo_cols[i])
+        return torch.stack(lo_cols, dim=-1), torch.stack(hi_cols, dim=-1)
 
     # ------------------------------------------------------------------ solving
     def solve(self, y0: Tensor, t: Tensor, **options: Any) -> Solution:
@@ -475,3 +493,37 @@ class _InnerField(nn.Module):
             )
             cols[i] = sense * torch.where(outward, cols[i] * ratio, cols[i] / safe)
         return torch.stack(cols, dim=-1)
+
+
+def _project_box_halfspace(f: Tensor, g: Tensor, lo: Tensor, hi: Tensor) -> Tensor:
+    """The point of ``{lo <= x <= hi, g·x <= 0}`` nearest to ``f``, row by row.
+
+    By the KKT conditions it is ``clip(f - λg, lo, hi)`` for the smallest ``λ >= 0`` with
+    ``g·clip(f - λg, lo, hi) <= 0``; that function of ``λ`` does not increase, so ``λ`` is
+    found by doubling and bisection (the multiplier carries no gradient, like a
+    projection's active set). Where the box and the half-space do not meet, the box point
+    furthest into the half-space is taken.
+    """
+
+    def inner(lam: Tensor) -> Tensor:
+        return (g * torch.minimum(torch.maximum(f - lam * g, lo), hi)).sum(-1, keepdim=True)
+
+    with torch.no_grad():
+        zero = torch.zeros_like(f[..., :1])
+        if bool((inner(zero) <= 0).all()):
+            return torch.minimum(torch.maximum(f, lo), hi)
+        gg = (g * g).sum(-1, keepdim=True).clamp_min(1e-300)
+        top = (torch.relu((g * f).sum(-1, keepdim=True)) / gg).clamp_min(1e-300)
+        for _ in range(200):  # grow until the constraint holds (or the box runs out)
+            grow = inner(top) > 0
+            if not bool(grow.any()):
+                break
+            top = torch.where(grow, top * 2, top)
+        bottom = zero
+        for _ in range(100):
+            mid = (bottom + top) / 2
+            ok = inner(mid) <= 0
+            top = torch.where(ok, mid, top)
+            bottom = torch.where(ok, bottom, mid)
+        lam = torch.where(inner(zero) <= 0, zero, top)
+    return torch.minimum(torch.maximum(f - lam * g, lo), hi)
