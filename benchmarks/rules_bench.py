@@ -339,15 +339,10 @@ def ns_rules(rules: Sequence[RuleSpec]) -> str:
 
 
 def ns_declarations() -> str:
-    """Rules that never fire, so that observable predicates stay defined while no
-    observation is asserted (neurosym has no ``dynamic`` declaration; without these the
-    check rejects the KB between consultations)."""
-    out = []
-    for p, arity in OBSERVABLE:
-        args = [f"V{i}" for i in range(arity)]
-        defs = ", ".join(f"{a} is 0" for a in args)
-        out.append(f"{p}({', '.join(args)}) :- {defs}, V0 > 0.\n")
-    return "".join(out)
+    """The observable predicates, declared ``dynamic``: their facts come and go between
+    consultations, and the KB stays well-formed while none is asserted."""
+    preds = ", ".join(f"{p}/{arity}" for p, arity in OBSERVABLE)
+    return f"dynamic {preds}.\n"
 
 
 def run_neurosym_graph(w: Workload, timeout: int) -> Run:

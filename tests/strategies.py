@@ -79,7 +79,20 @@ __all__ = [
 ]
 
 RESERVED_WORDS = frozenset(
-    {"include", "rule", "if", "then", "and", "with", "not", "is", "state", "param", "law"}
+    {
+        "include",
+        "rule",
+        "if",
+        "then",
+        "and",
+        "with",
+        "not",
+        "is",
+        "state",
+        "param",
+        "law",
+        "dynamic",
+    }
 )
 _TAIL = string.ascii_letters + string.digits + "_"
 

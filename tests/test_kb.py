@@ -221,3 +221,38 @@ def test_png_drawing(tmp_path: Path) -> None:
     out = tmp_path / "kb.png"
     draw_graph(ns.parse(GRAPH_KB).graph, out)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_dynamic_predicates_are_defined_without_facts() -> None:
+    text = "dynamic symptom/2, observed/0.\nill(P) :- symptom(P, fever).\nalert :- observed.\n"
+    kb = ns.parse(text, file="k.rules")
+    assert kb.dynamic == {("symptom", 2), ("observed", 0)}
+    assert kb.check() == []  # no undefined predicate, no unreachable rule
+    assert list(ns.query(kb, "ill(P)")) == []
+    kb.add("rule s1: symptom(ann, fever).")
+    assert [a.fact for a in ns.query(kb, "ill(P)")] == ["ill(ann)"]
+    kb.remove("s1")
+    assert kb.check() == [] and list(ns.query(kb, "ill(P)")) == []
+    # Without the declaration the same rules do not check.
+    codes = [d.code for d in ns.parse(text.split("\n", 1)[1]).check()]
+    assert codes.count("undefined-predicate") == 2
+
+
+def test_dynamic_declarations_print_and_parse_back() -> None:
+    from neurosym.lang import DynamicDecl, format_statement, parse_text
+
+    (decl,) = parse_text("dynamic  symptom/2 ,observed/0 .").statements
+    assert decl == DynamicDecl((("symptom", 2), ("observed", 0)))
+    assert format_statement(decl) == "dynamic symptom/2, observed/0."
+    assert parse_text(format_statement(decl)).statements == (decl,)
+
+
+def test_dynamic_declaration_errors() -> None:
+    kb = ns.parse("dynamic symptom/2.\nill(P) :- symptom(P).\n", file="k.rules")
+    (d,) = kb.check()
+    assert d.code == "arity-mismatch"
+    assert "declared dynamic with 2" in d.message and str(d).startswith("k.rules:2:11:")
+    with pytest.raises(ns.RuleSyntaxError, match="name/arity"):
+        ns.parse("dynamic symptom*2.")
+    with pytest.raises(ns.RuleSyntaxError, match=r"unexpected '\('"):
+        ns.parse("dynamic(x).")  # a reserved word, like state and param

@@ -142,6 +142,7 @@ def _body_uses(kb: KnowledgeBase) -> tuple[list[Atom], set[tuple[str, int]], set
     they define (keys and names)."""
     defined = {r.head.key for r in kb.rules} | {d.head.key for d in kb.neural}
     names = {n for n, _ in defined}
+    defined |= kb.dynamic  # exactly these arities: another arity is reported, not excused
     first: dict[tuple[str, int], Atom] = {}
     for _, body, _what in _clauses(kb):
         for atom in _atoms_used(body):
@@ -157,8 +158,19 @@ def _undefined(kb: KnowledgeBase) -> Iterator[Finding]:
     fact_keys = {f.atom.key for f in kb.facts}
     defined = defined | fact_keys
     names = names | {n for n, _ in fact_keys}
+    declared = {n: a for n, a in kb.dynamic}
     for atom in open_atoms:
         if atom.key in defined or atom.predicate in names:
+            continue
+        if atom.predicate in declared:
+            yield (
+                "arity-mismatch",
+                f"{atom.predicate} is used here with {atom.arity} argument(s), but declared "
+                f"dynamic with {declared[atom.predicate]}",
+                atom.span,
+                Severity.ERROR,
+                f"use {atom.predicate}/{declared[atom.predicate]} or change the declaration",
+            )
             continue
         yield (
             "undefined-predicate",
@@ -430,7 +442,8 @@ def check_kb(kb: KnowledgeBase) -> list[Diagnostic]:
         )
     )
     findings.extend(kb.memoised_rules("check.strata", lambda rs: list(stratification_findings(rs))))
-    base = frozenset({f.atom.key for f in kb.facts} | {d.head.key for d in kb.neural})
+    # Dynamic predicates count as having facts: they get them at run time.
+    base = frozenset({f.atom.key for f in kb.facts} | {d.head.key for d in kb.neural} | kb.dynamic)
     # Depends on the rules and on which predicates have facts, not on the facts themselves.
     cached = kb.memoised_rules("check.unreachable", lambda _: {})
     if base not in cached:

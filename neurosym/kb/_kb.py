@@ -18,6 +18,7 @@ from neurosym.errors import (
 from neurosym.lang import (
     Constraint,
     Derivative,
+    DynamicDecl,
     Fact,
     Include,
     Law,
@@ -155,6 +156,11 @@ class KnowledgeBase:
     @property
     def states(self) -> tuple[str, ...]:
         return tuple(n for s in self._of(StateDecl) for n in s.names)
+
+    @property
+    def dynamic(self) -> frozenset[tuple[str, int]]:
+        """``(predicate, arity)`` declared ``dynamic``: defined even without facts."""
+        return frozenset(p for d in self._of(DynamicDecl) for p in d.predicates)
 
     @property
     def params(self) -> tuple[ParamDecl, ...]:

@@ -35,6 +35,7 @@ __all__ = [
     "Constraint",
     "Der",
     "Derivative",
+    "DynamicDecl",
     "Expr",
     "Fact",
     "FixedWeight",
@@ -376,6 +377,21 @@ class StateDecl:
 
 
 @dataclass(frozen=True, slots=True)
+class DynamicDecl:
+    """``dynamic symptom/2, observed/1.``: predicates whose facts come and go at run time
+    (asserted and retracted), defined even while they have no facts."""
+
+    predicates: tuple[tuple[str, int], ...]
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for name, arity in self.predicates:
+            _check_name("predicate", name, upper=False)
+            if isinstance(arity, bool) or not isinstance(arity, int) or arity < 0:
+                raise ValueError(f"the arity of {name} must be a non-negative int, got {arity!r}")
+
+
+@dataclass(frozen=True, slots=True)
 class ParamDecl:
     """``param k = 1.0.`` or ``param k = t(1.0).`` (learnable)."""
 
@@ -405,7 +421,7 @@ class Law:
 
 
 Statement: TypeAlias = (
-    "Include | Fact | Rule | NeuralDecl | Constraint | Query | StateDecl | ParamDecl"
+    "Include | Fact | Rule | NeuralDecl | Constraint | Query | StateDecl | DynamicDecl | ParamDecl"
     " | Derivative | Law"
 )
 

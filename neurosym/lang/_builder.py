@@ -151,6 +151,8 @@ class Builder:
             return A.Query(self.body(kids[0]), span=sp)
         if kind == "state_decl":
             return A.StateDecl(tuple(str(k) for k in kids), span=sp)
+        if kind == "dynamic_decl":
+            return A.DynamicDecl(tuple(self.pred_ind(k) for k in kids), span=sp)
         if kind == "param_decl":
             return self.param(str(kids[0]), kids[1], sp)
         if kind == "law":
@@ -232,6 +234,19 @@ class Builder:
             e.span,
             "for example 'param k = 1.0.' or 'param k = t(1.0).'",
         )
+
+    def pred_ind(self, node: object) -> tuple[str, int]:
+        """``name/arity`` of a ``dynamic`` declaration."""
+        assert isinstance(node, Tree)
+        name, op, arity = self.trees(node)
+        sp = self.span(node)
+        if str(op) != "/" or not str(arity).isdigit():
+            self.fail(
+                f"expected a predicate as name/arity, got '{name}{op}{arity}'",
+                sp,
+                "for example 'dynamic symptom/2.'",
+            )
+        return str(name), int(str(arity))
 
     def law(self, name: str, node: Tree[Token], sp: Span) -> A.Law:
         comps = [self.comparison(c) for c in self.trees(node)]  # type: ignore[arg-type]

@@ -28,6 +28,7 @@ TERMINAL_WORDS: dict[str, str] = {
     "NOT": "'not'",
     "IS": "'is'",
     "STATE": "'state'",
+    "DYNAMIC": "'dynamic'",
     "PARAM": "'param'",
     "LAW": "'law'",
     "IMPLIED_BY": "':-'",

@@ -46,7 +46,7 @@ _CMP = frozenset({"<", "<=", ">", ">=", "==", "!="})
 # Tokens after which a lone term is complete (no operator, call or aggregate follows).
 _AFTER_TERM = frozenset({",", ")", "]", ".", ":-", "::", ":", "}"} | _CMP)
 # Statement starts that the fast path leaves to lark.
-_LARK_STARTS = frozenset({"include", "if", "state", "param", "law"})
+_LARK_STARTS = frozenset({"include", "if", "state", "param", "law", "dynamic"})
 _RESERVED_CALLS = frozenset({"der", "nn", "t"})
 
 
@@ -152,7 +152,7 @@ _ARG = re.compile(
     rf"[ \t]*(?:(?P<neg>-[ \t]*)?(?P<num>{_NUM})|(?P<var>[A-Z_][A-Za-z0-9_]*)"
     r"|(?P<const>[a-z][A-Za-z0-9_]*))[ \t]*\Z"
 )
-_NOT_FACTS = frozenset({"include", "rule", "if", "state", "param", "law", "der", "nn"})
+_NOT_FACTS = frozenset({"include", "rule", "if", "state", "param", "law", "der", "nn", "dynamic"})
 
 
 def _fact_from_line(m: re.Match[str], file: str, line: int, line_start: int) -> A.Fact | None:

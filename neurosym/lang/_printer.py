@@ -138,6 +138,8 @@ def format_statement(s: A.Statement) -> str:
         return f"?- {_body(s.body, ', ')}."
     if isinstance(s, A.StateDecl):
         return "state " + ", ".join(s.names) + "."
+    if isinstance(s, A.DynamicDecl):
+        return "dynamic " + ", ".join(f"{n}/{a}" for n, a in s.predicates) + "."
     if isinstance(s, A.ParamDecl):
         value = f"t({_number(s.value)})" if s.learnable else _number(s.value)
         return f"param {s.name} = {value}."
