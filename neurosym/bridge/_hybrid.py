@@ -291,12 +291,16 @@ class HybridODE(nn.Module):
         """The field ``f(t, y)`` for states ``y`` of shape ``(batch, dim)``."""
         if self._recording is not None:
             self._recording.append(y.detach().clone())
+        return self._field(y)[0]
+
+    def _field(self, y: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """The field at ``y`` and the values (states, params, neural terms) it used."""
         values = self._values(y)
         comps = [k(values) if k is not None else torch.zeros_like(y[..., 0]) for k in self._known]
         f = torch.stack(comps, dim=-1)
         if self.residual is not None:
             f = f + self.residual(y)
-        return self._enforce(f, values)
+        return self._enforce(f, values), values
 
     def _enforce(self, f: Tensor, values: dict[str, Tensor]) -> Tensor:
         if not (self._rates or self._dissipations):
@@ -349,9 +353,8 @@ class HybridODE(nn.Module):
         if self._cache is not None:  # re-entrant (a field that solves): no caching inside
             return self._solve(y0, t, options)
         params = self.param_values()
-        self._cache = (params, [])
+        self._cache = (params, self._limits(params, y0))
         try:
-            self._cache = (params, self._bound_specs_uncached(y0))
             return self._solve(y0, t, options)
         finally:
             self._cache = None
@@ -368,20 +371,16 @@ class HybridODE(nn.Module):
         )
 
     def _bound_specs(self, like: Tensor) -> list[tuple[int, int, Tensor]]:
-        if self._cache is not None and self._cache[1]:
+        """``(state index, sense, limit)`` of each hard state bound."""
+        if self._cache is not None:
             return self._cache[1]
-        return self._bound_specs_uncached(like)
+        return self._limits(self.param_values(), like)
 
-    def _bound_specs_uncached(self, like: Tensor) -> list[tuple[int, int, Tensor]]:
-        values = self.param_values()
+    def _limits(self, params: Mapping[str, Tensor], like: Tensor) -> list[tuple[int, int, Tensor]]:
         specs = []
         for law in self._bounds:
             assert law.limit is not None
-            c = (
-                TorchExpr(law.limit)({k: v for k, v in values.items()})
-                if law.limit.free_symbols
-                else float(law.limit)
-            )
+            c = TorchExpr(law.limit)(params) if law.limit.free_symbols else float(law.limit)
             specs.append(
                 (self.states.index(law.target), law.sense, torch.as_tensor(c, dtype=like.dtype))
             )
@@ -416,21 +415,30 @@ class HybridODE(nn.Module):
     # ------------------------------------------------------------------ laws
     def _law_values(self, y: Tensor) -> dict[str, Tensor]:
         flat = y.reshape(-1, y.shape[-1]).to(self.dtype)
-        f = self(torch.zeros(flat.shape[0], 1, dtype=self.dtype), flat)
-        values = self._values(flat)
-        values.update({field_symbol(s).name: f[:, i] for i, s in enumerate(self.states)})
+        f, values = self._field(flat)
+        values = {**values, **{field_symbol(s).name: f[:, i] for i, s in enumerate(self.states)}}
         return {k: v.reshape(y.shape[:-1]) for k, v in values.items()}
 
-    def law_penalty(self, states: Tensor | Solution) -> dict[str, Tensor]:
-        """Mean violation ``relu(-margin)`` of each penalty (non-hard) law over states.
+    def law_violations(self, states: Tensor | Solution) -> dict[str, Tensor]:
+        """Each law's violation ``relu(-margin)`` at each state (0 where it holds or its
+        conditions do not), hard laws included: shape ``states.shape[:-1]``.
 
-        ``states`` is any ``(..., dim)`` tensor (a trajectory, collocation points) or a
-        solution. Hard laws are not listed: they hold by construction.
+        ``states`` is any ``(..., dim)`` tensor (a trajectory, collocation points, the
+        states of :meth:`recording`) or a solution.
         """
         ys = states.ys if isinstance(states, Solution) else states
         values = self._law_values(ys)
+        return {law.name: law.violation(values) for law in self.laws}
+
+    def law_penalty(self, states: Tensor | Solution) -> dict[str, Tensor]:
+        """Mean violation ``relu(-margin)`` of each penalty (non-hard) law over states
+        (:meth:`law_violations` averaged). Hard laws are not listed: they hold by
+        construction.
+        """
         return {
-            law.name: law.violation(values).mean() for law in self.laws if law.name not in self.hard
+            name: v.mean()
+            for name, v in self.law_violations(states).items()
+            if name not in self.hard
         }
 
     def report(self, sol: Solution, *, tol: float = 1e-9) -> TrajectoryReport:
