@@ -240,6 +240,12 @@ class HybridODE(nn.Module):
             if law.name in self.hard and law.kind == "bound" and law.target in self.states
         ]
         self._rates = [law for law in laws if law.name in self.hard and law.kind == "rate"]
+        # Each rate law's limit, compiled once (a number, or an expression of params).
+        self._rate_limits: list[TorchExpr | float] = [
+            TorchExpr(law.limit) if law.limit is not None and law.limit.free_symbols
+            else float(law.limit or 0)
+            for law in self._rates
+        ]  # fmt: skip
         self._dissipations = []
         for law in laws:
             if law.name in self.hard and law.kind == "dissipation":
@@ -328,12 +334,11 @@ class HybridODE(nn.Module):
             return lo, hi
         fv = {**values, **{field_symbol(s).name: f[..., i] for i, s in enumerate(self.states)}}
         lo_cols, hi_cols = list(lo.unbind(-1)), list(hi.unbind(-1))
-        for law in self._rates:
+        for law, limit in zip(self._rates, self._rate_limits):
             i = self.states.index(law.target)
             _, active = law.evaluate(fv)
-            assert law.limit is not None
-            c = TorchExpr(law.limit)(values) if law.limit.free_symbols else float(law.limit)
-            c = torch.as_tensor(c, dtype=f.dtype, device=f.device).expand_as(active)
+            c_ = limit(values) if isinstance(limit, TorchExpr) else limit
+            c = torch.as_tensor(c_, dtype=f.dtype, device=f.device).expand_as(active)
             if law.sense < 0:
                 hi_cols[i] = torch.where(active, torch.minimum(hi_cols[i], c), hi_cols[i])
             else:
