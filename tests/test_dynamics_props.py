@@ -41,6 +41,8 @@ def _reference(e: sympy.Expr, point: tuple[float, ...], syms: tuple = (X, V, K))
     out = None
     for sub in sympy.postorder_traversal(e):
         if sub.is_Atom:
+            if sub.is_number and not sub.is_extended_real:
+                return None  # I, and what sympy evaluated to complex (asin(3.14...))
             if sub.is_number and not math.isfinite(float(sub)):
                 return None  # a constant beyond float64 (exp(exp(3))**3 is 1e+328)
             continue
