@@ -74,6 +74,10 @@ def main(out: Path) -> None:
         },
         out / f"rank{rank}.pt",
     )
+    # Both ranks finish their work before either tears the group down: a rank that
+    # destroys it while the other still closes its gloo pairs can abort at exit
+    # ("terminate called without an active exception", seen once in CI).
+    dist.barrier()
     dist.destroy_process_group()
 
 
