@@ -1,0 +1,124 @@
+"""The ODE core on a CUDA device: the same answers as on the CPU, failure as data, gradients,
+and no host-device synchronisation per step.
+
+Skipped where no CUDA device is present (CI has none); run on a GPU machine with
+``python -m pytest -q tests/test_ode_cuda.py``. The CPU runs are the oracle: the device
+must reproduce them to float64 round-off (same tableaus, same step decisions).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+from neurosym import ode
+from neurosym.errors import SolverError
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+CUDA = torch.device("cuda")
+ADAPTIVE = ["bosh3", "dopri5", "tsit5", "dopri8"]
+
+
+def _field(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """A nonlinear, non-autonomous field with samples on different time scales."""
+    return torch.stack([y[:, 1], -y[:, 0] - 0.1 * y[:, 1] + 0.3 * torch.sin(t[:, 0])], dim=1)
+
+
+def _y0(device: torch.device) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    return (torch.randn(6, 2, generator=g, dtype=torch.float64) * 2.0).to(device)
+
+
+@pytest.mark.parametrize("method", [*ADAPTIVE, "rodas3"])
+@pytest.mark.parametrize("step_control", ["per_sample", "joint"])
+def test_cuda_matches_cpu(method: str, step_control: str) -> None:
+    t = torch.linspace(0.0, 5.0, 7, dtype=torch.float64)
+    cpu = ode.solve(_field, _y0(torch.device("cpu")), t, method=method, rtol=1e-8, atol=1e-10,
+                    step_control=step_control)  # fmt: skip
+    gpu = ode.solve(_field, _y0(CUDA), t.to(CUDA), method=method, rtol=1e-8, atol=1e-10,
+                    step_control=step_control)  # fmt: skip
+    assert gpu.ys.device.type == "cuda"
+    assert gpu.ok
+    torch.testing.assert_close(gpu.ys.cpu(), cpu.ys, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("method", ["euler", "midpoint", "heun", "rk4"])
+def test_cuda_fixed_step_matches_cpu(method: str) -> None:
+    t = torch.linspace(0.0, 2.0, 5, dtype=torch.float64)
+    cpu = ode.solve(_field, _y0(torch.device("cpu")), t, method=method, steps=64)
+    gpu = ode.solve(_field, _y0(CUDA), t.to(CUDA), method=method, steps=64)
+    torch.testing.assert_close(gpu.ys.cpu(), cpu.ys, rtol=1e-12, atol=1e-12)
+
+
+def test_cuda_exponential_decay_closed_form() -> None:
+    y0 = torch.ones(4, 1, dtype=torch.float64, device=CUDA)
+    rates = torch.tensor([[0.5], [1.0], [2.0], [4.0]], dtype=torch.float64, device=CUDA)
+    t = torch.linspace(0.0, 1.0, 5, dtype=torch.float64, device=CUDA)
+    sol = ode.solve(lambda t, y: -rates * y, y0, t, rtol=1e-10, atol=1e-12)
+    exact = torch.exp(-rates.view(1, 4, 1) * t.view(5, 1, 1))
+    torch.testing.assert_close(sol.ys, exact, rtol=1e-8, atol=1e-10)
+
+
+def test_cuda_diverging_sample_is_data() -> None:
+    """Sample 1 blows up in finite time (y' = y^2 from y0 = 2, singular at t = 0.5); the
+    others decay. throw=False returns them finished and marks only sample 1."""
+    y0 = torch.tensor([[0.5], [2.0], [-1.0]], dtype=torch.float64, device=CUDA)
+    t = torch.tensor([0.0, 1.0], dtype=torch.float64, device=CUDA)
+
+    def f(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        sign = torch.tensor([[-1.0], [1.0], [-1.0]], dtype=y.dtype, device=y.device)
+        return sign * y * y
+
+    sol = ode.solve(f, y0, t, throw=False, max_steps=2000)
+    assert sol.failed() == [1]
+    # y' = -y^2: y(1) = y0 / (1 + y0)
+    torch.testing.assert_close(sol.ys[-1, 0, 0].cpu(), torch.tensor(0.5 / 1.5, dtype=torch.float64))
+    with pytest.raises(SolverError, match="1"):
+        ode.solve(f, y0, t, max_steps=2000)
+
+
+@pytest.mark.parametrize("adjoint", [False, True])
+def test_cuda_gradients_match_cpu(adjoint: bool) -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 16), nn.Tanh(), nn.Linear(16, 3)).double()
+    y0 = torch.randn(5, 3, dtype=torch.float64)
+    t = torch.linspace(0.0, 1.0, 4, dtype=torch.float64)
+    grads = []
+    for device in ("cpu", "cuda"):
+        m = nn.Sequential(nn.Linear(3, 16), nn.Tanh(), nn.Linear(16, 3)).double().to(device)
+        m.load_state_dict(net.state_dict())
+
+        def f(t: torch.Tensor, y: torch.Tensor, m: nn.Module = m) -> torch.Tensor:
+            return m(y)  # type: ignore[no-any-return]
+
+        sol = ode.solve(f, y0.to(device), t.to(device), rtol=1e-9, atol=1e-11,
+                        adjoint=adjoint, adjoint_params=list(m.parameters()))  # fmt: skip
+        (sol.ys**2).sum().backward()
+        grads.append([p.grad.detach().cpu() for p in m.parameters()])  # type: ignore[union-attr]
+    for g_cpu, g_gpu in zip(*grads):
+        torch.testing.assert_close(g_gpu, g_cpu, rtol=1e-7, atol=1e-9)
+
+
+def test_cuda_step_loop_does_not_synchronise_every_step() -> None:
+    """With the default check_every (8 on accelerators) a solve of many steps makes far
+    fewer host-device synchronisations than it takes steps."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(8, 32), nn.Tanh(), nn.Linear(32, 8)).to(CUDA)
+    y0 = torch.randn(64, 8, device=CUDA)
+    t = torch.linspace(0.0, 10.0, 3, device=CUDA)
+    with torch.no_grad():
+        ode.solve(lambda t, y: net(y), y0, t, rtol=1e-6, atol=1e-7)  # warm-up
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                sol = ode.solve(lambda t, y: net(y), y0, t, rtol=1e-6, atol=1e-7)
+        finally:
+            torch.cuda.set_sync_debug_mode(0)
+    steps = sol.stats.steps
+    assert steps >= 40
+    assert len(caught) <= steps // 4 + 10, (len(caught), steps)
