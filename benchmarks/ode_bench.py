@@ -99,6 +99,11 @@ def make_runners(field: nn.Module, y0: torch.Tensor, t: torch.Tensor, rtol: floa
             ode.solve(field, y0, t, rtol=rtol, atol=atol, step_control="joint").ys
         ),
     }
+    if y0.device.type != "cpu":
+        # the loop reading the device at every step, for comparison with the default
+        run["neurosym check_every=1"] = {
+            "direct": lambda grad: ode.solve(field, y0, t, rtol=rtol, atol=atol, check_every=1).ys,
+        }
     if HAVE["torchdiffeq"]:
         import torchdiffeq
 

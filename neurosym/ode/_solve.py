@@ -168,8 +168,9 @@ def solve(
             (Kidger et al. 2021); usually fewer backward steps.
         checkpoint: recompute each interval between output times in the backward pass
             (memory of one interval instead of the whole solve).
-        check_every: steps between host checks for completion (default 1 on CPU, 8 on
-            accelerators).
+        check_every: the longest gap, in steps, between host reads of whether any sample
+            is still going (default 1 on CPU, where a read is free; 8 on accelerators,
+            where the step loop then makes no other host read: see docs/ode.md).
 
     Returns:
         The :class:`Solution`.
