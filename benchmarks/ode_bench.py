@@ -104,6 +104,13 @@ def make_runners(field: nn.Module, y0: torch.Tensor, t: torch.Tensor, rtol: floa
         run["neurosym check_every=1"] = {
             "direct": lambda grad: ode.solve(field, y0, t, rtol=rtol, atol=atol, check_every=1).ys,
         }
+    if y0.device.type == "cuda":
+        # one step captured as a CUDA graph: forward (no_grad) solves only
+        run["neurosym cuda_graph"] = {
+            "forward": lambda grad: (
+                ode.solve(field, y0, t, rtol=rtol, atol=atol, cuda_graph=True).ys
+            ),
+        }
     if HAVE["torchdiffeq"]:
         import torchdiffeq
 
@@ -208,7 +215,7 @@ def diffrax_runners(  # type: ignore[no-untyped-def]
         "forward": lambda: fwd_j(params).block_until_ready(),
         "direct": lambda: jax.block_until_ready(direct_j(params)),
         "adjoint": lambda: jax.block_until_ready(adjoint_j(params)),
-        "ys": lambda: torch.from_numpy(np.asarray(fwd_j(params))),
+        "ys": lambda: torch.from_numpy(np.array(fwd_j(params))),
     }
 
 
@@ -234,6 +241,11 @@ def mlp_workload(  # type: ignore[no-untyped-def]
     nfe["neurosym joint"] = ode.solve(
         field, y0, t, rtol=rtol, atol=atol, step_control="joint"
     ).stats.nfe
+    if dev.type == "cuda":
+        with torch.no_grad():
+            nfe["neurosym cuda_graph"] = ode.solve(
+                field, y0, t, rtol=rtol, atol=atol, cuda_graph=True
+            ).stats.nfe
     if HAVE["torchdiffeq"]:
         import torchdiffeq
 
@@ -242,8 +254,8 @@ def mlp_workload(  # type: ignore[no-untyped-def]
             torchdiffeq.odeint(counting, y0, t, rtol=rtol, atol=atol, method="dopri5")
         nfe["torchdiffeq"] = counting.calls
     jx = diffrax_runners(net, y0, t, rtol, atol, cube=False) if HAVE["diffrax"] else None
-    fw = {lib: fwd(r["direct"]) for lib, r in runs.items()}
-    fb = {lib: fwdbwd(r["direct"], params) for lib, r in runs.items()}
+    fw = {lib: fwd(r.get("forward") or r["direct"]) for lib, r in runs.items()}
+    fb = {lib: fwdbwd(r["direct"], params) for lib, r in runs.items() if "direct" in r}
     ad = {lib: fwdbwd(r["adjoint"], params) for lib, r in runs.items() if "adjoint" in r}
     if jx is not None:
         fw["diffrax"], fb["diffrax"], ad["diffrax"] = jx["forward"], jx["direct"], jx["adjoint"]
@@ -269,7 +281,7 @@ def mlp_workload(  # type: ignore[no-untyped-def]
         outs = {}
         for lib, r in runs.items():
             with torch.no_grad():
-                outs[lib] = r["direct"](False).double().cpu()
+                outs[lib] = (r.get("forward") or r["direct"])(False).double().cpu()
         if jx is not None:
             outs["diffrax"] = jx["ys"]().double()
         for lib, out in outs.items():
@@ -329,7 +341,7 @@ def main(argv: list[str] | None = None) -> None:
         ts = torch.linspace(0.0, 0.25 * 9 / 40, 10, device=dev) * 10
         runs = make_runners(spiral, y0s, ts, 1e-7, 1e-9)
         params = list(spiral.parameters())
-        fns = {lib: fwdbwd(r["direct"], params) for lib, r in runs.items()}
+        fns = {lib: fwdbwd(r["direct"], params) for lib, r in runs.items() if "direct" in r}
         if HAVE["diffrax"]:
             fns["diffrax"] = diffrax_runners(spiral.net, y0s, ts, 1e-7, 1e-9, cube=True)["direct"]
         measure("spiral train iter (dopri5)", fns)

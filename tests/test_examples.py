@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+import sympy
 
 import neurosym as ns
 
@@ -168,3 +170,19 @@ def test_kb_completion_example_runs_with_and_without_rules(data_dir: Path, tmp_p
         "embedding-identity",
         "embedding-identity+rules",
     ]
+
+
+def test_oscillator_scores_both_coefficient_errors_by_hand() -> None:
+    x, v = sympy.symbols("x v")
+    der = sympy.Function("der")
+    eqs = (
+        sympy.Eq(der(x), 1.001 * v),
+        sympy.Eq(der(v), -1.0 * x - 0.2006 * v + 0.002 * x**2),
+    )
+    s = _load("oscillator").score(eqs)
+    assert not s["exact_support"] and s["extra"] == [("v", "(2, 0)")]
+    # worst single coefficient: |0.2006 - 0.2| / 0.2 = 3e-3
+    assert s["coef_error"] == pytest.approx(3e-3, rel=1e-6)
+    # vector: sqrt(0.001^2 + 0.0006^2 + 0.002^2) / sqrt(1 + 1 + 0.04)
+    expected = math.sqrt(1e-6 + 3.6e-7 + 4e-6) / math.sqrt(2.04)
+    assert s["coef_error_norm"] == pytest.approx(expected, rel=1e-6)

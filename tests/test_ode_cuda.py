@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from neurosym import ode
-from neurosym.errors import SolverError
+from neurosym.errors import ConfigurationError, SolverError
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -72,7 +72,7 @@ def test_cuda_exponential_decay_closed_form() -> None:
 def test_cuda_diverging_sample_is_data() -> None:
     """Sample 1 blows up in finite time (y' = y^2 from y0 = 2, singular at t = 0.5); the
     others decay. throw=False returns them finished and marks only sample 1."""
-    y0 = torch.tensor([[0.5], [2.0], [-1.0]], dtype=torch.float64, device=CUDA)
+    y0 = torch.tensor([[0.5], [2.0], [1.0]], dtype=torch.float64, device=CUDA)
     t = torch.tensor([0.0, 1.0], dtype=torch.float64, device=CUDA)
 
     def f(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -148,3 +148,104 @@ def test_no_host_read_loop_matches_host_loop_on_cpu(method: str, n_times: int) -
     assert b.stats.accepted == a.stats.accepted and b.stats.rejected == a.stats.rejected
     # it overshoots completion by at most max(steps/2, 8) - 1 iterations
     assert a.stats.steps <= b.stats.steps <= a.stats.steps + max(a.stats.steps // 2, 8)
+
+
+# The captured loop's iteration, run eagerly (capture=False), against the accelerators'
+# loop of integrate_adaptive: the same arithmetic, so the same numbers and statistics.
+
+
+def _diverging(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    # sample 1 blows up at t = 0.5 (y' = y^2 from 2); the others decay (y' = -y^2)
+    sign = torch.tensor([[-1.0], [1.0], [-1.0]], dtype=y.dtype, device=y.device)
+    return sign * y * y
+
+
+@pytest.mark.parametrize("method", ["bosh3", "dopri5", "tsit5"])
+@pytest.mark.parametrize("joint", [False, True])
+@pytest.mark.parametrize("n_times", [2, 7, 17])
+def test_graphed_iteration_matches_adaptive_loop(method: str, joint: bool, n_times: int) -> None:
+    from neurosym.ode._graphed import integrate_graphed
+    from neurosym.ode._integrate import integrate_adaptive
+    from neurosym.ode._solve import resolve_method
+
+    y0 = _y0(torch.device("cpu"))
+    ts = torch.linspace(0.0, 5.0, n_times, dtype=torch.float64).expand(6, -1)
+    kw = dict(solver=resolve_method(method), controller=ode.PIDController(), rtol=1e-7,
+              atol=1e-9, dt0=None, max_steps=10_000, joint=joint, check_every=8)  # fmt: skip
+    with torch.no_grad():
+        a = integrate_adaptive(_field, y0, ts, event=None, **kw)  # type: ignore[arg-type]
+        b = integrate_graphed(_field, y0, ts, capture=False, **kw)  # type: ignore[arg-type]
+    torch.testing.assert_close(b.ys, a.ys, rtol=0, atol=0)
+    assert torch.equal(b.status, a.status)
+    assert torch.equal(b.accepted, a.accepted) and torch.equal(b.rejected, a.rejected)
+    if not joint:
+        assert (b.steps, b.nfe) == (a.steps, a.nfe)
+    else:  # on the CPU the reference is the host-float joint loop: it stops at once
+        calls = resolve_method(method).tableau.stages - 1  # type: ignore[attr-defined]
+        assert 0 <= b.steps - a.steps <= 8 and b.nfe - a.nfe == calls * (b.steps - a.steps)
+
+
+def test_graphed_iteration_failure_as_data() -> None:
+    from neurosym.ode._graphed import integrate_graphed
+    from neurosym.ode._solve import resolve_method
+
+    y0 = torch.tensor([[0.5], [2.0], [1.0]], dtype=torch.float64)
+    ts = torch.tensor([[0.0, 1.0]] * 3, dtype=torch.float64)
+    with torch.no_grad():
+        raw = integrate_graphed(_diverging, y0, ts, solver=resolve_method("dopri5"),  # type: ignore[arg-type]
+                                controller=ode.PIDController(), rtol=1e-6, atol=1e-8,
+                                dt0=None, max_steps=300, joint=False, check_every=8,
+                                capture=False)  # fmt: skip
+    assert raw.status[0] == 0 and raw.status[2] == 0 and raw.status[1] != 0
+    # y' = -y^2: y(1) = y0 / (1 + y0)
+    torch.testing.assert_close(raw.ys[-1, [0, 2], 0], torch.tensor([0.5 / 1.5, 0.5],
+                               dtype=torch.float64), rtol=1e-5, atol=0)  # fmt: skip
+    assert abs(float(raw.t_final[1]) - 0.5) < 1e-3  # stopped at the singularity, t = 0.5
+
+
+def test_cuda_graph_refused_with_reasons() -> None:
+    y0 = torch.ones(2, 1)
+    t = torch.tensor([0.0, 1.0])
+    with pytest.raises(ConfigurationError, match="CUDA device"):
+        ode.solve(lambda t, y: -y, y0, t, cuda_graph=True)
+
+
+@needs_cuda
+def test_cuda_graph_refusals_on_device() -> None:
+    y0 = torch.ones(2, 1, device=CUDA)
+    t = torch.linspace(0.0, 1.0, 3, device=CUDA)
+    with pytest.raises(ConfigurationError, match="no_grad"):
+        ode.solve(lambda t, y: -y, y0, t, cuda_graph=True)
+    with torch.no_grad(), pytest.raises(ConfigurationError, match="dense output"):
+        ode.solve(lambda t, y: -y, y0, t, method="dopri8", cuda_graph=True)
+    with torch.no_grad(), pytest.raises(ConfigurationError, match="at most 16"):
+        ode.solve(lambda t, y: -y, y0, torch.linspace(0.0, 1.0, 30, device=CUDA), cuda_graph=True)
+
+
+@needs_cuda
+@pytest.mark.parametrize("method", ["bosh3", "dopri5", "tsit5"])
+@pytest.mark.parametrize("step_control", ["per_sample", "joint"])
+def test_cuda_graph_matches_eager_loop(method: str, step_control: str) -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 32), nn.Tanh(), nn.Linear(32, 4)).double().to(CUDA)
+    y0 = torch.randn(64, 4, dtype=torch.float64, device=CUDA)
+    t = torch.linspace(0.0, 3.0, 9, dtype=torch.float64, device=CUDA)
+    with torch.no_grad():
+        a = ode.solve(lambda t, y: net(y), y0, t, method=method, rtol=1e-7, atol=1e-9,
+                      step_control=step_control)  # fmt: skip
+        b = ode.solve(lambda t, y: net(y), y0, t, method=method, rtol=1e-7, atol=1e-9,
+                      step_control=step_control, cuda_graph=True)  # fmt: skip
+    torch.testing.assert_close(b.ys, a.ys, rtol=1e-12, atol=1e-12)
+    assert b.stats.accepted == a.stats.accepted and b.stats.rejected == a.stats.rejected
+    assert b.ok
+
+
+@needs_cuda
+def test_cuda_graph_failure_as_data() -> None:
+    y0 = torch.tensor([[0.5], [2.0], [1.0]], dtype=torch.float64, device=CUDA)
+    t = torch.tensor([0.0, 1.0], dtype=torch.float64, device=CUDA)
+    with torch.no_grad():
+        sol = ode.solve(_diverging, y0, t, throw=False, max_steps=300, cuda_graph=True)
+    assert sol.failed() == [1]
+    torch.testing.assert_close(sol.ys[-1, [0, 2], 0].cpu(), torch.tensor([0.5 / 1.5, 0.5],
+                               dtype=torch.float64), rtol=1e-5, atol=0)  # fmt: skip
