@@ -120,7 +120,9 @@ def test_cuda_step_loop_does_not_synchronise_every_step() -> None:
     t = torch.linspace(0.0, 10.0, 3, device=CUDA)
     with torch.no_grad():
         ode.solve(lambda t, y: net(y), y0, t, rtol=1e-6, atol=1e-7)  # warm-up
-        torch.cuda.set_sync_debug_mode("warn")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "a prototype feature"
+            torch.cuda.set_sync_debug_mode("warn")
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
@@ -229,15 +231,27 @@ def test_cuda_graph_matches_eager_loop(method: str, step_control: str) -> None:
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(4, 32), nn.Tanh(), nn.Linear(32, 4)).double().to(CUDA)
     y0 = torch.randn(64, 4, dtype=torch.float64, device=CUDA)
+
+    def field(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return net(y)  # type: ignore[no-any-return]
+
     t = torch.linspace(0.0, 3.0, 9, dtype=torch.float64, device=CUDA)
     with torch.no_grad():
-        a = ode.solve(lambda t, y: net(y), y0, t, method=method, rtol=1e-7, atol=1e-9,
+        a = ode.solve(field, y0, t, method=method, rtol=1e-7, atol=1e-9,
                       step_control=step_control)  # fmt: skip
-        b = ode.solve(lambda t, y: net(y), y0, t, method=method, rtol=1e-7, atol=1e-9,
+        b = ode.solve(field, y0, t, method=method, rtol=1e-7, atol=1e-9,
                       step_control=step_control, cuda_graph=True)  # fmt: skip
     torch.testing.assert_close(b.ys, a.ys, rtol=1e-12, atol=1e-12)
     assert b.stats.accepted == a.stats.accepted and b.stats.rejected == a.stats.rejected
     assert b.ok
+    # the captured loop is reused for new initial states of the same shape
+    y1 = torch.randn(64, 4, dtype=torch.float64, device=CUDA)
+    with torch.no_grad():
+        c = ode.solve(field, y1, t, method=method, rtol=1e-7, atol=1e-9,
+                      step_control=step_control)  # fmt: skip
+        d = ode.solve(field, y1, t, method=method, rtol=1e-7, atol=1e-9,
+                      step_control=step_control, cuda_graph=True)  # fmt: skip
+    torch.testing.assert_close(d.ys, c.ys, rtol=1e-12, atol=1e-12)
 
 
 @needs_cuda
@@ -249,3 +263,27 @@ def test_cuda_graph_failure_as_data() -> None:
     assert sol.failed() == [1]
     torch.testing.assert_close(sol.ys[-1, [0, 2], 0].cpu(), torch.tensor([0.5 / 1.5, 0.5],
                                dtype=torch.float64), rtol=1e-5, atol=0)  # fmt: skip
+
+
+def test_graphed_loop_is_reused_for_new_problems_of_the_same_shape() -> None:
+    from neurosym.ode import _graphed
+    from neurosym.ode._solve import resolve_method
+
+    ts = torch.linspace(0.0, 5.0, 7, dtype=torch.float64).expand(6, -1)
+    kw = dict(solver=resolve_method("dopri5"), controller=ode.PIDController(), rtol=1e-7,
+              atol=1e-9, dt0=None, max_steps=10_000, joint=False, check_every=8,
+              capture=False)  # fmt: skip
+    y_a = _y0(torch.device("cpu"))
+    y_b = torch.flip(y_a, dims=[0]) * 0.5
+    _graphed.clear_cuda_graphs()
+    with torch.no_grad():
+        fresh = [_graphed.integrate_graphed(_field, y, ts, **kw) for y in (y_a, y_b)]  # type: ignore[arg-type]
+        assert len(_graphed._CACHE) == 0
+        cached = [_graphed.integrate_graphed(_field, y, ts, cache=True, **kw)  # type: ignore[arg-type]
+                  for y in (y_a, y_b, y_a)]  # fmt: skip
+    assert len(_graphed._CACHE) == 1
+    for got, want in zip(cached, [*fresh, fresh[0]]):
+        assert torch.equal(got.ys, want.ys) and torch.equal(got.status, want.status)
+        assert (got.steps, got.nfe) == (want.steps, want.nfe)
+    _graphed.clear_cuda_graphs()
+    assert len(_graphed._CACHE) == 0

@@ -19,6 +19,7 @@ from ._controller import AbstractStepController, PIController, PIDController
 from ._dopri8 import Dopri8
 from ._fixed_solvers import RK4, Euler, Heun, Midpoint
 from ._graph import GraphODE
+from ._graphed import clear_cuda_graphs
 from ._modules import MLPField, NeuralODE, NFECounter
 from ._odeblock import ODEBlock, SolverSetting
 from ._regularise import Regularisation, RegularisedField, draw_noise
@@ -64,6 +65,7 @@ __all__ = [
     "StepResult",
     "Trajectory",
     "Tsit5",
+    "clear_cuda_graphs",
     "damped_oscillator",
     "draw_noise",
     "lorenz",

@@ -254,7 +254,7 @@ def integrate_adaptive(
     # Reading a flag is free on CPU: there (unless asked to check only every few steps,
     # as on accelerators) the loop skips the masking whenever the whole batch moves
     # together (all active, all accepted), the common case.
-    host = device.type == "cpu" and check_every == 1
+    host = check_every == 1
     # Elsewhere the loop never reads the device inside a step: completion is read at
     # iterations 0, 1, 2, 4, 8, then every ``check_every`` (a short solve wastes at most
     # about as many iterations as it took), underflow is applied without asking whether

@@ -170,13 +170,17 @@ def solve(
         checkpoint: recompute each interval between output times in the backward pass
             (memory of one interval instead of the whole solve).
         check_every: the longest gap, in steps, between host reads of whether any sample
-            is still going (default 1 on CPU, where a read is free; 8 on accelerators,
-            where the step loop then makes no other host read: see docs/ode.md).
+            is still going (default 1 on CPU, where a read is free; 8 on accelerators).
+            With 1 the loop reads the device every step and skips the masking while
+            the whole batch moves together; with more it makes no other host read
+            inside a step (see docs/ode.md).
         cuda_graph: capture one step of the loop as a CUDA graph and replay it (one
             launch per step instead of ~100 kernels; CUDA only, under
             ``torch.no_grad()``, an explicit FSAL method with dense output — bosh3,
             dopri5, tsit5 — at most 17 output times, no events, no adjoint). The
-            field must be capturable: tensor operations only, no host reads.
+            field must be capturable: tensor operations only, no host reads. The
+            captured loop is reused by the next solve of the same field and shapes
+            (:func:`clear_cuda_graphs` drops them).
 
     Returns:
         The :class:`Solution`.
