@@ -26,6 +26,8 @@ from collections import OrderedDict
 import torch
 from torch import Tensor
 
+from neurosym.errors import ConfigurationError
+
 from ._controller import AbstractStepController, ControllerState
 from ._integrate import (
     Counted,
@@ -257,8 +259,16 @@ def integrate_graphed(
         torch.cuda.current_stream(device).wait_stream(stream)
         graph = torch.cuda.CUDAGraph()
         before = loop.fc.n
-        with torch.cuda.graph(graph):
-            loop.iteration()
+        try:
+            with torch.cuda.graph(graph):
+                loop.iteration()
+        except RuntimeError as err:
+            _CACHE.pop(key, None)
+            raise ConfigurationError(
+                "cuda_graph=True: the step could not be captured as a CUDA graph; the field "
+                "must use tensor operations on the device only (no host reads, no tensors "
+                f"made from Python values inside it): {err}"
+            ) from err
         loop.calls_per_iteration = loop.fc.n - before
         loop.fc.n = before
         loop.graph = graph
