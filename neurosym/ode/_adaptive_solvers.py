@@ -107,16 +107,53 @@ _TSIT5_B = (
 )
 
 
+def _poly(*factors: tuple[float, ...]) -> list[float]:
+    """Coefficients (lowest power first) of a product of polynomials."""
+    out = [1.0]
+    for f in factors:
+        prod = [0.0] * (len(out) + len(f) - 1)
+        for i, x in enumerate(out):
+            for j, y in enumerate(f):
+                prod[i + j] += x * y
+        out = prod
+    return out
+
+
+def _tsit5_dense() -> tuple[tuple[float, ...], ...]:
+    # Tsitouras (2011), the free fourth-order continuous extension: b_i(θ) in factored
+    # form, expanded into the rows P[j] (coefficient of θ^(j+1)) that the solvers use.
+    # It meets every order condition up to order 4 for all θ and equals b at θ = 1
+    # (tests/ode/test_dense_output.py checks both from the tableau).
+    th = (0.0, 1.0)
+    th2 = (0.0, 0.0, 1.0)
+    b = [
+        _poly(
+            (-1.0530884977290216,),
+            th,
+            (-1.3299890189751412, 1.0),
+            (0.7139816917074209, -1.4364028541716351, 1.0),
+        ),
+        _poly((0.1017,), th2, (1.2949852507374631, -2.1966568338249754, 1.0)),
+        _poly((2.490627285651252793,), th2, (1.57803468208092486, -2.38535645472061657, 1.0)),
+        _poly(
+            (-16.54810288924490272,), th2, (-1.21712927295533244, 1.0), (-0.61620406037800089, 1.0)
+        ),
+        _poly(
+            (47.37952196281928122,), th2, (-1.203071208372362603, 1.0), (-0.658047292653547382, 1.0)
+        ),
+        _poly((-34.87065786149660974,), th2, (-1.2, 1.0), (-2 / 3, 1.0)),
+        _poly((2.5,), th2, (-1.0, 1.0), (-0.6, 1.0)),
+    ]
+    return tuple(tuple(bi[p] if p < len(bi) else 0.0 for bi in b) for p in range(1, 5))
+
+
 @final
 class Tsit5(AbstractExplicitRK):
-    """Tsitouras 5(4) (Tsitouras 2011), cubic Hermite dense output.
-
-    Its own free interpolant is not implemented; the Hermite cubic is third order, so
-    for very tight tolerances prefer ``dopri5`` when output times fall between steps.
-    """
+    """Tsitouras 5(4) (Tsitouras 2011) with its own fourth-order continuous extension."""
 
     order: ClassVar[int] = 5
     error_order: ClassVar[int | None] = 4
+    dense_order: ClassVar[int] = 4
     name: ClassVar[str] = "tsit5"
     tableau: ClassVar[ButcherTableau] = ButcherTableau(
         c=_TSIT5_C,
@@ -146,4 +183,5 @@ class Tsit5(AbstractExplicitRK):
             0.458082105929187,
             -1 / 66,
         ),
+        dense=_tsit5_dense(),
     )

@@ -146,6 +146,9 @@ class ButcherTableau:
             ``None``.
         c_mid: weights giving the solution at the middle of the step, for a quartic dense
             output, or ``None`` for cubic Hermite.
+        dense: the method's own continuous extension, as rows ``P[j]`` with
+            ``y(θ) = y0 + h Σ_j θ^(j+1) Σ_i P[j][i] k_i`` (overrides ``c_mid``), or
+            ``None``.
     """
 
     c: tuple[float, ...]
@@ -153,6 +156,7 @@ class ButcherTableau:
     b: tuple[float, ...]
     b_err: tuple[float, ...] | None = None
     c_mid: tuple[float, ...] | None = None
+    dense: tuple[tuple[float, ...], ...] | None = None
 
     def __post_init__(self) -> None:
         s = len(self.c)
@@ -162,6 +166,8 @@ class ButcherTableau:
             v = getattr(self, name)
             if v is not None and len(v) != s:
                 raise ValueError(f"a tableau's {name} must have {s} entries, got {len(v)}")
+        if self.dense is not None and any(len(r) != s for r in self.dense):
+            raise ValueError(f"a tableau's dense rows must have {s} entries each")
 
     @property
     def stages(self) -> int:
@@ -188,6 +194,8 @@ def _dense_matrix(tab: ButcherTableau) -> tuple[tuple[float, ...], ...] | None:
     the dense output is one small matrix product over the stage buffer, for any number
     of output times at once. ``None`` when the method has neither.
     """
+    if tab.dense is not None:
+        return tab.dense
     s = tab.stages
     if not tab.fsal:
         return None

@@ -112,7 +112,8 @@ def test_other_solvers_still_interpolate(method: str) -> None:
 
 def test_dense_order_decides_clamping() -> None:
     assert ode.Dopri8.dense_order == 4 and ode.Dopri8().clamps_to_outputs
-    assert ode.Dopri5.dense_order == 4 and ode.Tsit5.dense_order == 3
+    assert ode.Dopri5.dense_order == 4 and ode.Tsit5.dense_order == 4
+    assert not ode.Tsit5().clamps_to_outputs
 
 
 @pytest.mark.parametrize("mode", ["direct", "adjoint", "checkpoint"])
@@ -179,3 +180,45 @@ def test_dopri8_event_time_gradient_matches_closed_form() -> None:
     assert y0.grad is not None and k.grad is not None
     assert torch.allclose(y0.grad[:, 0], 1 / (0.8 * y0.detach()[:, 0]), rtol=1e-8)
     assert math.isclose(float(k.grad), float(-(t_star / 0.8).sum()), rel_tol=1e-8)
+
+
+def test_tsit5_continuous_extension_meets_the_order_conditions() -> None:
+    """b(θ) of Tsitouras' interpolant, read back from the solver's dense rows, satisfies the
+    eight order conditions of order <= 4 at every θ (scaled as θ^q / γ) and is b at 1."""
+    import numpy as np
+
+    tab = ode.Tsit5.tableau
+    s = tab.stages
+    c = np.array(tab.c)
+    a = np.zeros((s, s))
+    for i, row in enumerate(tab.a):
+        a[i + 1, : len(row)] = row
+    dense = ode.Tsit5()._dense
+    assert dense is not None
+    rows = dense.numpy()  # P[j][i]: coefficient of θ^(j+1) in b_i(θ)
+    ac = a @ c
+    for th in np.linspace(0.05, 1.0, 20):
+        w = sum(rows[j] * th ** (j + 1) for j in range(rows.shape[0]))
+        conditions = [
+            (w.sum(), th), (w @ c, th**2 / 2), (w @ c**2, th**3 / 3), (w @ ac, th**3 / 6),
+            (w @ c**3, th**4 / 4), (w @ (c * ac), th**4 / 8), (w @ (a @ c**2), th**4 / 12),
+            (w @ (a @ ac), th**4 / 24),
+        ]  # fmt: skip
+        for got, want in conditions:
+            assert got == pytest.approx(want, abs=1e-13)
+    w1 = rows.sum(axis=0)
+    np.testing.assert_allclose(w1, tab.b, atol=1e-14)
+
+
+def test_tsit5_interpolates_at_the_accuracy_of_its_steps() -> None:
+    # Between steps the fourth-order interpolant errs about as much as the steps do
+    # (the cubic Hermite used before erred ~100x more at rtol 1e-10).
+    tol = {"rtol": 1e-10, "atol": 1e-12}
+    t_end = torch.linspace(0.0, 10.0, 2, dtype=F64)
+    t = torch.linspace(0.0, 10.0, 201, dtype=F64)
+    y0 = Y0[:1]
+    end = ode.solve(_osc, y0, t_end, method="tsit5", **tol).ys[-1]
+    at_end = float((end - _exact(y0, t_end[None])[-1]).abs().max())
+    sol = ode.solve(_osc, y0, t, method="tsit5", **tol)
+    interior = float((sol.ys - _exact(y0, t[None])).abs().max())
+    assert interior < 5 * max(at_end, 1e-11), (interior, at_end)
