@@ -7,7 +7,7 @@ import dataclasses
 import itertools
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, final
 
@@ -42,6 +42,8 @@ from ._circuit import Circuit
 from ._expr import ExprGraph, StructuralExpr, evaluate_expr
 from ._ground import NeuralOutcome, ParamRef, StructuralProbability
 from ._result import QueryResult
+from ._structure import Plan, SumPlan, recognise
+from ._sums import SumEvaluator, map_assignment
 
 if TYPE_CHECKING:
     from neurosym.explain import Answer
@@ -51,6 +53,7 @@ __all__ = ["Program", "QueryResult", "compile"]
 
 _EPS = 1e-12
 _VIOLATED = "violated__"  # the head of the rules that stand for integrity constraints
+_ENUMERATE = 10_000  # explain a recognised sum by its proofs up to this many combinations
 
 
 def _param_name(label: str) -> str:
@@ -67,6 +70,18 @@ class _Grounding:
     roots: list[int] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _SumQuery:
+    """A goal recognised as a sum of neural digits, ready to evaluate (see _structure)."""
+
+    plan: SumPlan
+    evaluator: SumEvaluator
+    answers: list[str]
+    bindings: list[dict[str, Any]]
+    columns: torch.Tensor  # convolution: the answers' offsets from plan.low, answer order
+    dense: torch.Tensor  # convolution: offset from plan.low -> answer column (or n)
+
+
 @final
 class Program(nn.Module):
     """A knowledge base compiled for torch (build it with :func:`compile`).
@@ -78,12 +93,18 @@ class Program(nn.Module):
     """
 
     def __init__(
-        self, kb: KnowledgeBase, *, semantics: str = "prob", max_nodes: int = 2_000_000
+        self,
+        kb: KnowledgeBase,
+        *,
+        semantics: str = "prob",
+        max_nodes: int = 2_000_000,
+        structure: bool = True,
     ) -> None:
         super().__init__()
         self.kb = kb
         self.semantics = semantics
         self.max_nodes = max_nodes
+        self.structure = structure
         self.neural = nn.ModuleDict()
         self.weights = nn.ParameterDict()
         self.register_buffer("_probe", torch.zeros(()), persistent=False)
@@ -125,6 +146,7 @@ class Program(nn.Module):
         self._rule_groundings: dict[
             tuple[str, ...], tuple[ExprGraph, list[tuple[int, int, int]]]
         ] = {}
+        self._sums: dict[tuple[str, tuple[str, ...]], _SumQuery | str] = {}
         self._version = kb.version
         self._constants = _constants(kb)
 
@@ -318,6 +340,10 @@ class Program(nn.Module):
             goal: e.g. ``"addition(a, b, Z)"``; the names of ``inputs`` stand for the tensors.
             inputs: tensors by name, each ``(batch, ...)``, fed to the neural predicates.
 
+        A goal recognised as a sum of neural digits (``Program.plan``) is computed by
+        convolutions or by a dynamic program over carries instead of a grounded circuit;
+        the result says which in ``.plan``.
+
         Raises:
             ConfigurationError: a missing network or input, or a network that does not
                 output probabilities.
@@ -329,6 +355,9 @@ class Program(nn.Module):
                 raise ConfigurationError(
                     f"input names are constants of the rule language (lowercase), got {name!r}"
                 )
+        found = self._recognised(goal, tuple(sorted(inputs)))
+        if not isinstance(found, str):
+            return self._query_sum(found, inputs)
         g = self._ground(goal, tuple(sorted(inputs)), False)
         if not g.answers:
             unknown = sorted(_goal_constants(goal) - self._constants - set(inputs))
@@ -344,6 +373,120 @@ class Program(nn.Module):
             assert g.circuit is not None  # probability groundings carry a circuit
             values = g.circuit(*self._leaf_probs(g.sources, inputs, batch))
         return QueryResult(g.answers, g.bindings, values)
+
+    # ------------------------------------------------------------------ recognised sums
+    def plan(self, goal: str, inputs: Iterable[str] | None = None) -> Plan:
+        """How ``query(goal, inputs)`` computes its answers (``inputs``: the input names,
+        or the inputs mapping itself), and what was recognised or why not.
+
+        Example:
+            >>> import neurosym as ns
+            >>> from neurosym import bridge
+            >>> prog = bridge.compile(ns.parse(
+            ...     "nn(net, [I], D, [0, 1, 2]) :: digit(I, D).\n"
+            ...     "add(A, B, Z) :- digit(A, X), digit(B, Y), Z is X + Y."))
+            >>> prog.plan("add(a, b, Z)", ["a", "b"]).kind
+            'convolution'
+            >>> prog.plan("add(a, a, Z)", ["a"]).kind
+            'circuit'
+        """
+        found = self._recognised(goal, tuple(sorted(inputs or ())))
+        if isinstance(found, str):
+            return Plan("circuit", found)
+        return Plan(found.plan.kind, found.plan.describe())
+
+    def _recognised(self, goal: str, keys: tuple[str, ...]) -> _SumQuery | str:
+        """The goal as a recognised sum, or why it is not one (cached like groundings)."""
+        self._fresh()
+        if not self.structure:
+            return "structure recognition is off (bridge.compile(kb, structure=False))"
+        if self.semantics != "prob":
+            return "sums are recognised under semantics='prob' only"
+        hit = self._sums.get((goal, keys))
+        if hit is not None:
+            return hit
+        defined: dict[str, int] = {}
+        for pred, _ in self._engine.base:
+            defined[pred] = defined.get(pred, 0) + 1
+        plan = recognise(goal, keys, self.kb.rules, self._decls, defined)
+        found: _SumQuery | str = plan if isinstance(plan, str) else _sum_query(plan, goal, self)
+        self._sums[(goal, keys)] = found
+        return found
+
+    def _query_sum(self, q: _SumQuery, inputs: Mapping[str, torch.Tensor]) -> QueryResult:
+        batch = self._batch(inputs)
+        plan = q.plan
+        probs = self._term_probs(plan, inputs)
+        if plan.kind == "convolution":
+            dist = q.evaluator.distribution(probs)
+            values = dist.index_select(1, q.columns.to(dist.device))
+            dense = None if plan.var is None else (plan.var, plan.low, q.dense)
+            return QueryResult(q.answers, q.bindings, values, "convolution", _dense=dense)
+        if plan.var is None:
+            assert plan.bound is not None  # the Z position is a variable or an integer
+            z = torch.full((batch,), plan.bound, dtype=torch.long)
+            values = q.evaluator.log_prob(probs, z).exp().view(batch, -1)[:, : len(q.answers)]
+            return QueryResult(q.answers, q.bindings, values, "carry")
+        evaluator = q.evaluator
+
+        def log_prob(z: torch.Tensor) -> torch.Tensor:
+            if z.dim() == 0:
+                z = z.expand(batch)
+            if z.shape != (batch,):
+                raise ConfigurationError(
+                    f"give one value per batch element: expected shape ({batch},), "
+                    f"got {tuple(z.shape)}"
+                )
+            return evaluator.log_prob(probs, z)
+
+        return QueryResult(None, None, None, "carry", _log_prob=(plan.var, log_prob))
+
+    def _term_probs(self, plan: SumPlan, inputs: Mapping[str, torch.Tensor]) -> list[torch.Tensor]:
+        """Each term's distribution, normalised as the circuit's stick breaking does."""
+        dtype, _ = self._dtype_device(inputs)
+        out = []
+        for t in plan.terms:
+            p = self._run_net(t.net, t.key, inputs).to(dtype)
+            out.append(p / p.sum(dim=1, keepdim=True))
+        return out
+
+    def _explain_sum(
+        self, q: _SumQuery, goal: str, one: Mapping[str, torch.Tensor]
+    ) -> list[Answer]:
+        """One proof: the most probable digits consistent with the goal (every digit's
+        most probable value when Z is free); the value is the exact P(Z = z)."""
+        from neurosym.explain import Answer
+        from neurosym.explain import query as symbolic_query
+        from neurosym.kb import KnowledgeBase
+
+        plan = q.plan
+        with torch.no_grad():
+            rows = [p[0].double().tolist() for p in self._term_probs(plan, one)]
+            cols = map_assignment(plan, rows, plan.bound)
+            if cols is None:
+                return []
+            z = plan.offset + sum(t.coef * t.values[c] for t, c in zip(plan.terms, cols))
+            result = self.query(goal, one)
+            if plan.var is None:
+                value = float(result.values[0, 0])
+            else:
+                value = float(result.log_prob(plan.var, [z]).exp()[0])
+        extra = []
+        for t, c, row in zip(plan.terms, cols, rows):
+            d = self._decls[t.decl]
+            args = [
+                t.key if isinstance(a, Var) and a in d.inputs
+                else str(t.values[c]) if a == d.output
+                else format_value(term_value(a))
+                for a in d.head.args
+            ]  # fmt: skip
+            extra.append(f"{row[c]!r} :: {d.head.predicate}({', '.join(args)}).")
+        kb = KnowledgeBase()
+        kb.add(self._learned_text() + "\n".join(extra) + "\n")
+        return [
+            Answer(a.fact, a.bindings, value, a._explain)
+            for a in symbolic_query(kb, goal, semantics="prob")
+        ]
 
     def _evaluate_expr(
         self, g: _Grounding, inputs: Mapping[str, torch.Tensor], batch: int
@@ -475,13 +618,21 @@ class Program(nn.Module):
 
     def explain(self, goal: str, inputs: Mapping[str, torch.Tensor], index: int) -> list[Answer]:
         """The answers for batch element ``index``, with proofs: the networks' outputs for
-        that element become weighted facts (their probabilities show in the proofs)."""
+        that element become weighted facts (their probabilities show in the proofs).
+
+        A recognised sum of neural digits with more than 10,000 digit combinations is
+        explained by one proof instead: the most probable digits consistent with the
+        goal's Z (max-product over carries or partial sums), or each digit's most probable
+        value when Z is free; the answer's value is still the exact P(Z = z)."""
         from neurosym.explain import Answer
         from neurosym.explain import query as symbolic_query
         from neurosym.kb import KnowledgeBase
 
         self._fresh()
         one = {k: v[index : index + 1] for k, v in inputs.items()}
+        found = self._recognised(goal, tuple(sorted(one)))
+        if not isinstance(found, str) and found.plan.combinations > _ENUMERATE:
+            return self._explain_sum(found, goal, one)
         g = self._ground(goal, tuple(sorted(one)), False)
         used = {(src[1], src[2]) for src in g.sources if src[0] == "stick"}
         extra = []
@@ -524,6 +675,38 @@ class Program(nn.Module):
         return "\n".join(out) + "\n"
 
 
+def _sum_query(plan: SumPlan, goal: str, prog: Program) -> _SumQuery:
+    """Answers and column maps of a recognised goal, in the circuit's order (by text)."""
+    text = goal_rule(goal, prog._engine).answer_text
+    ev = SumEvaluator(plan)
+    empty = torch.zeros(0, dtype=torch.long)
+    if plan.var is None:
+        assert plan.bound is not None
+        if plan.kind == "convolution":
+            hit = plan.bound in plan.support
+            cols = torch.tensor([plan.bound - plan.low] if hit else [], dtype=torch.long)
+        else:
+            ones = [[1.0] * len(t.values) for t in plan.terms]
+            hit = map_assignment(plan, ones, plan.bound) is not None
+            cols = empty
+        return _SumQuery(plan, ev, [text({})] if hit else [], [{}] if hit else [], cols, empty)
+    if plan.kind == "carry":
+        return _SumQuery(plan, ev, [], [], empty, empty)
+    var = plan.var
+    order = sorted(plan.support, key=lambda v: text({var: v}))
+    dense = torch.full((plan.high - plan.low + 1,), len(order), dtype=torch.long)
+    for i, v in enumerate(order):
+        dense[v - plan.low] = i
+    return _SumQuery(
+        plan,
+        ev,
+        [text({var: v}) for v in order],
+        [{var: v} for v in order],
+        torch.tensor([v - plan.low for v in order], dtype=torch.long),
+        dense,
+    )
+
+
 def _constants(kb: KnowledgeBase) -> set[str]:
     """Every constant the knowledge base mentions."""
     from neurosym.lang import Const, ListTerm
@@ -564,6 +747,7 @@ def compile(
         "prob", "fuzzy-godel", "fuzzy-product", "fuzzy-lukasiewicz", "cf", "boolean"
     ] = "prob",
     max_nodes: int = 2_000_000,
+    structure: bool = True,
 ) -> Program:
     """Compile a knowledge base into a torch module answering goals with exact probabilities.
 
@@ -576,6 +760,9 @@ def compile(
             as in the engine's Boolean semantics (a derived fact is 1.0), a neural outcome
             counts with its probability, and conjunction and disjunction are min and max.
         max_nodes: the size bound of a grounding's BDD.
+        structure: recognise goals that are sums of neural digits and compute them by
+            convolutions or carries (``Program.plan`` says which); False grounds every
+            goal as a circuit.
 
     Example:
         >>> import neurosym as ns
@@ -589,7 +776,7 @@ def compile(
             f"bridge.compile supports {', '.join(_COMPILED)}, got {semantics!r}; the "
             "symbolic engine (neurosym.infer) evaluates every semantics"
         )
-    return Program(kb, semantics=semantics, max_nodes=max_nodes)
+    return Program(kb, semantics=semantics, max_nodes=max_nodes, structure=structure)
 
 
 _COMPILED = ("prob", "fuzzy-godel", "fuzzy-product", "fuzzy-lukasiewicz", "cf", "boolean")
