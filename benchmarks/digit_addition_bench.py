@@ -94,38 +94,41 @@ def sum_distribution(pa: torch.Tensor, pb: torch.Tensor) -> torch.Tensor:
     return out.squeeze(0)
 
 
-def pair_sums(pa: torch.Tensor, pb: torch.Tensor) -> torch.Tensor:
-    """``P(a + b = s)``, ``s = 0 .. 18``, for two ``(batch, 10)`` digit distributions."""
-    batch = pa.shape[0]
-    out = F.conv1d(pa.unsqueeze(0), pb.flip(1).unsqueeze(1), padding=9, groups=batch)
-    return out.squeeze(0)
-
-
 def carry_log_likelihood(probs: list[torch.Tensor], target: torch.Tensor, n: int) -> torch.Tensor:
     """``log P(A + B = target)`` for two n-digit numbers, by carries (written for this
     task only): walking from the units up, the state is the probability that the carry
     into the position is 0 or 1 given the digits of the sum so far; the position's two
-    digits sum to ``s`` (19 values), and the position is right iff ``s + carry`` ends in
-    the sum's digit there. Each step is renormalised and its log-scale kept."""
+    digits sum to ``s`` (19 values; all positions in one grouped convolution), and the
+    position is right iff ``s + carry`` ends in the sum's digit there. Each step is
+    renormalised and its log-scale kept."""
     batch = target.shape[0]
-    rows = torch.arange(batch)
-    state = torch.zeros(batch, 2, dtype=probs[0].dtype)
+    pa = torch.stack(probs[:n], dim=1).reshape(1, batch * n, 10)
+    pb = torch.stack(probs[n:], dim=1).reshape(batch * n, 1, 10).flip(2)
+    sums = F.conv1d(pa, pb, padding=9, groups=batch * n).view(batch, n, 19)
+    sums = F.pad(sums, (1, 1))  # column s + 1 holds P(s); columns 0 and 20 read 0
+    place = 10 ** torch.arange(n - 1, -1, -1)  # position i of a number is worth 10^(n-1-i)
+    digits = target[:, None] // place[None, :] % 10  # (batch, n), most significant first
+    # For each position: P(s = d) and P(s = d - 1) (carry out 0), P(s = d + 10) and
+    # P(s = d + 9) (carry out 1), for carry in 0 and 1 respectively.
+    offsets = torch.tensor([1, 0, 11, 10])
+    picked = sums.gather(2, digits[:, :, None] + offsets[None, None, :])  # (batch, n, 4)
+    state = torch.zeros(batch, 2, dtype=sums.dtype)
     state[:, 0] = 1.0
-    log_scale = torch.zeros(batch, dtype=probs[0].dtype)
-    rest = target.clone()
+    log_scale = torch.zeros(batch, dtype=sums.dtype)
+    tiny = torch.finfo(sums.dtype).tiny
     for k in range(n - 1, -1, -1):  # the units digit is the last of each number
-        d = rest % 10
-        rest = rest // 10
-        s = F.pad(pair_sums(probs[k], probs[n + k]), (1, 1))  # s + 1: index -1 and 19 read 0
-        no_carry = s[rows, d + 1] * state[:, 0] + s[rows, d] * state[:, 1]
-        carry = s[rows, d + 11] * state[:, 0] + s[rows, d + 10] * state[:, 1]
-        state = torch.stack([no_carry, carry], dim=1)
-        total = state.sum(dim=1, keepdim=True).clamp_min(torch.finfo(state.dtype).tiny)
+        p = picked[:, k]
+        state = torch.stack(
+            [p[:, 0] * state[:, 0] + p[:, 1] * state[:, 1],
+             p[:, 2] * state[:, 0] + p[:, 3] * state[:, 1]], dim=1
+        )  # fmt: skip
+        total = state.sum(dim=1, keepdim=True).clamp_min(tiny)
         log_scale = log_scale + torch.log(total).squeeze(1)
         state = state / total
-    final = state.gather(1, rest.clamp(0, 1).view(-1, 1)).squeeze(1)  # the leading 0 or 1
+    rest = target // 10**n  # the sum's leading digit: 0 or 1
+    final = state.gather(1, rest.clamp(0, 1).view(-1, 1)).squeeze(1)
     final = torch.where(rest <= 1, final, torch.zeros_like(final))
-    return log_scale + torch.log(final.clamp_min(torch.finfo(final.dtype).tiny))
+    return log_scale + torch.log(final.clamp_min(tiny))
 
 
 def floor_nll(net: nn.Module, xs: list[torch.Tensor], target: torch.Tensor, n: int) -> torch.Tensor:

@@ -50,6 +50,13 @@ def rules_for(n: int) -> str:
     )
 
 
+def shifted(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """The 8x8 images moved by one random offset in {-1, 0, 1}^2 (zeros shifted in)."""
+    padded = torch.nn.functional.pad(x.view(-1, 1, 8, 8), (1, 1, 1, 1))
+    dx, dy = torch.randint(0, 3, (2,), generator=g).tolist()
+    return padded[:, :, dy : dy + 8, dx : dx + 8].reshape(x.shape)
+
+
 def place_values(n: int) -> torch.Tensor:
     """``10^(n-1), ..., 1`` twice (the two numbers' digits, most significant first)."""
     return torch.tensor([10 ** (n - 1 - i) for i in range(n)] * 2, dtype=torch.long)
@@ -78,8 +85,28 @@ def steps_per_epoch(n: int, train_size: int, batch: int) -> int:
     return max(1, train_size // (2 * n * batch))
 
 
-def classifier() -> nn.Module:
-    return nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10), nn.Softmax(dim=1))
+def classifier(kind: str = "mlp") -> nn.Module:
+    """The digit network: an MLP 64-128-10 (default), or a small CNN (two 3x3 convolutions
+    of 32 channels, a 2x2 max-pool, 512-128-10), which generalises better on 8x8 digits:
+    at N = 15 a sum is right only if all 30 digits are, so 97.7% digit accuracy gives
+    about 50% on sums (0.977^30)."""
+    if kind == "mlp":
+        return nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10), nn.Softmax(dim=1))
+    if kind == "cnn":
+        return nn.Sequential(
+            nn.Unflatten(1, (1, 8, 8)),
+            nn.Conv2d(1, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(32, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(512, 128),
+            nn.ReLU(),
+            nn.Linear(128, 10),
+            nn.Softmax(dim=1),
+        )
+    raise ValueError(f"unknown classifier {kind!r}: 'mlp' or 'cnn'")
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:
@@ -90,6 +117,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--net", default="mlp", choices=["mlp", "cnn"], help="the digit network")
+    ap.add_argument(
+        "--shift", action="store_true", help="move training images by up to a pixel per batch"
+    )
     ap.add_argument("--quick", action="store_true", help="a few-second smoke run")
     ap.add_argument("--plot", default=None, help="write the learning curve to this image")
     args = ap.parse_args(argv)
@@ -97,10 +128,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     n = args.digits
     x_train, y_train, x_test, y_test = load_data(args.seed)
     steps = steps_per_epoch(n, len(y_train), args.batch)
-    epochs = (8 if n <= 2 else 4) if args.quick else (args.epochs or EPOCHS[n])
+    epochs = (8 if n <= 2 else 10) if args.quick else (args.epochs or EPOCHS[n])
 
     prog = bridge.compile(ns.parse(rules_for(n)))
-    prog.neural["digit_net"] = classifier()
+    prog.neural["digit_net"] = classifier(args.net)
     opt = torch.optim.Adam(prog.parameters(), lr=args.lr)
     names = [f"a{i}" for i in range(n)] + [f"b{i}" for i in range(n)]
     goal = f"addition({', '.join(names)}, Z)"
@@ -112,6 +143,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         for _ in range(steps):
             idx = torch.randint(0, len(y_train), (args.batch, 2 * n), generator=g)
             inputs = {name: x_train[idx[:, k]] for k, name in enumerate(names)}
+            if args.shift:
+                inputs = {name: shifted(x, g) for name, x in inputs.items()}
             digits = y_train[idx]
             target = (digits * place_values(n)).sum(dim=1)  # int64: exact for N = 15
             loss = prog.query(goal, inputs).nll("Z", target)
@@ -144,6 +177,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "digit_accuracy": digit_acc,
         "curve": curve,
         "seconds": seconds,
+        "plan": prog.plan(goal, names).kind,
     }
 
 
