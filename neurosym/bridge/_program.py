@@ -299,7 +299,11 @@ class Program(nn.Module):
         assert isinstance(probe, torch.Tensor)  # a registered buffer
         return probe.dtype, probe.device
 
-    def _run_net(self, net: str, key: str, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    def _run_net(
+        self, net: str, key: str, inputs: Mapping[str, torch.Tensor], *, check: bool = True
+    ) -> torch.Tensor:
+        """The network's rows; ``check=False`` leaves the row-sum check to the caller
+        (:meth:`_check_rows`), which can check many networks' rows at once."""
         if net not in self.neural:
             raise ConfigurationError(
                 f"no network registered as {net!r}: set prog.neural[{net!r}] = module"
@@ -317,14 +321,18 @@ class Program(nn.Module):
                 f"network {net!r} must return (batch, {size}) probabilities, "
                 f"got {tuple(probs.shape)}"
             )
+        if check:
+            self._check_rows(net, probs.sum(dim=1))
+        return probs
+
+    @staticmethod
+    def _check_rows(net: str, sums: torch.Tensor) -> None:
         with torch.no_grad():
-            sums = probs.sum(dim=1)
             if not torch.allclose(sums, torch.ones_like(sums), atol=1e-4):
                 raise ConfigurationError(
                     f"network {net!r} must output probabilities (end it with a softmax): "
                     f"row sums range over [{float(sums.min()):.3g}, {float(sums.max()):.3g}]"
                 )
-        return probs
 
     @staticmethod
     def _batch(inputs: Mapping[str, torch.Tensor]) -> int:
@@ -444,11 +452,12 @@ class Program(nn.Module):
     def _term_probs(self, plan: SumPlan, inputs: Mapping[str, torch.Tensor]) -> list[torch.Tensor]:
         """Each term's distribution, normalised as the circuit's stick breaking does."""
         dtype, _ = self._dtype_device(inputs)
-        out = []
-        for t in plan.terms:
-            p = self._run_net(t.net, t.key, inputs).to(dtype)
-            out.append(p / p.sum(dim=1, keepdim=True))
-        return out
+        probs = [self._run_net(t.net, t.key, inputs, check=False).to(dtype) for t in plan.terms]
+        sums = [p.sum(dim=1, keepdim=True) for p in probs]
+        for net in sorted({t.net for t in plan.terms}):  # one check per network
+            rows = [s for s, t in zip(sums, plan.terms) if t.net == net]
+            self._check_rows(net, torch.cat(rows).detach())
+        return [p / s for p, s in zip(probs, sums)]
 
     def _explain_sum(
         self, q: _SumQuery, goal: str, one: Mapping[str, torch.Tensor]
