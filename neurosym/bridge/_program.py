@@ -43,7 +43,8 @@ from ._expr import ExprGraph, StructuralExpr, evaluate_expr
 from ._ground import NeuralOutcome, ParamRef, StructuralProbability
 from ._result import QueryResult
 from ._structure import Plan, SumPlan, recognise
-from ._sums import SumEvaluator, map_assignment
+from ._sumquery import SumQuery
+from ._sums import map_assignment
 
 if TYPE_CHECKING:
     from neurosym.explain import Answer
@@ -68,18 +69,6 @@ class _Grounding:
     sources: list[tuple[Any, ...]]
     graph: ExprGraph | None = None  # fuzzy and CF: an expression DAG and its roots
     roots: list[int] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _SumQuery:
-    """A goal recognised as a sum of neural digits, ready to evaluate (see _structure)."""
-
-    plan: SumPlan
-    evaluator: SumEvaluator
-    answers: list[str]
-    bindings: list[dict[str, Any]]
-    columns: torch.Tensor  # convolution: the answers' offsets from plan.low, answer order
-    dense: torch.Tensor  # convolution: offset from plan.low -> answer column (or n)
 
 
 @final
@@ -146,7 +135,7 @@ class Program(nn.Module):
         self._rule_groundings: dict[
             tuple[str, ...], tuple[ExprGraph, list[tuple[int, int, int]]]
         ] = {}
-        self._sums: dict[tuple[str, tuple[str, ...]], _SumQuery | str] = {}
+        self._sums: dict[tuple[str, tuple[str, ...]], SumQuery | str] = {}
         self._version = kb.version
         self._constants = _constants(kb)
 
@@ -391,7 +380,7 @@ class Program(nn.Module):
             >>> import neurosym as ns
             >>> from neurosym import bridge
             >>> prog = bridge.compile(ns.parse(
-            ...     "nn(net, [I], D, [0, 1, 2]) :: digit(I, D).\n"
+            ...     "nn(net, [I], D, [0, 1, 2]) :: digit(I, D).\\n"
             ...     "add(A, B, Z) :- digit(A, X), digit(B, Y), Z is X + Y."))
             >>> prog.plan("add(a, b, Z)", ["a", "b"]).kind
             'convolution'
@@ -403,7 +392,7 @@ class Program(nn.Module):
             return Plan("circuit", found)
         return Plan(found.plan.kind, found.plan.describe())
 
-    def _recognised(self, goal: str, keys: tuple[str, ...]) -> _SumQuery | str:
+    def _recognised(self, goal: str, keys: tuple[str, ...]) -> SumQuery | str:
         """The goal as a recognised sum, or why it is not one (cached like groundings)."""
         self._fresh()
         if not self.structure:
@@ -417,37 +406,15 @@ class Program(nn.Module):
         for pred, _ in self._engine.base:
             defined[pred] = defined.get(pred, 0) + 1
         plan = recognise(goal, keys, self.kb.rules, self._decls, defined)
-        found: _SumQuery | str = plan if isinstance(plan, str) else _sum_query(plan, goal, self)
+        found: SumQuery | str = (
+            plan if isinstance(plan, str)
+            else SumQuery.build(plan, goal_rule(goal, self._engine).answer_text)
+        )  # fmt: skip
         self._sums[(goal, keys)] = found
         return found
 
-    def _query_sum(self, q: _SumQuery, inputs: Mapping[str, torch.Tensor]) -> QueryResult:
-        batch = self._batch(inputs)
-        plan = q.plan
-        probs = self._term_probs(plan, inputs)
-        if plan.kind == "convolution":
-            dist = q.evaluator.distribution(probs)
-            values = dist.index_select(1, q.columns.to(dist.device))
-            dense = None if plan.var is None else (plan.var, plan.low, q.dense)
-            return QueryResult(q.answers, q.bindings, values, "convolution", _dense=dense)
-        if plan.var is None:
-            assert plan.bound is not None  # the Z position is a variable or an integer
-            z = torch.full((batch,), plan.bound, dtype=torch.long)
-            values = q.evaluator.log_prob(probs, z).exp().view(batch, -1)[:, : len(q.answers)]
-            return QueryResult(q.answers, q.bindings, values, "carry")
-        evaluator = q.evaluator
-
-        def log_prob(z: torch.Tensor) -> torch.Tensor:
-            if z.dim() == 0:
-                z = z.expand(batch)
-            if z.shape != (batch,):
-                raise ConfigurationError(
-                    f"give one value per batch element: expected shape ({batch},), "
-                    f"got {tuple(z.shape)}"
-                )
-            return evaluator.log_prob(probs, z)
-
-        return QueryResult(None, None, None, "carry", _log_prob=(plan.var, log_prob))
+    def _query_sum(self, q: SumQuery, inputs: Mapping[str, torch.Tensor]) -> QueryResult:
+        return q.result(self._term_probs(q.plan, inputs), self._batch(inputs))
 
     def _term_probs(self, plan: SumPlan, inputs: Mapping[str, torch.Tensor]) -> list[torch.Tensor]:
         """Each term's distribution, normalised as the circuit's stick breaking does."""
@@ -459,9 +426,7 @@ class Program(nn.Module):
             self._check_rows(net, torch.cat(rows).detach())
         return [p / s for p, s in zip(probs, sums)]
 
-    def _explain_sum(
-        self, q: _SumQuery, goal: str, one: Mapping[str, torch.Tensor]
-    ) -> list[Answer]:
+    def _explain_sum(self, q: SumQuery, goal: str, one: Mapping[str, torch.Tensor]) -> list[Answer]:
         """One proof: the most probable digits consistent with the goal (every digit's
         most probable value when Z is free); the value is the exact P(Z = z)."""
         from neurosym.explain import Answer
@@ -682,38 +647,6 @@ class Program(nn.Module):
                 s = dataclasses.replace(s, weight=FixedWeight(w))
             out.append(format_statement(s))
         return "\n".join(out) + "\n"
-
-
-def _sum_query(plan: SumPlan, goal: str, prog: Program) -> _SumQuery:
-    """Answers and column maps of a recognised goal, in the circuit's order (by text)."""
-    text = goal_rule(goal, prog._engine).answer_text
-    ev = SumEvaluator(plan)
-    empty = torch.zeros(0, dtype=torch.long)
-    if plan.var is None:
-        assert plan.bound is not None
-        if plan.kind == "convolution":
-            hit = plan.bound in plan.support
-            cols = torch.tensor([plan.bound - plan.low] if hit else [], dtype=torch.long)
-        else:
-            ones = [[1.0] * len(t.values) for t in plan.terms]
-            hit = map_assignment(plan, ones, plan.bound) is not None
-            cols = empty
-        return _SumQuery(plan, ev, [text({})] if hit else [], [{}] if hit else [], cols, empty)
-    if plan.kind == "carry":
-        return _SumQuery(plan, ev, [], [], empty, empty)
-    var = plan.var
-    order = sorted(plan.support, key=lambda v: text({var: v}))
-    dense = torch.full((plan.high - plan.low + 1,), len(order), dtype=torch.long)
-    for i, v in enumerate(order):
-        dense[v - plan.low] = i
-    return _SumQuery(
-        plan,
-        ev,
-        [text({var: v}) for v in order],
-        [{var: v} for v in order],
-        torch.tensor([v - plan.low for v in order], dtype=torch.long),
-        dense,
-    )
 
 
 def _constants(kb: KnowledgeBase) -> set[str]:
