@@ -1,11 +1,12 @@
 """Learn to read digits from sums only: DeepProbLog's addition task on scikit-learn's digits.
 
 Two N-digit numbers are drawn as images (scikit-learn's bundled 8x8 ``load_digits``, no
-download); only their sum is labelled. A small MLP (64-128-10) classifies single digits;
-it is trained through the rule ``addition(A, B, Z) :- digit(A, X), digit(B, Y),
-Z is X + Y.`` (generated for N digits), whose exact probability the compiled program
-computes. At the end the classifier is tested on the sums of unseen images, and on the
-digits themselves, which it never saw a label for.
+download); only their sum is labelled. A small MLP (64-128-10; ``--net cnn`` for a small
+CNN) classifies single digits; it is trained through the rule
+``addition(A, B, Z) :- digit(A, X), digit(B, Y), Z is X + Y.`` (generated for N
+digits), whose exact probability the compiled program computes. At the end the
+classifier is tested on the sums of unseen images, and on the digits themselves, which
+it never saw a label for.
 
 Run ``python examples/digit_addition.py --digits 1`` (``--digits`` 1, 2, 4 or 15),
 ``--quick`` for a few-second smoke run, ``--plot curve.png`` for the learning curve
@@ -16,6 +17,9 @@ The compiled program recognises the rule as a sum of independent digits: for N =
 probability of the labelled sum by a dynamic program over carries, in log space
 (``prog.plan(goal, names)`` says which; see docs/bridge.md). Sums are int64 tensors: a
 15-digit sum does not fit a float exactly.
+
+At N = 15 a sum is right only if all 30 digits are: the MLP reaches about 46% on sums,
+``--net cnn --shift --lr 1e-3 --epochs 800`` about 71% (three seeds; docs/bridge.md).
 """
 
 from __future__ import annotations
