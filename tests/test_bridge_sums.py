@@ -192,6 +192,16 @@ def test_carries_equal_the_circuit_through_the_program() -> None:
     with pytest.raises(ns.LimitError, match="does not list its answers"):
         _ = got.values
     assert float(got.log_prob("Z", torch.tensor([3, 3, 3])).max()) == -math.inf  # unreachable
+    # The loss: by values, or by indices into a domain; one value per batch element.
+    z3 = sums[[0, 5, 9]]
+    nll = -torch.log(want.values[torch.arange(3), [0, 5, 9]]).mean()
+    assert float(got.nll("Z", z3)) == pytest.approx(float(nll), rel=1e-12)
+    domain = sums.tolist()
+    assert float(got.nll("Z", torch.tensor([0, 5, 9]), domain)) == pytest.approx(float(nll))
+    with pytest.raises(ns.ConfigurationError, match="one value per batch element"):
+        got.log_prob("Z", z3[:2])
+    with pytest.raises(ns.ConfigurationError, match="not 'Y'"):
+        got.select("Y", [0])
     # A bound sum is one answer, like the circuit's.
     z = int(sums[len(sums) // 2])
     bound, ref = (

@@ -98,6 +98,8 @@ class QueryResult:
         if self._values is None:
             assert self._log_prob is not None  # unlisted results compute on demand
             self._check_var(var)
+            if not values:
+                raise ConfigurationError(f"select({var!r}, values) needs at least one value")
             cols = [self._lazy(torch.tensor(int(v), dtype=torch.long)).exp() for v in values]
             return torch.stack(cols, dim=1)
         n = self.values.shape[1]
