@@ -216,6 +216,7 @@ def recognise(
         return "the goal is not one positive atom"
     atom = items[0].atom
     key = f"{atom.predicate}/{atom.arity}"
+    rules = list(rules)  # iterated again for each neural atom
     mine = [r for r in rules if r.head.predicate == atom.predicate and r.head.arity == atom.arity]
     if len(mine) != 1 or defined.get(key, 0):
         facts = defined.get(key, 0)
