@@ -1,18 +1,25 @@
 """Learn to read digits from sums only: DeepProbLog's addition task on scikit-learn's digits.
 
 Two N-digit numbers are drawn as images (scikit-learn's bundled 8x8 ``load_digits``, no
-download); only their sum is labelled. A small MLP (64-128-10) classifies single digits;
-it is trained through the rule ``addition(A, B, Z) :- digit(A, X), digit(B, Y),
-Z is X + Y.`` (generated for N digits), whose exact probability the compiled program
-computes. At the end the classifier is tested on the sums of unseen images, and on the
-digits themselves, which it never saw a label for.
+download); only their sum is labelled. A small MLP (64-128-10; ``--net cnn`` for a small
+CNN) classifies single digits; it is trained through the rule
+``addition(A, B, Z) :- digit(A, X), digit(B, Y), Z is X + Y.`` (generated for N
+digits), whose exact probability the compiled program computes. At the end the
+classifier is tested on the sums of unseen images, and on the digits themselves, which
+it never saw a label for.
 
-Run ``python examples/digit_addition.py --digits 1`` (about a minute on a laptop CPU),
+Run ``python examples/digit_addition.py --digits 1`` (``--digits`` 1, 2, 4 or 15),
 ``--quick`` for a few-second smoke run, ``--plot curve.png`` for the learning curve
 (``pip install 'neurosym[viz]'``). Needs scikit-learn (``pip install scikit-learn``).
 
-Exact grounding enumerates the digit combinations, so it serves N = 1 and 2; larger N
-needs the carry-by-carry compilation that is not built yet (see docs/bridge.md).
+The compiled program recognises the rule as a sum of independent digits: for N = 1 and
+2 it computes the whole distribution of the sum by convolutions, for N = 4 and 15 the
+probability of the labelled sum by a dynamic program over carries, in log space
+(``prog.plan(goal, names)`` says which; see docs/bridge.md). Sums are int64 tensors: a
+15-digit sum does not fit a float exactly.
+
+At N = 15 a sum is right only if all 30 digits are: the MLP reaches about 46% on sums,
+``--net cnn --shift --lr 1e-3 --epochs 800`` about 71% (three seeds; docs/bridge.md).
 """
 
 from __future__ import annotations
@@ -47,6 +54,18 @@ def rules_for(n: int) -> str:
     )
 
 
+def shifted(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """The 8x8 images moved by one random offset in {-1, 0, 1}^2 (zeros shifted in)."""
+    padded = torch.nn.functional.pad(x.view(-1, 1, 8, 8), (1, 1, 1, 1))
+    dx, dy = torch.randint(0, 3, (2,), generator=g).tolist()
+    return padded[:, :, dy : dy + 8, dx : dx + 8].reshape(x.shape)
+
+
+def place_values(n: int) -> torch.Tensor:
+    """``10^(n-1), ..., 1`` twice (the two numbers' digits, most significant first)."""
+    return torch.tensor([10 ** (n - 1 - i) for i in range(n)] * 2, dtype=torch.long)
+
+
 def load_data(seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     try:
         from sklearn.datasets import load_digits
@@ -61,49 +80,84 @@ def load_data(seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torc
     return x[perm[:split]], y[perm[:split]], x[perm[split:]], y[perm[split:]]
 
 
-def classifier() -> nn.Module:
-    return nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10), nn.Softmax(dim=1))
+# An epoch draws len(train) // (2 N batch) batches (each image about once), so longer
+# numbers need more epochs for the same number of steps.
+EPOCHS = {1: 40, 2: 40, 4: 100, 15: 400}
+
+
+def steps_per_epoch(n: int, train_size: int, batch: int) -> int:
+    return max(1, train_size // (2 * n * batch))
+
+
+def classifier(kind: str = "mlp") -> nn.Module:
+    """The digit network: an MLP 64-128-10 (default), or a small CNN (two 3x3 convolutions
+    of 32 channels, a 2x2 max-pool, 512-128-10), which generalises better on 8x8 digits:
+    at N = 15 a sum is right only if all 30 digits are, so 97.7% digit accuracy gives
+    about 50% on sums (0.977^30)."""
+    if kind == "mlp":
+        return nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10), nn.Softmax(dim=1))
+    if kind == "cnn":
+        return nn.Sequential(
+            nn.Unflatten(1, (1, 8, 8)),
+            nn.Conv2d(1, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(32, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(512, 128),
+            nn.ReLU(),
+            nn.Linear(128, 10),
+            nn.Softmax(dim=1),
+        )
+    raise ValueError(f"unknown classifier {kind!r}: 'mlp' or 'cnn'")
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:
     """Train and evaluate; returns the metrics (for the tests)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--digits", type=int, default=1, choices=[1, 2])
-    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--digits", type=int, default=1, choices=[1, 2, 4, 15])
+    ap.add_argument("--epochs", type=int, default=None, help=f"default by N: {EPOCHS}")
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--net", default="mlp", choices=["mlp", "cnn"], help="the digit network")
+    ap.add_argument(
+        "--shift", action="store_true", help="move training images by up to a pixel per batch"
+    )
     ap.add_argument("--quick", action="store_true", help="a few-second smoke run")
     ap.add_argument("--plot", default=None, help="write the learning curve to this image")
     args = ap.parse_args(argv)
     torch.manual_seed(args.seed)
     n = args.digits
     x_train, y_train, x_test, y_test = load_data(args.seed)
-    steps_per_epoch = len(y_train) // (2 * n * args.batch)
-    epochs = 8 if args.quick else args.epochs
+    steps = steps_per_epoch(n, len(y_train), args.batch)
+    epochs = (8 if n <= 2 else 10) if args.quick else (args.epochs or EPOCHS[n])
 
     prog = bridge.compile(ns.parse(rules_for(n)))
-    prog.neural["digit_net"] = classifier()
+    prog.neural["digit_net"] = classifier(args.net)
     opt = torch.optim.Adam(prog.parameters(), lr=args.lr)
     names = [f"a{i}" for i in range(n)] + [f"b{i}" for i in range(n)]
     goal = f"addition({', '.join(names)}, Z)"
-    domain = list(range(2 * (10**n - 1) + 1))
+    print(f"plan: {prog.plan(goal, names).detail}")
     g = torch.Generator().manual_seed(args.seed + 1)
     curve: list[float] = []
     started = time.process_time()
     for epoch in range(epochs):
-        for _ in range(steps_per_epoch):
+        for _ in range(steps):
             idx = torch.randint(0, len(y_train), (args.batch, 2 * n), generator=g)
             inputs = {name: x_train[idx[:, k]] for k, name in enumerate(names)}
+            if args.shift:
+                inputs = {name: shifted(x, g) for name, x in inputs.items()}
             digits = y_train[idx]
-            weights = torch.tensor([10 ** (n - 1 - i) for i in range(n)] * 2)
-            target = (digits * weights).sum(dim=1)
-            loss = prog.query(goal, inputs).nll("Z", target, domain)
+            target = (digits * place_values(n)).sum(dim=1)  # int64: exact for N = 15
+            loss = prog.query(goal, inputs).nll("Z", target)
             opt.zero_grad()
             loss.backward()
             opt.step()
             curve.append(float(loss.detach()))
-        print(f"epoch {epoch + 1}: loss {sum(curve[-steps_per_epoch:]) / steps_per_epoch:.3f}")
+        if n <= 2 or (epoch + 1) % 10 == 0 or epoch + 1 == epochs:
+            print(f"epoch {epoch + 1}: loss {sum(curve[-steps:]) / steps:.3f}")
     seconds = time.process_time() - started
 
     net = prog.neural["digit_net"]
@@ -112,7 +166,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         tg = torch.Generator().manual_seed(args.seed + 2)
         idx = torch.randint(0, len(y_test), (1000, 2 * n), generator=tg)
         predicted = net(x_test[idx.flatten()]).argmax(dim=1).view(1000, 2 * n)
-        weights = torch.tensor([10 ** (n - 1 - i) for i in range(n)] * 2)
+        weights = place_values(n)
         right = (predicted * weights).sum(1) == (y_test[idx] * weights).sum(1)
         sum_acc = float(right.float().mean())
     print(f"N={n}: sum accuracy {sum_acc:.3f}, digit accuracy {digit_acc:.3f} "
@@ -127,6 +181,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "digit_accuracy": digit_acc,
         "curve": curve,
         "seconds": seconds,
+        "plan": prog.plan(goal, names).kind,
     }
 
 

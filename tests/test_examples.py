@@ -59,6 +59,23 @@ def test_digit_addition_example_learns_digits_from_sums(tmp_path: Path) -> None:
     assert plot.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_digit_addition_example_trains_four_and_fifteen_digits_by_carries() -> None:
+    pytest.importorskip("sklearn")
+    example = _load("digit_addition")
+    four = example.main(["--quick", "--digits", "4"])  # 50 steps
+    assert four["plan"] == "carry"
+    curve = four["curve"]
+    assert isinstance(curve, list)
+    assert sum(curve[-10:]) < 0.9 * sum(curve[:10])
+    assert four["digit_accuracy"] > 0.5  # chance is 0.1; no digit label was used
+    fifteen = example.main(["--quick", "--digits", "15"])  # 10 steps
+    assert fifteen["plan"] == "carry"
+    curve = fifteen["curve"]
+    assert isinstance(curve, list)
+    # P(sum) ~ 1e-15 at the start: the loss is the exact -log P, not clamped at 1e-12.
+    assert all(-math.log(1e-12) < c < 80 for c in curve)
+
+
 def test_laws_help_example_hard_laws_hold_at_every_solver_stage() -> None:
     results = _load("laws_help").main(["--quick"])
     for system in ("oscillator", "logistic"):

@@ -74,8 +74,8 @@ def test_layer_surfaces_are_exactly_these() -> None:
     }  # fmt: skip
     assert set(neurosym.bridge.__all__) == {
         "Distilled", "DynamicsExplanation", "HybridODE", "LawStatus", "Library", "Linearisation",
-        "Program", "QueryResult", "TrajectoryReport", "compile", "damping_ratio", "discover",
-        "distill", "linear_analysis", "linearise", "rule_text",
+        "Plan", "Program", "QueryResult", "TrajectoryReport", "compile", "damping_ratio",
+        "discover", "distill", "linear_analysis", "linearise", "rule_text",
     }  # fmt: skip
     semirings = {"AbstractSemiring", "Boolean", "CertaintyFactor", "Fuzzy", "Probability"}
     assert semirings | {"TopKProbability", "Limits", "evaluate"} <= set(neurosym.engine.__all__)

@@ -12,6 +12,7 @@ from ._hybrid import HybridODE
 from ._library import Library
 from ._program import Program, QueryResult, compile
 from ._report import LawStatus, TrajectoryReport
+from ._structure import Plan
 
 __all__ = [
     "Distilled",
@@ -20,6 +21,7 @@ __all__ = [
     "LawStatus",
     "Library",
     "Linearisation",
+    "Plan",
     "Program",
     "QueryResult",
     "TrajectoryReport",

@@ -7,7 +7,7 @@ import dataclasses
 import itertools
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, final
 
@@ -42,6 +42,9 @@ from ._circuit import Circuit
 from ._expr import ExprGraph, StructuralExpr, evaluate_expr
 from ._ground import NeuralOutcome, ParamRef, StructuralProbability
 from ._result import QueryResult
+from ._structure import Plan, SumPlan, recognise
+from ._sumquery import SumQuery
+from ._sums import map_assignment
 
 if TYPE_CHECKING:
     from neurosym.explain import Answer
@@ -51,6 +54,7 @@ __all__ = ["Program", "QueryResult", "compile"]
 
 _EPS = 1e-12
 _VIOLATED = "violated__"  # the head of the rules that stand for integrity constraints
+_ENUMERATE = 10_000  # explain a recognised sum by its proofs up to this many combinations
 
 
 def _param_name(label: str) -> str:
@@ -78,12 +82,18 @@ class Program(nn.Module):
     """
 
     def __init__(
-        self, kb: KnowledgeBase, *, semantics: str = "prob", max_nodes: int = 2_000_000
+        self,
+        kb: KnowledgeBase,
+        *,
+        semantics: str = "prob",
+        max_nodes: int = 2_000_000,
+        structure: bool = True,
     ) -> None:
         super().__init__()
         self.kb = kb
         self.semantics = semantics
         self.max_nodes = max_nodes
+        self.structure = structure
         self.neural = nn.ModuleDict()
         self.weights = nn.ParameterDict()
         self.register_buffer("_probe", torch.zeros(()), persistent=False)
@@ -125,6 +135,7 @@ class Program(nn.Module):
         self._rule_groundings: dict[
             tuple[str, ...], tuple[ExprGraph, list[tuple[int, int, int]]]
         ] = {}
+        self._sums: dict[tuple[str, tuple[str, ...]], SumQuery | str] = {}
         self._version = kb.version
         self._constants = _constants(kb)
 
@@ -277,7 +288,11 @@ class Program(nn.Module):
         assert isinstance(probe, torch.Tensor)  # a registered buffer
         return probe.dtype, probe.device
 
-    def _run_net(self, net: str, key: str, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    def _run_net(
+        self, net: str, key: str, inputs: Mapping[str, torch.Tensor], *, check: bool = True
+    ) -> torch.Tensor:
+        """The network's rows; ``check=False`` leaves the row-sum check to the caller
+        (:meth:`_check_rows`), which can check many networks' rows at once."""
         if net not in self.neural:
             raise ConfigurationError(
                 f"no network registered as {net!r}: set prog.neural[{net!r}] = module"
@@ -295,14 +310,18 @@ class Program(nn.Module):
                 f"network {net!r} must return (batch, {size}) probabilities, "
                 f"got {tuple(probs.shape)}"
             )
+        if check:
+            self._check_rows(net, probs.sum(dim=1))
+        return probs
+
+    @staticmethod
+    def _check_rows(net: str, sums: torch.Tensor) -> None:
         with torch.no_grad():
-            sums = probs.sum(dim=1)
             if not torch.allclose(sums, torch.ones_like(sums), atol=1e-4):
                 raise ConfigurationError(
                     f"network {net!r} must output probabilities (end it with a softmax): "
                     f"row sums range over [{float(sums.min()):.3g}, {float(sums.max()):.3g}]"
                 )
-        return probs
 
     @staticmethod
     def _batch(inputs: Mapping[str, torch.Tensor]) -> int:
@@ -318,6 +337,10 @@ class Program(nn.Module):
             goal: e.g. ``"addition(a, b, Z)"``; the names of ``inputs`` stand for the tensors.
             inputs: tensors by name, each ``(batch, ...)``, fed to the neural predicates.
 
+        A goal recognised as a sum of neural digits (``Program.plan``) is computed by
+        convolutions or by a dynamic program over carries instead of a grounded circuit;
+        the result says which in ``.plan``.
+
         Raises:
             ConfigurationError: a missing network or input, or a network that does not
                 output probabilities.
@@ -329,6 +352,9 @@ class Program(nn.Module):
                 raise ConfigurationError(
                     f"input names are constants of the rule language (lowercase), got {name!r}"
                 )
+        found = self._recognised(goal, tuple(sorted(inputs)))
+        if not isinstance(found, str):
+            return self._query_sum(found, inputs)
         g = self._ground(goal, tuple(sorted(inputs)), False)
         if not g.answers:
             unknown = sorted(_goal_constants(goal) - self._constants - set(inputs))
@@ -344,6 +370,97 @@ class Program(nn.Module):
             assert g.circuit is not None  # probability groundings carry a circuit
             values = g.circuit(*self._leaf_probs(g.sources, inputs, batch))
         return QueryResult(g.answers, g.bindings, values)
+
+    # ------------------------------------------------------------------ recognised sums
+    def plan(self, goal: str, inputs: Iterable[str] | None = None) -> Plan:
+        """How ``query(goal, inputs)`` computes its answers (``inputs``: the input names,
+        or the inputs mapping itself), and what was recognised or why not.
+
+        Example:
+            >>> import neurosym as ns
+            >>> from neurosym import bridge
+            >>> prog = bridge.compile(ns.parse(
+            ...     "nn(net, [I], D, [0, 1, 2]) :: digit(I, D).\\n"
+            ...     "add(A, B, Z) :- digit(A, X), digit(B, Y), Z is X + Y."))
+            >>> prog.plan("add(a, b, Z)", ["a", "b"]).kind
+            'convolution'
+            >>> prog.plan("add(a, a, Z)", ["a"]).kind
+            'circuit'
+        """
+        found = self._recognised(goal, tuple(sorted(inputs or ())))
+        if isinstance(found, str):
+            return Plan("circuit", found)
+        return Plan(found.plan.kind, found.plan.describe())
+
+    def _recognised(self, goal: str, keys: tuple[str, ...]) -> SumQuery | str:
+        """The goal as a recognised sum, or why it is not one (cached like groundings)."""
+        self._fresh()
+        if not self.structure:
+            return "structure recognition is off (bridge.compile(kb, structure=False))"
+        if self.semantics != "prob":
+            return "sums are recognised under semantics='prob' only"
+        hit = self._sums.get((goal, keys))
+        if hit is not None:
+            return hit
+        defined: dict[str, int] = {}
+        for pred, _ in self._engine.base:
+            defined[pred] = defined.get(pred, 0) + 1
+        plan = recognise(goal, keys, self.kb.rules, self._decls, defined)
+        found: SumQuery | str = (
+            plan if isinstance(plan, str)
+            else SumQuery.build(plan, goal_rule(goal, self._engine).answer_text)
+        )  # fmt: skip
+        self._sums[(goal, keys)] = found
+        return found
+
+    def _query_sum(self, q: SumQuery, inputs: Mapping[str, torch.Tensor]) -> QueryResult:
+        return q.result(self._term_probs(q.plan, inputs), self._batch(inputs))
+
+    def _term_probs(self, plan: SumPlan, inputs: Mapping[str, torch.Tensor]) -> list[torch.Tensor]:
+        """Each term's distribution, normalised as the circuit's stick breaking does."""
+        dtype, _ = self._dtype_device(inputs)
+        probs = [self._run_net(t.net, t.key, inputs, check=False).to(dtype) for t in plan.terms]
+        sums = [p.sum(dim=1, keepdim=True) for p in probs]
+        for net in sorted({t.net for t in plan.terms}):  # one check per network
+            rows = [s for s, t in zip(sums, plan.terms) if t.net == net]
+            self._check_rows(net, torch.cat(rows).detach())
+        return [p / s for p, s in zip(probs, sums)]
+
+    def _explain_sum(self, q: SumQuery, goal: str, one: Mapping[str, torch.Tensor]) -> list[Answer]:
+        """One proof: the most probable digits consistent with the goal (every digit's
+        most probable value when Z is free); the value is the exact P(Z = z)."""
+        from neurosym.explain import Answer
+        from neurosym.explain import query as symbolic_query
+        from neurosym.kb import KnowledgeBase
+
+        plan = q.plan
+        with torch.no_grad():
+            rows = [p[0].double().tolist() for p in self._term_probs(plan, one)]
+            cols = map_assignment(plan, rows, plan.bound)
+            if cols is None:
+                return []
+            z = plan.offset + sum(t.coef * t.values[c] for t, c in zip(plan.terms, cols))
+            result = self.query(goal, one)
+            if plan.var is None:
+                value = float(result.values[0, 0])
+            else:
+                value = float(result.log_prob(plan.var, [z]).exp()[0])
+        extra = []
+        for t, c, row in zip(plan.terms, cols, rows):
+            d = self._decls[t.decl]
+            args = [
+                t.key if isinstance(a, Var) and a in d.inputs
+                else str(t.values[c]) if a == d.output
+                else format_value(term_value(a))
+                for a in d.head.args
+            ]  # fmt: skip
+            extra.append(f"{row[c]!r} :: {d.head.predicate}({', '.join(args)}).")
+        kb = KnowledgeBase()
+        kb.add(self._learned_text() + "\n".join(extra) + "\n")
+        return [
+            Answer(a.fact, a.bindings, value, a._explain)
+            for a in symbolic_query(kb, goal, semantics="prob")
+        ]
 
     def _evaluate_expr(
         self, g: _Grounding, inputs: Mapping[str, torch.Tensor], batch: int
@@ -475,13 +592,21 @@ class Program(nn.Module):
 
     def explain(self, goal: str, inputs: Mapping[str, torch.Tensor], index: int) -> list[Answer]:
         """The answers for batch element ``index``, with proofs: the networks' outputs for
-        that element become weighted facts (their probabilities show in the proofs)."""
+        that element become weighted facts (their probabilities show in the proofs).
+
+        A recognised sum of neural digits with more than 10,000 digit combinations is
+        explained by one proof instead: the most probable digits consistent with the
+        goal's Z (max-product over carries or partial sums), or each digit's most probable
+        value when Z is free; the answer's value is still the exact P(Z = z)."""
         from neurosym.explain import Answer
         from neurosym.explain import query as symbolic_query
         from neurosym.kb import KnowledgeBase
 
         self._fresh()
         one = {k: v[index : index + 1] for k, v in inputs.items()}
+        found = self._recognised(goal, tuple(sorted(one)))
+        if not isinstance(found, str) and found.plan.combinations > _ENUMERATE:
+            return self._explain_sum(found, goal, one)
         g = self._ground(goal, tuple(sorted(one)), False)
         used = {(src[1], src[2]) for src in g.sources if src[0] == "stick"}
         extra = []
@@ -564,6 +689,7 @@ def compile(
         "prob", "fuzzy-godel", "fuzzy-product", "fuzzy-lukasiewicz", "cf", "boolean"
     ] = "prob",
     max_nodes: int = 2_000_000,
+    structure: bool = True,
 ) -> Program:
     """Compile a knowledge base into a torch module answering goals with exact probabilities.
 
@@ -576,6 +702,9 @@ def compile(
             as in the engine's Boolean semantics (a derived fact is 1.0), a neural outcome
             counts with its probability, and conjunction and disjunction are min and max.
         max_nodes: the size bound of a grounding's BDD.
+        structure: recognise goals that are sums of neural digits and compute them by
+            convolutions or carries (``Program.plan`` says which); False grounds every
+            goal as a circuit.
 
     Example:
         >>> import neurosym as ns
@@ -589,7 +718,7 @@ def compile(
             f"bridge.compile supports {', '.join(_COMPILED)}, got {semantics!r}; the "
             "symbolic engine (neurosym.infer) evaluates every semantics"
         )
-    return Program(kb, semantics=semantics, max_nodes=max_nodes)
+    return Program(kb, semantics=semantics, max_nodes=max_nodes, structure=structure)
 
 
 _COMPILED = ("prob", "fuzzy-godel", "fuzzy-product", "fuzzy-lukasiewicz", "cf", "boolean")
