@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 __all__ = [
+    "ApproximationWarning",
     "ConfigurationError",
     "Diagnostic",
     "EngineError",
@@ -226,3 +227,8 @@ class SolverError(NeurosymError, RuntimeError):
     def __init__(self, message: str, solution: object | None = None) -> None:
         super().__init__(message)
         self.solution = solution
+
+
+class ApproximationWarning(UserWarning):
+    """A computation fell back to a documented approximation (e.g. the compiled program's
+    top-k proofs when the exact circuit would be too large); the result says which."""

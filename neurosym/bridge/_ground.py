@@ -14,13 +14,21 @@ j is true, and variable j has the conditional probability p_j / (1 - p_0 - ... -
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, final
 
 from neurosym.engine import BDD, AbstractSemiring
 from neurosym.errors import EngineError
 
-__all__ = ["LeafSource", "NeuralOutcome", "ParamRef", "StructuralProbability"]
+__all__ = [
+    "LeafSource",
+    "NeuralOutcome",
+    "ParamRef",
+    "StructuralProbability",
+    "StructuralTopK",
+    "TopKUnsupported",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,3 +128,107 @@ class StructuralProbability(AbstractSemiring[int]):
 
     def report(self, a: int) -> float:
         return float(a)  # structure only: the numbers come from the circuit
+
+
+class TopKUnsupported(Exception):
+    """Raised inside the top-k grounding for what it cannot represent (negation)."""
+
+
+_TopKValue = tuple[tuple[float, frozenset[int]], ...]
+
+
+@final
+class StructuralTopK(AbstractSemiring[_TopKValue]):
+    """The ``k`` most probable proofs of every fact, over leaves that stand for constants,
+    learnable weights and neural outcomes (the fallback when the exact BDD is too large).
+
+    A value is at most ``k`` proofs, each a set of leaf ids with its prior score: the
+    product of the leaves' probabilities as known at grounding time (a constant's
+    weight, a learnable weight's current value, ``1/size`` for a neural outcome, whose
+    probability depends on the input). Two different outcomes of one network on one input
+    exclude each other, so a proof holding both is dropped. Conjunction joins proofs
+    pairwise and alternatives merge; only the ``k`` best survive, ties broken by the leaf
+    ids (deterministic). Negation is not represented (:class:`TopKUnsupported`).
+    """
+
+    name = "prob-top-k"
+    idempotent = True
+
+    def __init__(self, k: int, prior: Callable[[Any], float]) -> None:
+        self.k = k
+        self.prior = prior
+        self.leaves: list[Any] = []  # the weight object of each leaf id
+        self._scores: list[float] = []
+        self._choice: dict[int, tuple[str, str, int]] = {}  # outcome leaf -> (net, key, index)
+        self._outcomes: dict[NeuralOutcome, int] = {}
+
+    def _leaf(self, weight: Any) -> int:
+        if isinstance(weight, NeuralOutcome):
+            hit = self._outcomes.get(weight)
+            if hit is not None:
+                return hit
+        leaf = len(self.leaves)
+        self.leaves.append(weight)
+        self._scores.append(self.prior(weight))
+        if isinstance(weight, NeuralOutcome):
+            self._outcomes[weight] = leaf
+            self._choice[leaf] = (weight.net, weight.key, weight.index)
+        return leaf
+
+    def _score(self, leaves: frozenset[int]) -> float:
+        chosen: dict[tuple[str, str], int] = {}
+        score = 1.0
+        for leaf in leaves:
+            c = self._choice.get(leaf)
+            if c is not None and chosen.setdefault((c[0], c[1]), c[2]) != c[2]:
+                return 0.0  # two outcomes of one categorical: impossible
+            score *= self._scores[leaf]
+        return score
+
+    def _best(self, proofs: dict[frozenset[int], float]) -> _TopKValue:
+        ranked = sorted(proofs.items(), key=lambda item: (-item[1], sorted(item[0])))
+        return tuple((p, leaves) for leaves, p in ranked[: self.k])
+
+    def zero(self) -> _TopKValue:
+        return ()
+
+    def one(self) -> _TopKValue:
+        return ((1.0, frozenset()),)
+
+    def fact(self, weight: Any) -> _TopKValue:
+        if weight is None:
+            return self.one()
+        leaf = self._leaf(weight)
+        return ((self._scores[leaf], frozenset({leaf})),)
+
+    def event(self, weight: Any) -> int | None:
+        return None if weight is None else self._leaf(weight)
+
+    def rule(self, event: int | None, premise: _TopKValue) -> _TopKValue:
+        if event is None:
+            return premise
+        return self.times(premise, ((self._scores[event], frozenset({event})),))
+
+    def times(self, a: _TopKValue, b: _TopKValue) -> _TopKValue:
+        out: dict[frozenset[int], float] = {}
+        for _, la in a:
+            for _, lb in b:
+                leaves = la | lb
+                if leaves not in out:
+                    score = self._score(leaves)
+                    if score > 0.0:
+                        out[leaves] = score
+        return self._best(out)
+
+    def plus_all(self, values: Sequence[_TopKValue]) -> _TopKValue:
+        out: dict[frozenset[int], float] = {}
+        for v in values:
+            for p, leaves in v:
+                out[leaves] = p
+        return self._best(out)
+
+    def negate(self, a: _TopKValue) -> _TopKValue:
+        raise TopKUnsupported("the top-k fallback does not compile negation")
+
+    def report(self, a: _TopKValue) -> float:
+        return float(len(a))  # structure only: the numbers come from the circuit

@@ -7,6 +7,7 @@ import dataclasses
 import itertools
 import math
 import re
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, final
@@ -27,7 +28,7 @@ from neurosym.engine import (
     premise_value,
     term_value,
 )
-from neurosym.errors import ConfigurationError, LimitError
+from neurosym.errors import ApproximationWarning, ConfigurationError, EngineError, LimitError
 from neurosym.lang import (
     Atom,
     Fact,
@@ -40,7 +41,13 @@ from neurosym.lang import (
 
 from ._circuit import Circuit
 from ._expr import ExprGraph, StructuralExpr, evaluate_expr
-from ._ground import NeuralOutcome, ParamRef, StructuralProbability
+from ._ground import (
+    NeuralOutcome,
+    ParamRef,
+    StructuralProbability,
+    StructuralTopK,
+    TopKUnsupported,
+)
 from ._result import QueryResult
 from ._structure import Plan, SumPlan, recognise
 from ._sumquery import SumQuery
@@ -69,6 +76,7 @@ class _Grounding:
     sources: list[tuple[Any, ...]]
     graph: ExprGraph | None = None  # fuzzy and CF: an expression DAG and its roots
     roots: list[int] = field(default_factory=list)
+    plan: Literal["circuit", "top-k"] = "circuit"
 
 
 @final
@@ -88,12 +96,16 @@ class Program(nn.Module):
         semantics: str = "prob",
         max_nodes: int = 2_000_000,
         structure: bool = True,
+        top_k: int | None = 10,
     ) -> None:
         super().__init__()
+        if top_k is not None and not (isinstance(top_k, int) and top_k >= 1):
+            raise ConfigurationError(f"top_k must be a positive int or None, got {top_k!r}")
         self.kb = kb
         self.semantics = semantics
         self.max_nodes = max_nodes
         self.structure = structure
+        self.top_k = top_k
         self.neural = nn.ModuleDict()
         self.weights = nn.ParameterDict()
         self.register_buffer("_probe", torch.zeros(()), persistent=False)
@@ -216,12 +228,18 @@ class Program(nn.Module):
         try:
             ev = evaluate(rewritten, sr, record=True)
         except LimitError as exc:
-            raise LimitError(
+            too_big = (
                 f"grounding {goal!r} needs more than {self.max_nodes:,} BDD nodes; raise "
-                "bridge.compile(kb, max_nodes=...) or bind more of the goal's arguments "
-                "(the compiled program has no approximation yet)",
-                limit="bdd_nodes",
-            ) from exc
+                "bridge.compile(kb, max_nodes=...) or bind more of the goal's arguments"
+            )
+            if self.top_k is None or not isinstance(sr, StructuralProbability):
+                raise LimitError(
+                    too_big + " (or allow the top-k fallback: bridge.compile(kb, top_k=10))",
+                    limit="bdd_nodes",
+                ) from exc
+            grounding = self._ground_top_k(goal, goal_, rewritten, too_big)
+            self._groundings[cache_key] = grounding
+            return grounding
         rel = ev.store.relations.get(qrule.head.pred)
         rows = []
         for t in rel.tuples if rel is not None else ():
@@ -245,6 +263,65 @@ class Program(nn.Module):
         grounding = _Grounding(answers, bindings, circuit, [sr.sources[v] for v in circuit.vars])
         self._groundings[cache_key] = grounding
         return grounding
+
+    def _ground_top_k(
+        self, goal: str, goal_: Any, rewritten: EngineProgram, too_big: str
+    ) -> _Grounding:
+        """The fallback grounding: each answer's ``top_k`` most probable proofs (ranked by
+        the weights known now; a neural outcome counts 1/size), their disjunction compiled
+        exactly as a small BDD."""
+        k = self.top_k
+        assert k is not None  # checked by the caller
+        tk = StructuralTopK(k, self._prior)
+        try:
+            ev = evaluate(rewritten, tk, record=True)
+        except TopKUnsupported as why:
+            raise LimitError(f"{too_big} ({why})", limit="bdd_nodes") from None
+        names = goal_.names
+        pred = goal_.rule.head.pred
+        rel = ev.store.relations.get(pred)
+        sr = StructuralProbability()  # k proofs per answer: small, whatever max_nodes is
+        node_of: dict[int, int] = {}
+        rows = []
+        for t in rel.tuples if rel is not None else ():
+            proofs = (ev.values or {}).get((pred, t), ())
+            root = 0
+            for _, leaves in proofs:
+                term = 1
+                for leaf in sorted(leaves):
+                    node = node_of.get(leaf)
+                    if node is None:
+                        node = node_of[leaf] = sr.fact(tk.leaves[leaf])
+                    term = sr.bdd.and_(term, node)
+                root = sr.bdd.or_(root, term)
+            if root != 0:
+                rows.append((t, root))
+        rows.sort(key=lambda r: goal_.answer_text(dict(zip(names, r[0]))))
+        warnings.warn(
+            f"{too_big}: using each answer's {k} most probable proofs instead (a lower "
+            "bound of the exact probability; QueryResult.plan is 'top-k')",
+            ApproximationWarning,
+            stacklevel=4,
+        )
+        circuit = Circuit(sr.bdd, [r for _, r in rows])
+        return _Grounding(
+            [goal_.answer_text(dict(zip(names, t))) for t, _ in rows],
+            [dict(zip(names, t)) for t, _ in rows],
+            circuit,
+            [sr.sources[v] for v in circuit.vars],
+            plan="top-k",
+        )
+
+    def _prior(self, weight: Any) -> float:
+        """A leaf's probability as known at grounding time, for ranking proofs."""
+        if isinstance(weight, ParamRef):
+            return float(torch.sigmoid(self.weights[weight.name].detach()))
+        if isinstance(weight, NeuralOutcome):
+            return 1.0 / weight.size
+        p = float(weight)
+        if not 0.0 <= p <= 1.0:
+            raise EngineError(f"weight {p:g} is outside [0, 1] under probability semantics")
+        return p
 
     # ------------------------------------------------------------------ evaluation
     def _leaf_probs(
@@ -369,7 +446,7 @@ class Program(nn.Module):
         else:
             assert g.circuit is not None  # probability groundings carry a circuit
             values = g.circuit(*self._leaf_probs(g.sources, inputs, batch))
-        return QueryResult(g.answers, g.bindings, values)
+        return QueryResult(g.answers, g.bindings, values, plan=g.plan)
 
     # ------------------------------------------------------------------ recognised sums
     def plan(self, goal: str, inputs: Iterable[str] | None = None) -> Plan:
@@ -387,8 +464,13 @@ class Program(nn.Module):
             >>> prog.plan("add(a, a, Z)", ["a"]).kind
             'circuit'
         """
-        found = self._recognised(goal, tuple(sorted(inputs or ())))
+        keys = tuple(sorted(inputs or ()))
+        found = self._recognised(goal, keys)
         if isinstance(found, str):
+            grounded = self._groundings.get((goal, keys, False))
+            if grounded is not None and grounded.plan == "top-k":
+                return Plan("top-k", f"{found}; the exact BDD exceeded max_nodes, so each "
+                            f"answer keeps its {self.top_k} most probable proofs")  # fmt: skip
             return Plan("circuit", found)
         return Plan(found.plan.kind, found.plan.describe())
 
@@ -690,6 +772,7 @@ def compile(
     ] = "prob",
     max_nodes: int = 2_000_000,
     structure: bool = True,
+    top_k: int | None = 10,
 ) -> Program:
     """Compile a knowledge base into a torch module answering goals with exact probabilities.
 
@@ -705,6 +788,11 @@ def compile(
         structure: recognise goals that are sums of neural digits and compute them by
             convolutions or carries (``Program.plan`` says which); False grounds every
             goal as a circuit.
+        top_k: when a goal's exact BDD would exceed ``max_nodes`` under ``"prob"``, keep
+            each fact's ``top_k`` most probable proofs instead (ranked by the weights at
+            grounding time, a neural outcome counting 1/size), compile their disjunction
+            exactly, warn (:class:`ApproximationWarning`) and mark the result's ``plan``
+            ``"top-k"``: a lower bound of the exact value. ``None`` raises ``LimitError``.
 
     Example:
         >>> import neurosym as ns
@@ -718,7 +806,7 @@ def compile(
             f"bridge.compile supports {', '.join(_COMPILED)}, got {semantics!r}; the "
             "symbolic engine (neurosym.infer) evaluates every semantics"
         )
-    return Program(kb, semantics=semantics, max_nodes=max_nodes, structure=structure)
+    return Program(kb, semantics=semantics, max_nodes=max_nodes, structure=structure, top_k=top_k)
 
 
 _COMPILED = ("prob", "fuzzy-godel", "fuzzy-product", "fuzzy-lukasiewicz", "cf", "boolean")

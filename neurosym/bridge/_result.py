@@ -27,7 +27,9 @@ class QueryResult:
 
     ``plan`` says how they were computed: ``"circuit"`` (the grounded BDD),
     ``"convolution"`` or ``"carry"`` (a recognised sum of neural digits; see
-    ``Program.plan``). A ``"carry"`` result whose goal leaves Z free does not list its
+    ``Program.plan``), or ``"top-k"`` (the exact probability of the disjunction of each
+    answer's ``k`` most probable proofs, a lower bound, when the exact BDD would exceed
+    ``max_nodes``). A ``"carry"`` result whose goal leaves Z free does not list its
     answers (there can be 10^15 of them): ask it for the values you need with
     :meth:`select`, :meth:`log_prob` or :meth:`nll`.
     """
@@ -35,7 +37,7 @@ class QueryResult:
     _answers: list[str] | None
     _bindings: list[dict[str, Any]] | None
     _values: torch.Tensor | None
-    plan: Literal["circuit", "convolution", "carry"] = "circuit"
+    plan: Literal["circuit", "convolution", "carry", "top-k"] = "circuit"
     _index: dict[tuple[str, Any], int] = field(default_factory=dict, repr=False)
     _log_prob: tuple[str, LogProb] | None = field(default=None, repr=False)
     _dense: tuple[str, int, torch.Tensor] | None = field(default=None, repr=False)

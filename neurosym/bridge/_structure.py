@@ -59,11 +59,12 @@ class Plan:
     """How a compiled program computes a goal (see ``Program.plan``).
 
     ``kind`` is ``"convolution"`` or ``"carry"`` for a recognised sum of neural digits,
-    ``"circuit"`` for the general grounded BDD; ``detail`` says what was recognised, or
-    why the goal was not.
+    ``"circuit"`` for the general grounded BDD, ``"top-k"`` once a query found the BDD
+    too large and kept each answer's k most probable proofs; ``detail`` says what was
+    recognised, or why the goal was not.
     """
 
-    kind: Literal["circuit", "convolution", "carry"]
+    kind: Literal["circuit", "convolution", "carry", "top-k"]
     detail: str
 
 
