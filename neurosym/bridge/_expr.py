@@ -19,11 +19,11 @@ from typing import Any, final
 import torch
 
 from neurosym.engine import AbstractSemiring
-from neurosym.errors import ConfigurationError
+from neurosym.errors import ConfigurationError, LimitError
 
 from ._ground import NeuralOutcome, ParamRef
 
-__all__ = ["ExprGraph", "StructuralExpr", "evaluate_expr"]
+__all__ = ["ExprGraph", "StructuralExpr", "StructuralLattice", "evaluate_expr"]
 
 Node = tuple[Any, ...]
 
@@ -100,6 +100,103 @@ class StructuralExpr(AbstractSemiring[int]):
 
     def report(self, a: int) -> float:
         return float(a)
+
+
+Proofs = frozenset[frozenset[int]]
+
+
+@final
+class StructuralLattice(AbstractSemiring[Proofs]):
+    """Recursive programs under min/max semantics (``"fuzzy-godel"``, relaxed ``"boolean"``):
+    a value is the antichain of its proofs, each the set of :class:`ExprGraph` nodes whose
+    minimum it takes; the value is the maximum over proofs.
+
+    Min and max are idempotent and absorb (``max(a, min(a, b)) = a``), so a proof that
+    contains another adds nothing and is dropped, and going around a cycle repeats a
+    node: the set of minimal proofs stops changing after finitely many rounds, which is
+    the engine's fixpoint. (Under the product or Łukasiewicz t-norm, or certainty factors,
+    a cycle reinforces the value without end: those are not representable this way.)
+    ``max_proofs`` bounds the proofs of one value (``LimitError`` beyond).
+    """
+
+    idempotent = True
+
+    def __init__(self, name: str, *, max_proofs: int = 10_000) -> None:
+        self.name = name
+        self.expr = StructuralExpr(name)
+        self.graph = self.expr.graph
+        self.max_proofs = max_proofs
+
+    def _minimal(self, proofs: set[frozenset[int]]) -> Proofs:
+        kept: list[frozenset[int]] = []
+        for p in sorted(proofs, key=len):
+            if not any(q <= p for q in kept):
+                kept.append(p)
+        if len(kept) > self.max_proofs:
+            raise LimitError(
+                f"a value has more than {self.max_proofs:,} minimal proofs under "
+                f"{self.name!r}; bind more of the goal's arguments",
+                limit="proofs",
+            )
+        return frozenset(kept)
+
+    @staticmethod
+    def _proof(nodes: set[int] | frozenset[int]) -> frozenset[int] | None:
+        if 0 in nodes:
+            return None  # min with 0: this proof is worth nothing
+        return frozenset(nodes - {1})
+
+    def zero(self) -> Proofs:
+        return frozenset()
+
+    def one(self) -> Proofs:
+        return frozenset({frozenset()})
+
+    def _single(self, node: int) -> Proofs:
+        p = self._proof({node})
+        return frozenset() if p is None else frozenset({p})
+
+    def fact(self, weight: Any) -> Proofs:
+        return self._single(self.expr.fact(weight))
+
+    def event(self, weight: Any) -> int | None:
+        return self.expr.event(weight)
+
+    def rule(self, event: int | None, premise: Proofs) -> Proofs:
+        return premise if event is None else self.times(premise, self._single(event))
+
+    def times(self, a: Proofs, b: Proofs) -> Proofs:
+        out: set[frozenset[int]] = set()
+        for pa in a:
+            for pb in b:
+                out.add(pa | pb)
+        return self._minimal(out)
+
+    def plus_all(self, values: Sequence[Proofs]) -> Proofs:
+        out: set[frozenset[int]] = set()
+        for v in values:
+            out |= v
+        return self._minimal(out)
+
+    def negate(self, a: Proofs) -> Proofs:
+        if not a:
+            return self.one()
+        if frozenset() in a:
+            return self.zero()
+        return self._single(self.expr.negate(self.node(a)))
+
+    def node(self, a: Proofs) -> int:
+        """The value as one :class:`ExprGraph` node: max over proofs of min over nodes."""
+        terms = []
+        for p in sorted(a, key=sorted):
+            acc = 1
+            for u in sorted(p):
+                acc = self.expr.times(acc, u)
+            terms.append(acc)
+        return self.expr.plus_all(terms)
+
+    def report(self, a: Proofs) -> float:
+        return float(len(a))  # structure only
 
 
 def _tnorm(name: str, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -40,7 +40,7 @@ from neurosym.lang import (
 )
 
 from ._circuit import Circuit
-from ._expr import ExprGraph, StructuralExpr, evaluate_expr
+from ._expr import ExprGraph, StructuralExpr, StructuralLattice, evaluate_expr
 from ._ground import (
     NeuralOutcome,
     ParamRef,
@@ -214,17 +214,20 @@ class Program(nn.Module):
         goal_ = goal_rule(goal, program)
         qrule, names = goal_.rule, goal_.names
         rewritten = magic_rewrite(program, qrule)
-        sr: StructuralProbability | StructuralExpr
+        sr: StructuralProbability | StructuralExpr | StructuralLattice
         if self.semantics == "prob":
             sr = StructuralProbability(max_nodes=self.max_nodes)
-        else:
-            if any(rec for _, rec in components_of(rewritten.rules)):
-                raise NotImplementedError(
-                    f"bridge.compile(semantics={self.semantics!r}) compiles non-recursive "
-                    "programs so far; this goal reaches recursive rules (semantics='prob' "
-                    "compiles recursion)"
-                )
+        elif not any(rec for _, rec in components_of(rewritten.rules)):
             sr = StructuralExpr(self.semantics)
+        elif self.semantics in ("fuzzy-godel", "boolean"):
+            sr = StructuralLattice(self.semantics)
+        else:
+            raise NotImplementedError(
+                f"bridge.compile(semantics={self.semantics!r}) compiles non-recursive goals: "
+                "under this semantics evidence that comes back around a cycle reinforces "
+                "itself without end, which has no finite circuit; this goal reaches "
+                "recursive rules ('prob', 'fuzzy-godel' and 'boolean' compile recursion)"
+            )
         try:
             ev = evaluate(rewritten, sr, record=True)
         except LimitError as exc:
@@ -243,14 +246,18 @@ class Program(nn.Module):
         rel = ev.store.relations.get(qrule.head.pred)
         rows = []
         for t in rel.tuples if rel is not None else ():
-            root = (ev.values or {}).get((qrule.head.pred, t), 0)
+            got = (ev.values or {}).get((qrule.head.pred, t))
+            if isinstance(sr, StructuralLattice):
+                root = sr.node(got) if got else 0
+            else:
+                root = 0 if got is None else got
             if root != 0:
                 rows.append((t, root))
         rows.sort(key=lambda r: goal_.answer_text(dict(zip(names, r[0]))))
         answers = [goal_.answer_text(dict(zip(names, t))) for t, _ in rows]
         bindings = [dict(zip(names, t)) for t, _ in rows]
         roots = [r for _, r in rows]
-        if isinstance(sr, StructuralExpr):
+        if isinstance(sr, StructuralExpr | StructuralLattice):
             grounding = _Grounding(answers, bindings, None, [], sr.graph, roots)
             self._groundings[cache_key] = grounding
             return grounding
@@ -780,8 +787,9 @@ def compile(
         kb: a knowledge base without check errors.
         semantics: ``"prob"`` (ProbLog's distribution semantics, exact, recursion
             included), or ``"fuzzy-godel"``, ``"fuzzy-product"``, ``"fuzzy-lukasiewicz"``,
-            ``"cf"`` (the same values as :func:`neurosym.infer` under that semantics; for
-            non-recursive programs so far), or ``"boolean"``, relaxed: weights are ignored
+            ``"cf"`` (the same values as :func:`neurosym.infer` under that semantics;
+            recursive goals only under ``"fuzzy-godel"`` and ``"boolean"``, whose min and
+            max make a cycle add nothing), or ``"boolean"``, relaxed: weights are ignored
             as in the engine's Boolean semantics (a derived fact is 1.0), a neural outcome
             counts with its probability, and conjunction and disjunction are min and max.
         max_nodes: the size bound of a grounding's BDD.
