@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal, final
 
 from neurosym.engine import (
     AbstractSemiring,
+    Boolean,
     Evaluation,
     FactKey,
     Limits,
@@ -23,6 +24,7 @@ from neurosym.engine import (
     resolve_semantics,
 )
 from neurosym.engine._join import plan, run_plan
+from neurosym.engine._topdown import solve_top_down
 from neurosym.errors import ConfigurationError
 from neurosym.lang import Literal_, format_statement, parse_body_text
 
@@ -321,23 +323,36 @@ def query(
     program = compile_kb(kb)
     g = goal_rule(goal, program)
     qrule, names = g.rule, g.names
-    rewritten = (
-        magic_rewrite(program, qrule)
-        if method == "backward"
-        else Program([*program.rules, qrule], program.base, program.sources)
-    )
     sr = resolve_semantics(semantics)
-    ev = evaluate(rewritten, sr, limits=limits)
-    rel = ev.store.relations.get(qrule.head.pred)
     state: dict[str, Any] = {}
+
+    def rewritten() -> Program:
+        if "program" not in state:
+            state["program"] = (
+                magic_rewrite(program, qrule)
+                if method == "backward"
+                else Program([*program.rules, qrule], program.base, program.sources)
+            )
+        return state["program"]  # type: ignore[no-any-return]
+
+    tuples: Any = None
+    ev: Evaluation | None = None
+    if method == "backward" and isinstance(sr, Boolean):
+        # Goals whose rules do not recurse are answered top-down (the same answers; the
+        # proofs are built from the rewritten program when asked for).
+        tuples = solve_top_down(program, qrule, limits=limits)
+    if tuples is None:
+        ev = evaluate(rewritten(), sr, limits=limits)
+        rel = ev.store.relations.get(qrule.head.pred)
+        tuples = rel.tuples if rel is not None else ()
 
     def explainer(key: FactKey) -> Any:
         def run() -> Proof:
             if "builder" not in state:
                 recorded = (
                     ev
-                    if ev.instances is not None
-                    else evaluate(rewritten, sr, record=True, limits=limits)
+                    if ev is not None and ev.instances is not None
+                    else evaluate(rewritten(), sr, record=True, limits=limits)
                 )
                 state["builder"] = ProofBuilder(recorded, program.sources)
             proof: Proof = state["builder"].proof(key)
@@ -348,9 +363,10 @@ def query(
         return run
 
     answers = []
-    for t in rel.tuples if rel is not None else ():
-        key = (qrule.head.pred, t)
-        value = ev.value(key)
+    pred = qrule.head.pred
+    for t in tuples:
+        key = (pred, t)
+        value = ev.value(key) if ev is not None else True
         if not value:
             continue
         bindings = dict(zip(names, t))
