@@ -68,11 +68,12 @@ def tokenize(
     """The significant tokens of ``text``, where tokenizing stopped early (or None), and
     the facts read whole.
 
-    With ``facts_file``, a line that starts at a statement boundary and holds exactly one
-    plain ground fact (``p(a, 1).``, ``0.9 :: q(b).``) is read by one regular expression
-    into a :class:`~neurosym.lang.Fact` and stands in the token list as one ``FACT`` token
-    (its node in the returned dict, by token index): large fact files are mostly such
-    lines. Tokenizing stops at a character no token starts with; lark reports it.
+    With ``facts_file``, a plain fact at a statement boundary (``p(a, 1).``, ``0.9 ::
+    q(b).``, ``rule o1: r(c).``) is read by one regular expression into a
+    :class:`~neurosym.lang.Fact` and stands in the token list as one ``FACT`` token (its
+    node in the returned dict, by token index): large fact files are mostly such lines,
+    and so is the text a consultation adds. Tokenizing stops at a character no token
+    starts with; lark reports it.
     """
     out: list[Tok] = []
     append = out.append
@@ -84,19 +85,21 @@ def tokenize(
     depth = 0
     boundary = True  # the last token ended a statement (or there is none yet)
     while pos < n:
-        if facts_file is not None and boundary and (pos == 0 or text[pos - 1] == "\n"):
-            # A run of whole fact lines: one regular expression each, no tokens.
+        if facts_file is not None and boundary:
+            # A run of plain facts: one regular expression each, no tokens.
             while True:
                 fm = fact_match(text, pos)
                 if fm is None:
                     break
-                fact = _fact_from_line(fm, facts_file, line, pos)
+                fact = _fact_from_line(fm, facts_file, line, line_start)
                 if fact is None:
                     break
                 head = fm.start("head")
                 facts[len(out)] = fact
-                append(make(Tok, ("FACT", "", line, head - pos + 1, head)))
+                append(make(Tok, ("FACT", "", line, head - line_start + 1, head)))
                 pos = fm.end()
+                if fm.start("eol") < 0:
+                    continue  # another statement follows on this line
                 if pos < n and text[pos] == "\n":
                     pos += 1
                     line += 1
@@ -138,13 +141,13 @@ _FACT_LINE = re.compile(
     rf"""
     [ \t\f\r]*
     (?P<head>
+      (?:rule[ \t]+(?P<rname>[a-z][A-Za-z0-9_]*)[ \t]*:(?![-:])[ \t]*)?
       (?:(?P<w>-?[ \t]*{_NUM})[ \t]*::[ \t]*)?
       (?P<name>[a-z][A-Za-z0-9_]*)
       (?:[ \t]*\((?P<args>[^()\[\]"%\#\n:]*)\))?
       [ \t]*\.
     )
-    [ \t\f\r]*(?:[%\#][^\n]*)?
-    (?=\n|\Z)
+    (?P<eol>[ \t\f\r]*(?:[%\#][^\n]*)?(?=\n|\Z))?
     """,
     re.VERBOSE,
 )
@@ -153,12 +156,20 @@ _ARG = re.compile(
     r"|(?P<const>[a-z][A-Za-z0-9_]*))[ \t]*\Z"
 )
 _NOT_FACTS = frozenset({"include", "rule", "if", "state", "param", "law", "der", "nn", "dynamic"})
+# Keywords of the grammar: not taken as a rule's name here (lark decides).
+_KEYWORDS = frozenset(
+    {"include", "rule", "if", "then", "and", "with", "not", "is", "state", "dynamic", "param",
+     "law"}
+)  # fmt: skip
 
 
 def _fact_from_line(m: re.Match[str], file: str, line: int, line_start: int) -> A.Fact | None:
     """The fact of a matched line, or None when an argument is not a plain term."""
     name = m.group("name")
     if name in _NOT_FACTS:
+        return None
+    rule_name = m.group("rname")
+    if rule_name is not None and rule_name in _KEYWORDS:
         return None
     base = line_start - 1  # column = offset - base
     weight: A.FixedWeight | None = None
@@ -216,7 +227,7 @@ def _fact_from_line(m: re.Match[str], file: str, line: int, line_start: int) -> 
     fact = _new(A.Fact)
     _set(fact, "atom", atom)
     _set(fact, "weight", weight)
-    _set(fact, "name", None)
+    _set(fact, "name", rule_name)
     _set(fact, "span", _span(file, line, m.start("head") - base, line, m.end("head") - base))
     return fact
 
