@@ -190,12 +190,27 @@ def evaluate(
     schedule = _schedule(program, components, valued)
     relations = store.relations
     program_rules = program.rules
+    # Predicates that may have facts (a superset: a valued run takes zero-valued facts out
+    # afterwards), for skipping components whose rules cannot fire.
+    live = {p for p, rel in relations.items() if rel.tuples}
     for members, recursive, places, gates in schedule:
-        if not any(
-            all((rel := relations.get(p)) is not None and len(rel) for p in gate) for gate in gates
-        ):
+        for gate in gates:
+            if gate <= live:
+                break
+        else:
             if valuer is not None:
                 valuer.component(members, recursive)
+            continue
+        if not recursive and instances is None and total < VECTOR_MIN_RECURSIVE:
+            # One rule of a small non-recursive component: a single pass straight into
+            # the store (its body does not read its head).
+            counts = _single_pass(program, places, store, size, plans)
+            if counts:
+                live.update(members)
+                total += sum(counts.values())
+            rounds_done += 1
+            if total > lim.max_facts or lim.max_seconds is not None:
+                _check_limits(lim, total, 1, started, Counter(counts))
             continue
         rules = [program_rules[i] for i in places]
         place = dict(zip(map(id, rules), places))
@@ -224,6 +239,7 @@ def evaluate(
             if vector_rounds is not None:
                 total = store.size()
                 rounds_done += vector_rounds
+                live.update(members)
                 continue
 
         def emitter(rule: CRule) -> Any:
@@ -300,6 +316,7 @@ def evaluate(
                 if delta.tuples:
                     new[pred] = delta
                     total += len(delta.tuples)
+                    live.add(pred)
             pending.clear()
             rounds += 1
             _check_limits(lim, total, rounds, started, fired)
@@ -311,6 +328,7 @@ def evaluate(
                 if vector_rounds is not None:
                     total = store.size()
                     rounds += vector_rounds
+                    live.update(members)
                     break
             fired.clear()
             for rule in rules:
@@ -350,7 +368,7 @@ def _positive_preds(rule: CRule) -> tuple[str, ...]:
 
 
 # members, recursive, the places of its rules in the program, their gates
-Schedule = list[tuple[set[str], bool, list[int], list[tuple[str, ...]]]]
+Schedule = list[tuple[set[str], bool, list[int], list[frozenset[str]]]]
 
 
 def _schedule(
@@ -374,7 +392,7 @@ def _schedule(
     for members, recursive in components:
         rules = [r for m in members for r in by_head.get(m, ())]
         gates = [
-            tuple(p for p in _positive_preds(r) if p not in members)
+            frozenset(p for p in _positive_preds(r) if p not in members)
             for r in rules
             if not _derives_nothing(r)
         ]
@@ -382,6 +400,40 @@ def _schedule(
     if program.plans is not None:
         program.plans[key] = out
     return out
+
+
+def _single_pass(
+    program: Program,
+    places: list[int],
+    store: Store,
+    size: Any,
+    plans: dict[Any, Any] | None,
+) -> dict[str, int]:
+    """Run the rules of a non-recursive component once (boolean, nothing recorded), adding
+    their conclusions to the store; returns how many are new, by rule label."""
+    fired: dict[str, int] = {}
+    for place in places:
+        rule = program.rules[place]
+        if _derives_nothing(rule) or not all(size(p) for p in _positive_preds(rule)):
+            continue
+        keep = plans is not None and rule.index not in program.volatile
+        key = (place, None)
+        steps = plans.get(key) if keep and plans is not None else None
+        if steps is None:
+            steps = plan(rule.body, (), size)
+            if keep and plans is not None:
+                plans[key] = steps
+        hargs = rule.head.args
+        rel = store.get(rule.head.pred)
+        found: list[tuple[Any, ...]] = []
+        run_plan(steps, [None] * rule.nvars, store,
+                 lambda env: found.append(tuple(env[v] if iv else v for iv, v in hargs)))  # noqa: B023  # fmt: skip
+        added = 0
+        for t in found:
+            added += rel.add(t)
+        if added:
+            fired[rule.label] = fired.get(rule.label, 0) + added
+    return fired
 
 
 _EMPTY: dict[int, tuple[CRule, bool]] = {}
