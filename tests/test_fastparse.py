@@ -124,3 +124,33 @@ def test_whole_fact_lines_match_lark_spans_and_all() -> None:
         "o1": "rule o1: w(a).", "o2": "rule o2: 0.5 :: w(b).", "o3": "rule o3: w(c).",
         "not": "rule not: w(d).",
     }  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(["p", "species", "not", "t", "is", "q_1"]),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a7", "S", "_", "_X", "12", "0", "is", "-1", '"s"', "1.5", "X + 1"]),
+            st.sampled_from(["", " ", "\t", "  "]),
+        ),
+        max_size=4,
+    ),
+    st.sampled_from(["", " ", "  ", "\t"]),
+)
+def test_one_literal_goals_read_by_regex_equal_lark(
+    name: str, args: list[tuple[str, str]], pad: str
+) -> None:
+    from neurosym.lang._fastparse import parse_simple_goal
+    from neurosym.lang._parser import Builder, _parse
+
+    text = f"{pad}{name}{pad}({','.join(f'{s}{a}{s}' for a, s in args)}){pad}"
+    fast = parse_simple_goal(text, "<goal>")
+    plain = name not in {"not", "t", "is"} and all(
+        a in {"a7", "S", "_", "_X", "12", "0"} for a, _ in args
+    )
+    assert (fast is not None) == plain
+    if fast is not None:
+        reference = Builder(text, "<goal>").body(_parse(text, "<goal>", "body"))
+        assert fast == reference
+        assert list(_spans(fast)) == list(_spans(reference))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from neurosym.errors import KnowledgeBaseError
 from neurosym.lang import Fact, FixedWeight, LearnableWeight, Rule
 
-from ._compile import CRule, compile_rule, pred_key
+from ._compile import CRule, compile_rule
 from ._values import Value, term_value
 
 if TYPE_CHECKING:
@@ -55,19 +54,26 @@ def compile_kb(kb: KnowledgeBase) -> Program:
         return out
 
     rules: list[CRule] = kb.memoised_rules("engine.rules", compile_rules)
-    base: dict[FactKey, list[float | None]] = defaultdict(list)
-    sources: dict[FactKey, list[Fact]] = defaultdict(list)
+    base: dict[FactKey, list[float | None]] = {}
+    sources: dict[FactKey, list[Fact]] = {}
     for f in kb.facts:
-        key = (pred_key(f.atom.predicate, f.atom.arity), tuple(term_value(a) for a in f.atom.args))
+        atom = f.atom
+        args = atom.args
+        key = (f"{atom.predicate}/{len(args)}", tuple(map(term_value, args)))
         w = f.weight
         weight = (
-            w.value if isinstance(w, FixedWeight) else w.initial if isinstance(w, LearnableWeight)
-            else None
+            None if w is None else w.value if isinstance(w, FixedWeight)
+            else w.initial if isinstance(w, LearnableWeight) else None
         )  # fmt: skip
-        base[key].append(weight)
-        sources[key].append(f)
+        found = base.get(key)
+        if found is None:
+            base[key] = [weight]
+            sources[key] = [f]
+        else:
+            found.append(weight)
+            sources[key].append(f)
     from ._forward import components_of
 
     comps = kb.memoised_rules("engine.components", lambda _: components_of(rules))
     plans = kb.memoised_rules("engine.plans", lambda _: {})
-    return Program(rules, dict(base), dict(sources), comps, plans)
+    return Program(rules, base, sources, comps, plans)

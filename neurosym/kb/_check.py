@@ -108,13 +108,32 @@ def _arity(kb: KnowledgeBase) -> Iterator[Finding]:
             if (found := list(_arity_of(name, atoms)))
         },
     )
-    by_fact: dict[str, list[Atom]] = defaultdict(list)
+    # The one arity of each predicate that the rest uses with one arity only.
+    single = kb.memoised_structure(
+        "check.arity.single",
+        lambda: {
+            name: arities.pop()
+            for name, atoms in structure.items()
+            if len(arities := {a.arity for a in atoms}) == 1
+        },
+    )
+    by_fact: dict[str, list[Atom]] = {}
     for f in kb.facts:
-        by_fact[f.atom.predicate].append(f.atom)
+        atom = f.atom
+        found_atoms = by_fact.get(atom.predicate)
+        if found_atoms is None:
+            by_fact[atom.predicate] = [atom]
+        else:
+            found_atoms.append(atom)
     for name, found in noisy.items():
         if name not in by_fact:
             yield from found
     for name, atoms in by_fact.items():
+        usual = single.get(name)
+        if usual is None and name not in structure:
+            usual = len(atoms[0].args)
+        if usual is not None and all(len(a.args) == usual for a in atoms):
+            continue  # one arity everywhere: nothing to report
         yield from _arity_of(name, atoms + structure.get(name, []))
 
 

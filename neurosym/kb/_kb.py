@@ -82,6 +82,7 @@ class KnowledgeBase:
         self._rules_version = 0
         self._structure_version = 0
         self._added_live: dict[str, int] = {}  # statements left from each add() text
+        self._named: dict[str, list[Statement]] = {}  # rules and facts by name, in order
         #: Results derived from individual (immutable) statements, kept across changes by
         #: the layers that compute them (static checks, compiled rules), keyed by id().
         self.memo: dict[str, dict[int, tuple[Statement, Any]]] = {}
@@ -97,6 +98,8 @@ class KnowledgeBase:
                 "includes are resolved when loading; add the included file's statements instead"
             )
         self._statements.append(s)
+        if isinstance(s, Rule | Fact) and s.name is not None:
+            self._named.setdefault(s.name, []).append(s)
         self._changed(s, +1)
 
     def _changed(self, s: Statement, step: int) -> None:
@@ -230,12 +233,19 @@ class KnowledgeBase:
         Raises:
             KnowledgeBaseError: no statement has that name.
         """
-        for i, s in enumerate(self._statements):
-            if isinstance(s, Rule | Fact) and s.name == name:
-                self._graph = None
-                removed = self._statements.pop(i)
-                self._changed(removed, -1)
-                return removed
+        named = self._named.get(name)
+        if named:
+            first = named.pop(0)
+            if not named:
+                del self._named[name]
+            statements = self._statements
+            for i in range(len(statements) - 1, -1, -1):  # added last, removed first
+                if statements[i] is first:
+                    del statements[i]
+                    break
+            self._graph = None
+            self._changed(first, -1)
+            return first
         names = sorted(s.name for s in self._statements if isinstance(s, Rule | Fact) and s.name)
         raise KnowledgeBaseError(
             f"no rule named {name!r}; the named rules are: {', '.join(names) or '(none)'}"

@@ -548,3 +548,45 @@ def parse_body_chunk(toks: list[Tok], file: str) -> tuple[A.BodyItem, ...]:
     if i != len(toks):
         raise Unsupported
     return body
+
+
+_GOAL = re.compile(r"[ \t]*([a-z][A-Za-z0-9_]*)[ \t]*\(([^()\[\]\"%\#\n:.{}]*)\)[ \t]*\Z")
+_GOAL_ARG = re.compile(r"[ \t]*(?:([0-9]+)|([A-Z_][A-Za-z0-9_]*)|([a-z][A-Za-z0-9_]*))[ \t]*\Z")
+_NOT_GOALS = _KEYWORDS | _RESERVED_CALLS
+
+
+def parse_simple_goal(text: str, file: str) -> tuple[A.BodyItem, ...] | None:
+    """A goal that is one positive literal over names, variables and whole numbers on one
+    line (``species(a7, S)``), read by a regular expression; ``None`` for anything else."""
+    m = _GOAL.match(text)
+    if m is None:
+        return None
+    name = m.group(1)
+    if name in _NOT_GOALS:
+        return None
+    args: list[A.Term] = []
+    raw = m.group(2)
+    if raw.strip():
+        offset = m.start(2) + 1  # columns count from 1
+        for part in raw.split(","):
+            am = _GOAL_ARG.match(part)
+            if am is None:
+                return None
+            s0, s1 = am.span(am.lastindex or 0)
+            sp = _span(file, 1, offset + s0, 1, offset + s1)
+            number, var, const = am.groups()
+            if const is not None:
+                if const in _NOT_GOALS:
+                    return None
+                args.append(_leaf(A.Const, "name", const, sp))
+            elif var is not None:
+                args.append(_leaf(A.Var, "name", var, sp))
+            else:
+                args.append(A.Number(int(number), span=sp))
+            offset += len(part) + 1
+    sp = _span(file, 1, m.start(1) + 1, 1, m.end(2) + 2)
+    atom = _new(A.Atom)
+    _set(atom, "predicate", name)
+    _set(atom, "args", tuple(args))
+    _set(atom, "span", sp)
+    return (A.Literal_(atom, span=sp),)
