@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._compile import CAssign, CLit, CRule, CTest, NoValue, compare
-from ._forward import Limits, _check_limits
+from ._forward import Limits, _check_limits, _derives_nothing, _positive_preds
 from ._join import Step, plan
 from ._program import Program
 from ._store import Store
@@ -42,6 +42,8 @@ class _Entry:
     values enter the rule's variables, and the body's plan given them."""
 
     rule: CRule
+    #: the predicates of the rule's positive literals: each must have facts for it to fire
+    gate: frozenset[str]
     #: (position in the key, slot): the first bound position of each head variable
     binds: tuple[tuple[int, int], ...]
     #: (position in the key, slot): a head variable seen at an earlier bound position
@@ -94,13 +96,22 @@ class _Solver:
     """Answers calls against a store of base facts, tabling each call's answers."""
 
     def __init__(self, program: Program, store: Store, limits: Limits) -> None:
+        self.program = program
         self.store = store
         self.relations = store.relations
-        self.by_head: dict[str, list[CRule]] = {}
-        for r in program.rules:
-            if r.weight is None or r.weight > 0:  # boolean: a weight <= 0 never fires
-                self.by_head.setdefault(r.head.pred, []).append(r)
         self.cache = program.plans
+        by_head: dict[str, list[CRule]] | None = (
+            self.cache.get("topdown-rules") if self.cache is not None else None
+        )
+        if by_head is None:
+            by_head = {}
+            for r in program.rules:
+                if r.weight is None or r.weight > 0:  # boolean: a weight <= 0 never fires
+                    by_head.setdefault(r.head.pred, []).append(r)
+            if self.cache is not None:
+                self.cache["topdown-rules"] = by_head
+        self.by_head = by_head
+        self.possible = self._possible(frozenset(store.relations))
         self.table: dict[tuple[str, tuple[int, ...], tuple[Any, ...]], Any] = {}
         self.limits = limits
         self.started = time.perf_counter()
@@ -129,9 +140,44 @@ class _Solver:
                     bound.add(v)
                     binds.append((k, v))
             steps = plan(rule.body, bound, self.size)
-            found.append(_Entry(rule, tuple(binds), tuple(same), tuple(consts), steps))
+            gate = frozenset(_positive_preds(rule))
+            found.append(_Entry(rule, gate, tuple(binds), tuple(same), tuple(consts), steps))
         if cache is not None:
             cache[key] = found
+        return found
+
+    def _possible(self, with_facts: frozenset[str]) -> frozenset[str]:
+        """The predicates that can have facts when those in ``with_facts`` do: with facts,
+        or with a rule whose positive literals' predicates can all (in component order;
+        a superset for recursive components, whose own predicates are taken as possible).
+        Calls to the others are answered at once, and their rules never run. Kept per set
+        of predicates with facts (a consultation loop meets a few)."""
+        kept: dict[frozenset[str], frozenset[str]] = {}
+        if self.cache is not None:
+            kept = self.cache.setdefault("topdown-possible", kept)
+        hit = kept.get(with_facts)
+        if hit is not None:
+            return hit
+        program = self.program
+        components = program.components
+        if components is None:
+            from ._forward import components_of
+
+            components = components_of(program.rules)
+        possible = set(with_facts)
+        for members, _ in components:
+            for m in members:
+                if any(
+                    all(p in possible or p in members for p in _positive_preds(r))
+                    and not _derives_nothing(r)
+                    for r in self.by_head.get(m, ())
+                ):
+                    possible.update(members)
+                    break
+        found = frozenset(possible)
+        if len(kept) >= 256:
+            kept.clear()
+        kept[with_facts] = found
         return found
 
     def size(self, pred: str) -> int:
@@ -147,6 +193,8 @@ class _Solver:
         if pred not in self.by_head:
             rel = self.relations.get(pred)
             return rel.lookup(positions, key) if rel is not None else ()
+        if pred not in self.possible:
+            return ()
         tk = (pred, positions, key)
         hit = self.table.get(tk)
         if hit is not None:
@@ -155,7 +203,10 @@ class _Solver:
         rel = self.relations.get(pred)
         if rel is not None:
             out.update(rel.lookup(positions, key))
+        possible = self.possible
         for e in self.entries(pred, positions):
+            if not e.gate <= possible:
+                continue
             if e.consts and any(key[k] != c for k, c in e.consts):
                 continue
             rule = e.rule
@@ -185,6 +236,8 @@ class _Solver:
         n = len(steps)
         store = self.store
         call = self.call
+        derived = self.by_head
+        relations = self.relations
 
         def go(k: int) -> None:
             if k == n:
@@ -195,7 +248,22 @@ class _Solver:
             if kind == "scan":
                 key = tuple(env[v] if is_var else v for is_var, v in step.keyparts)
                 outs, eqs = step.outs, step.eqs
-                for t in call(step.pred, step.positions, key):
+                pred = step.pred
+                if not outs and not eqs:  # every argument bound: the key is the tuple
+                    if pred in derived:
+                        if call(pred, step.positions, key):
+                            go(k + 1)
+                    else:
+                        rel = relations.get(pred)
+                        if rel is not None and key in rel.tuples:
+                            go(k + 1)
+                    return
+                if pred in derived:
+                    rows = call(pred, step.positions, key)
+                else:
+                    rel = relations.get(pred)
+                    rows = rel.lookup(step.positions, key) if rel is not None else ()
+                for t in rows:
                     if eqs and any(t[a] != t[c] for a, c in eqs):
                         continue
                     for pos, slot in outs:
