@@ -20,6 +20,7 @@ from neurosym.lang import (
     BodyItem,
     Call,
     Comparison,
+    Const,
     Constraint,
     Der,
     Expr,
@@ -28,10 +29,12 @@ from neurosym.lang import (
     LearnableWeight,
     Literal_,
     NnRef,
+    Number,
     ParamDecl,
     Query,
     Rule,
     StateDecl,
+    String,
     Weight,
 )
 
@@ -200,9 +203,14 @@ def _undefined(kb: KnowledgeBase) -> Iterator[Finding]:
         )
 
 
+_GROUND_LEAVES = (Const, Number, String)
+
+
 def _safety(kb: KnowledgeBase) -> Iterator[Finding]:
     for f in kb.facts:
         for a in f.atom.args:
+            if type(a) in _GROUND_LEAVES:
+                continue
             for v in occurrences(a):
                 yield (
                     "non-ground-fact",
@@ -470,6 +478,8 @@ def check_kb(kb: KnowledgeBase) -> list[Diagnostic]:
             cached.clear()
         cached[base] = list(unreachable_findings(kb.rules, set(base)))
     findings.extend(cached[base])
+    if not findings:
+        return []
     order = {f: i for i, f in enumerate(kb.files)}
     diags = {
         Diagnostic(code, msg, span, sev, hint, kb.source_line(span))

@@ -163,7 +163,9 @@ class KnowledgeBase:
     @property
     def dynamic(self) -> frozenset[tuple[str, int]]:
         """``(predicate, arity)`` declared ``dynamic``: defined even without facts."""
-        return frozenset(p for d in self._of(DynamicDecl) for p in d.predicates)
+        return self.memoised_structure(  # type: ignore[no-any-return]
+            "kb.dynamic", lambda: frozenset(p for d in self._of(DynamicDecl) for p in d.predicates)
+        )
 
     @property
     def params(self) -> tuple[ParamDecl, ...]:
