@@ -20,6 +20,7 @@ from typing import Any
 
 from neurosym.errors import LimitError
 
+from ._closure import ClosureShape, closure_shape, run_closure
 from ._compile import ANY, CAtom, CLit, CRule
 from ._join import plan, run_plan
 from ._program import FactKey, Program
@@ -234,6 +235,26 @@ def evaluate(
 
             return run_component(rules, members, store, check)
 
+        shape = None
+        if recursive and instances is None:
+            shape = _closure(program, rules, places, members)
+        if shape is not None:
+            # A transitive closure: its base rules once, then graph reachability.
+            counts = _single_pass(program, list(shape.base), store, size, plans)
+            total += sum(counts.values())
+
+            def closure_check(
+                n: int, before: int = total, labels: tuple[str, ...] = shape.labels
+            ) -> None:
+                fired = Counter(dict.fromkeys(labels, n))
+                _check_limits(lim, before + n, 1, started, fired)
+
+            closed = run_closure(shape, store, closure_check)
+            if closed is not None:
+                total += closed
+                rounds_done += 1
+                live.update(members)
+                continue
         if can_vector and _large(rules, store, VECTOR_MIN_RECURSIVE if recursive else None):
             vector_rounds = vectorised()
             if vector_rounds is not None:
@@ -400,6 +421,22 @@ def _schedule(
     if program.plans is not None:
         program.plans[key] = out
     return out
+
+
+def _closure(
+    program: Program, rules: list[CRule], places: list[int], members: set[str]
+) -> ClosureShape | None:
+    """The transitive closure a recursive component computes, if it is one (kept with
+    the plans)."""
+    key = ("closure", tuple(places))
+    cache = program.plans
+    if cache is not None and key in cache:
+        found: ClosureShape | None = cache[key]
+        return found
+    found = closure_shape(rules, places, members)
+    if cache is not None:
+        cache[key] = found
+    return found
 
 
 def _single_pass(
