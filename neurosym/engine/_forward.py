@@ -205,7 +205,7 @@ def evaluate(
         if not recursive and instances is None and total < VECTOR_MIN_RECURSIVE:
             # One rule of a small non-recursive component: a single pass straight into
             # the store (its body does not read its head).
-            counts = _single_pass(program, places, store, size, plans)
+            counts = _single_pass(program, places, store, size, plans, live)
             if counts:
                 live.update(members)
                 total += sum(counts.values())
@@ -240,7 +240,7 @@ def evaluate(
             shape = _closure(program, rules, places, members)
         if shape is not None:
             # A transitive closure: its base rules once, then graph reachability.
-            counts = _single_pass(program, list(shape.base), store, size, plans)
+            counts = _single_pass(program, list(shape.base), store, size, plans, live)
             total += sum(counts.values())
 
             def closure_check(
@@ -445,32 +445,52 @@ def _single_pass(
     store: Store,
     size: Any,
     plans: dict[Any, Any] | None,
+    live: set[str],
 ) -> dict[str, int]:
     """Run the rules of a non-recursive component once (boolean, nothing recorded), adding
-    their conclusions to the store; returns how many are new, by rule label."""
+    their conclusions to the store; returns how many are new, by rule label. ``live``
+    holds (at least) the predicates with facts: a rule with a positive literal over
+    another predicate cannot fire."""
     fired: dict[str, int] = {}
+    rules = program.rules
     for place in places:
-        rule = program.rules[place]
-        if _derives_nothing(rule) or not all(size(p) for p in _positive_preds(rule)):
+        rule = rules[place]
+        if not _positive_set(rule) <= live or _derives_nothing(rule):
             continue
         keep = plans is not None and rule.index not in program.volatile
-        key = (place, None)
-        steps = plans.get(key) if keep and plans is not None else None
+        steps = plans.get((place, None)) if keep and plans is not None else None
         if steps is None:
             steps = plan(rule.body, (), size)
             if keep and plans is not None:
-                plans[key] = steps
+                plans[(place, None)] = steps
         hargs = rule.head.args
-        rel = store.get(rule.head.pred)
         found: list[tuple[Any, ...]] = []
         run_plan(steps, [None] * rule.nvars, store,
                  lambda env: found.append(tuple(env[v] if iv else v for iv, v in hargs)))  # noqa: B023  # fmt: skip
+        if not found:
+            continue
+        rel = store.get(rule.head.pred)
         added = 0
         for t in found:
             added += rel.add(t)
         if added:
             fired[rule.label] = fired.get(rule.label, 0) + added
     return fired
+
+
+_POSITIVE_SET: dict[int, tuple[CRule, frozenset[str]]] = {}
+
+
+def _positive_set(rule: CRule) -> frozenset[str]:
+    """:func:`_positive_preds` as a set (remembered the same way)."""
+    hit = _POSITIVE_SET.get(id(rule))
+    if hit is not None and hit[0] is rule:
+        return hit[1]
+    preds = frozenset(_positive_preds(rule))
+    if len(_POSITIVE_SET) > 4096:
+        _POSITIVE_SET.clear()
+    _POSITIVE_SET[id(rule)] = (rule, preds)
+    return preds
 
 
 _EMPTY: dict[int, tuple[CRule, bool]] = {}
