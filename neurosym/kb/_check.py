@@ -459,7 +459,67 @@ _STRUCTURE_PASSES = (_functions, _misplaced, _dynamics)
 
 
 def check_kb(kb: KnowledgeBase) -> list[Diagnostic]:
-    """Run every pass; diagnostics sorted by file (in load order), line and column."""
+    """Run every pass; diagnostics sorted by file (in load order), line and column.
+
+    When every fact is plain (ground, with no weight or one in [0, 1], its name taken by no
+    other statement, its predicate used with its arity everywhere), the facts contribute
+    no finding of their own, and the result depends only on the other statements and on
+    which predicates have facts: it is kept per such set while the other statements stay
+    the same (a consultation loop meets a few).
+    """
+    keys = _plain_fact_keys(kb)
+    if keys is None:
+        return _check_kb(kb)
+    kept: dict[frozenset[tuple[str, int]], list[Diagnostic]] = kb.memoised_structure(
+        "check.plain", dict
+    )
+    found = kept.get(keys)
+    if found is None:
+        if len(kept) >= 64:
+            kept.clear()
+        found = kept[keys] = _check_kb(kb)
+    return list(found)
+
+
+def _plain_fact_keys(kb: KnowledgeBase) -> frozenset[tuple[str, int]] | None:
+    """The ``(predicate, arity)`` of the facts when all are plain (see :func:`check_kb`)."""
+    rule_names, arities = kb.memoised_structure("check.plain.structure", lambda: _plain_basis(kb))
+    seen: dict[str, int] = {}
+    names: set[str] = set()
+    for f in kb.facts:
+        atom = f.atom
+        args = atom.args
+        arity = len(args)
+        known = seen.get(atom.predicate)
+        if known is None:
+            known = seen[atom.predicate] = arities.get(atom.predicate, arity)
+        if known != arity:
+            return None
+        for a in args:
+            if type(a) not in _GROUND_LEAVES:
+                return None
+        w = f.weight
+        if w is not None and not (type(w) is FixedWeight and 0.0 <= w.value <= 1.0):
+            return None
+        if f.name is not None:
+            if f.name in rule_names or f.name in names:
+                return None
+            names.add(f.name)
+    return frozenset(seen.items())
+
+
+def _plain_basis(kb: KnowledgeBase) -> tuple[set[str], dict[str, int]]:
+    """The names of the statements other than facts, and the arity of each predicate they
+    use (``-1`` for one used with several)."""
+    names = {s.name for s in kb.statements if isinstance(s, Rule) and s.name is not None}
+    arities: dict[str, int] = {}
+    for name, atoms in _structure_uses(kb).items():
+        found = {a.arity for a in atoms}
+        arities[name] = found.pop() if len(found) == 1 else -1
+    return names, arities
+
+
+def _check_kb(kb: KnowledgeBase) -> list[Diagnostic]:
     findings: list[Finding] = []
     for p in _FACT_PASSES:
         findings.extend(p(kb))
