@@ -49,6 +49,9 @@ class Limits:
     max_seconds: float | None = None
 
 
+_NO_LIMITS = Limits()
+
+
 @dataclass
 class Evaluation:
     """What an evaluation produced: facts, values (valued semantics), provenance."""
@@ -161,17 +164,17 @@ def evaluate(
         EvaluationError: arithmetic in a rule failed.
     """
     sr = semiring or Boolean()
-    lim = limits or Limits()
+    lim = limits or _NO_LIMITS
     valued = not isinstance(sr, Boolean)
     record = record or valued
     started = time.perf_counter()
     store = Store()
+    total = 0
     for (pred, args), weights in program.base.items():
         # Under boolean semantics a fact holds when some weight is positive (or none given).
-        if valued or sr.plus_all([sr.fact(w) for w in weights]):
-            store.get(pred).add(args)
+        if valued or any(w is None or w > 0 for w in weights):
+            total += store.get(pred).add(args)
     instances: dict[FactKey, set[Instance]] | None = defaultdict(set) if record else None
-    total = store.size()
     rounds_done = 0
 
     def size(pred: str) -> int:
@@ -465,8 +468,20 @@ def _single_pass(
                 plans[(place, None)] = steps
         hargs = rule.head.args
         found: list[tuple[Any, ...]] = []
-        run_plan(steps, [None] * rule.nvars, store,
-                 lambda env: found.append(tuple(env[v] if iv else v for iv, v in hargs)))  # noqa: B023  # fmt: skip
+        if len(steps) == 1 and steps[0].kind == "scan":
+            # One literal (``mammal(X) :- has_hair(X).``): its matches, projected.
+            step = steps[0]
+            rel = store.relations.get(step.pred)
+            if rel is None:
+                continue
+            at = {slot: pos for pos, slot in step.outs}
+            eqs = step.eqs
+            for t in rel.lookup(step.positions, tuple(v for _, v in step.keyparts)):
+                if not eqs or all(t[a] == t[c] for a, c in eqs):
+                    found.append(tuple(t[at[v]] if iv else v for iv, v in hargs))
+        else:
+            run_plan(steps, [None] * rule.nvars, store,
+                     lambda env: found.append(tuple(env[v] if iv else v for iv, v in hargs)))  # noqa: B023  # fmt: skip
         if not found:
             continue
         rel = store.get(rule.head.pred)
