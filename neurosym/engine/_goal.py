@@ -60,7 +60,7 @@ def goal_rule(goal: str, program: Program) -> Goal:
     names = [n for n in slots if not n.startswith("_")]
     head_args = tuple((True, slots[n]) for n in names)
     deps = frozenset((pred_key(n, a), pol) for n, a, pol in body_predicates(items))
-    index = max((r.index for r in program.rules), default=-1) + 1
+    index = _next_index(program)
     rule = CRule(index, CAtom(f"{QUERY_PRED}/{len(names)}", head_args), body, None,
                  len(slots), tuple(slots), "goal", None, None, deps,
                  transparent=True)  # fmt: skip
@@ -81,3 +81,17 @@ def _plainly_safe(items: tuple[BodyItem, ...]) -> bool:
         and not item.negated
         and all(type(a) in (Var, Const, Number) for a in item.atom.args)
     )
+
+
+def _next_index(program: Program) -> int:
+    """The index after the program's rules' (kept with the plans, which live as long as
+    the rules)."""
+    cache = program.plans
+    if cache is not None:
+        hit = cache.get("next-index")
+        if hit is not None:
+            return int(hit)
+    index = max((r.index for r in program.rules), default=-1) + 1
+    if cache is not None:
+        cache["next-index"] = index
+    return index

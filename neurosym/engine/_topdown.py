@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._compile import CAssign, CLit, CRule, CTest, NoValue, compare
-from ._forward import Limits, _check_limits, _derives_nothing, _positive_preds
-from ._join import Step, plan
+from ._forward import _NO_LIMITS, Limits, _check_limits, _derives_nothing, _positive_preds
+from ._join import Step, _scan_step, plan
 from ._program import Program
 from ._store import Store
 
@@ -95,7 +95,7 @@ def _reaches_no_recursion(program: Program, query: CRule) -> bool:
 class _Solver:
     """Answers calls against a store of base facts, tabling each call's answers."""
 
-    def __init__(self, program: Program, store: Store, limits: Limits) -> None:
+    def __init__(self, program: Program, store: Store, limits: Limits, total: int) -> None:
         self.program = program
         self.store = store
         self.relations = store.relations
@@ -115,7 +115,7 @@ class _Solver:
         self.table: dict[tuple[str, tuple[int, ...], tuple[Any, ...]], Any] = {}
         self.limits = limits
         self.started = time.perf_counter()
-        self.total = store.size()
+        self.total = total
         self.calls = 0
 
     def entries(self, pred: str, positions: tuple[int, ...]) -> list[_Entry]:
@@ -329,12 +329,18 @@ def solve_top_down(
     if not _applicable(program, query):
         return None
     store = Store()
+    total = 0
     for (pred, args), weights in program.base.items():
         if any(w is None or w > 0 for w in weights):  # boolean: some positive weight
-            store.get(pred).add(args)
-    solver = _Solver(program, store, limits or Limits())
-    _check_limits(solver.limits, solver.total, 0, solver.started, Counter())
-    steps = plan(query.body, (), solver.size)
+            total += store.get(pred).add(args)
+    solver = _Solver(program, store, limits or _NO_LIMITS, total)
+    if total > solver.limits.max_facts:
+        _check_limits(solver.limits, total, 0, solver.started, Counter())
+    body = query.body
+    if len(body) == 1 and isinstance(body[0], CLit) and not body[0].negated:
+        steps = [_scan_step(body[0], 0, set(), False)]  # what plan() makes of it
+    else:
+        steps = plan(body, (), solver.size)
     answers: set[tuple[Any, ...]] = set()
     hargs = query.head.args
 
