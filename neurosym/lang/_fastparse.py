@@ -163,72 +163,78 @@ _KEYWORDS = frozenset(
 )  # fmt: skip
 
 
+_G = _FACT_LINE.groupindex
+_HEAD, _RNAME, _W, _NAME, _ARGS = _G["head"], _G["rname"], _G["w"], _G["name"], _G["args"]
+_BLANKS = " \t"
+
+
 def _fact_from_line(m: re.Match[str], file: str, line: int, line_start: int) -> A.Fact | None:
     """The fact of a matched line, or None when an argument is not a plain term."""
-    name = m.group("name")
+    regs = m.regs  # the spans of all groups at once (a fact is read per call, in bulk)
+    text = m.string
+    n0, n1 = regs[_NAME]
+    name = text[n0:n1]
     if name in _NOT_FACTS:
         return None
-    rule_name = m.group("rname")
+    r0, r1 = regs[_RNAME]
+    rule_name = text[r0:r1] if r0 >= 0 else None
     if rule_name is not None and rule_name in _KEYWORDS:
         return None
     base = line_start - 1  # column = offset - base
     weight: A.FixedWeight | None = None
-    if m.group("w") is not None:
-        w = _number_text(m.group("w"))
+    w0, w1 = regs[_W]
+    if w0 >= 0:
+        w = _number_text(text[w0:w1])
         if w is None:
             return None
         weight = _new(A.FixedWeight)
         _set(weight, "value", float(w))
-        _set(weight, "span", _span(file, line, m.start("w") - base, line, m.end("w") - base))
+        _set(weight, "span", _span(file, line, w0 - base, line, w1 - base))
     args: list[A.Term] = []
-    raw = m.group("args")
+    a0, a1 = regs[_ARGS]
+    raw = text[a0:a1] if a0 >= 0 else None
     if raw is not None and raw.strip():
-        offset = m.start("args") - base
+        offset = a0 - base
         for part in raw.split(","):
+            # most arguments are a lone name or variable: no regular expression for those
+            word = part.strip(_BLANKS)
+            first = word[:1]
+            if word.isascii() and word.isidentifier() and not word[0].isdigit():
+                s0 = offset + len(part) - len(part.lstrip(_BLANKS))
+                sp = _span(file, line, s0, line, s0 + len(word))
+                if "a" <= first <= "z":
+                    args.append(_leaf(A.Const, "name", word, sp))
+                else:
+                    args.append(_leaf(A.Var, "name", word, sp))
+                offset += len(part) + 1
+                continue
             am = _ARG.match(part)
             if am is None:
                 return None
-            const = am.group("const")
-            if const is not None:
-                s0, s1 = am.span("const")
-                args.append(
-                    _leaf(A.Const, "name", const, _span(file, line, offset + s0, line, offset + s1))
-                )
-            elif am.group("var") is not None:
-                s0, s1 = am.span("var")
-                args.append(
-                    _leaf(
-                        A.Var,
-                        "name",
-                        am.group("var"),
-                        _span(file, line, offset + s0, line, offset + s1),
-                    )
-                )
-            else:
-                first = am.start("neg") if am.group("neg") is not None else am.start("num")
-                end = am.end("num")
-                value = _number_text(part[first:end])
-                if value is None:
-                    return None
-                node = _new(A.Number)
-                _set(node, "value", value)
-                _set(node, "span", _span(file, line, offset + first, line, offset + end))
-                args.append(node)
+            first_num = am.start("neg") if am.group("neg") is not None else am.start("num")
+            if am.group("num") is None:
+                return None
+            end = am.end("num")
+            value = _number_text(part[first_num:end])
+            if value is None:
+                return None
+            node = _new(A.Number)
+            _set(node, "value", value)
+            _set(node, "span", _span(file, line, offset + first_num, line, offset + end))
+            args.append(node)
             offset += len(part) + 1
-    name_start = m.start("name") - base
-    if raw is not None:  # the closing parenthesis (possibly after spaces)
-        atom_end = m.string.index(")", m.end("args")) + 1 - base
-    else:
-        atom_end = m.end("name") - base
+    # the closing parenthesis (possibly after spaces), or the end of the name
+    atom_end = (text.index(")", a1) + 1 if raw is not None else n1) - base
     atom = _new(A.Atom)
     _set(atom, "predicate", name)
     _set(atom, "args", tuple(args))
-    _set(atom, "span", _span(file, line, name_start, line, atom_end))
+    _set(atom, "span", _span(file, line, n0 - base, line, atom_end))
     fact = _new(A.Fact)
     _set(fact, "atom", atom)
     _set(fact, "weight", weight)
     _set(fact, "name", rule_name)
-    _set(fact, "span", _span(file, line, m.start("head") - base, line, m.end("head") - base))
+    h0, h1 = regs[_HEAD]
+    _set(fact, "span", _span(file, line, h0 - base, line, h1 - base))
     return fact
 
 
