@@ -61,7 +61,7 @@ def goal_rule(goal: str, program: Program) -> Goal:
     head_args = tuple((True, slots[n]) for n in names)
     deps = frozenset((pred_key(n, a), pol) for n, a, pol in body_predicates(items))
     index = _next_index(program)
-    rule = CRule(index, CAtom(f"{QUERY_PRED}/{len(names)}", head_args), body, None,
+    rule = CRule(index, CAtom(pred_key(QUERY_PRED, len(names)), head_args), body, None,
                  len(slots), tuple(slots), "goal", None, None, deps,
                  transparent=True)  # fmt: skip
     literal = items[0] if len(items) == 1 and isinstance(items[0], Literal_) else None

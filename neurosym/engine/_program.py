@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from neurosym.errors import KnowledgeBaseError
 from neurosym.lang import Fact, FixedWeight, LearnableWeight, Rule
 
-from ._compile import CRule, compile_rule
+from ._compile import CRule, compile_rule, pred_key
 from ._values import Value, term_value
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ def compile_kb(kb: KnowledgeBase) -> Program:
     for f in kb.facts:
         atom = f.atom
         args = atom.args
-        key = (f"{atom.predicate}/{len(args)}", tuple(map(term_value, args)))
+        key = (pred_key(atom.predicate, len(args)), tuple(map(term_value, args)))
         w = f.weight
         weight = (
             None if w is None else w.value if isinstance(w, FixedWeight)
