@@ -172,16 +172,21 @@ class Model:
         atom = items[0].atom
         pred = pred_key(atom.predicate, atom.arity)
         rel = self._ev.store.relations.get(pred)
+        if rel is None:
+            return []
         body, slots = compile_body(items, "goal")
         pattern = body[0].atom.args  # type: ignore[union-attr]
+        names = {s: n for n, s in slots.items() if not n.startswith("_")}
+        # the tuples with the goal's constants, through the relation's index on them
+        positions = tuple(i for i, (is_var, _) in enumerate(pattern) if not is_var)
+        key = tuple(pattern[i][1] for i in positions)
         answers = []
-        for t in rel.tuples if rel is not None else ():
+        for t in rel.lookup(positions, key):
             env: dict[int, Value] = {}
             if all(
                 (env.setdefault(v, g) == g) if is_var else (v == g)
                 for (is_var, v), g in zip(pattern, t)
             ) and self._holds((pred, t)):
-                names = {s: n for n, s in slots.items() if not n.startswith("_")}
                 answers.append(self._answer((pred, t), {names[s]: env[s] for s in names}))
         return sorted(answers, key=lambda a: a.fact)
 
