@@ -197,7 +197,7 @@ def evaluate(
     # Predicates that may have facts (a superset: a valued run takes zero-valued facts out
     # afterwards), for skipping components whose rules cannot fire.
     live = {p for p, rel in relations.items() if rel.tuples}
-    for members, recursive, places, gates in schedule:
+    for members, recursive, places, gates, fires in schedule:
         for gate in gates:
             if gate <= live:
                 break
@@ -208,7 +208,7 @@ def evaluate(
         if not recursive and instances is None and total < VECTOR_MIN_RECURSIVE:
             # One rule of a small non-recursive component: a single pass straight into
             # the store (its body does not read its head).
-            counts = _single_pass(program, places, store, size, plans, live)
+            counts = _single_pass(program, fires, store, size, plans, live)
             if counts:
                 live.update(members)
                 total += sum(counts.values())
@@ -243,7 +243,9 @@ def evaluate(
             shape = _closure(program, rules, places, members)
         if shape is not None:
             # A transitive closure: its base rules once, then graph reachability.
-            counts = _single_pass(program, list(shape.base), store, size, plans, live)
+            base = [(i, _positive_set(program_rules[i])) for i in shape.base]
+            base = [(i, g) for i, g in base if not _derives_nothing(program_rules[i])]
+            counts = _single_pass(program, base, store, size, plans, live)
             total += sum(counts.values())
 
             def closure_check(
@@ -391,8 +393,11 @@ def _positive_preds(rule: CRule) -> tuple[str, ...]:
     return preds
 
 
-# members, recursive, the places of its rules in the program, their gates
-Schedule = list[tuple[set[str], bool, list[int], list[frozenset[str]]]]
+# members, recursive, the places of its rules in the program, their gates, and the rules
+# that can conclude anything with all the predicates of their positive literals
+Schedule = list[
+    tuple[set[str], bool, list[int], list[frozenset[str]], list[tuple[int, frozenset[str]]]]
+]
 
 
 def _schedule(
@@ -420,7 +425,8 @@ def _schedule(
             for r in rules
             if not _derives_nothing(r)
         ]
-        out.append((members, recursive, [place[id(r)] for r in rules], gates))
+        fires = [(place[id(r)], _positive_set(r)) for r in rules if not _derives_nothing(r)]
+        out.append((members, recursive, [place[id(r)] for r in rules], gates, fires))
     if program.plans is not None:
         program.plans[key] = out
     return out
@@ -444,7 +450,7 @@ def _closure(
 
 def _single_pass(
     program: Program,
-    places: list[int],
+    fires: list[tuple[int, frozenset[str]]],
     store: Store,
     size: Any,
     plans: dict[Any, Any] | None,
@@ -453,13 +459,14 @@ def _single_pass(
     """Run the rules of a non-recursive component once (boolean, nothing recorded), adding
     their conclusions to the store; returns how many are new, by rule label. ``live``
     holds (at least) the predicates with facts: a rule with a positive literal over
-    another predicate cannot fire."""
+    another predicate cannot fire. ``fires``: the places of the rules that can conclude
+    anything, with the predicates of their positive literals."""
     fired: dict[str, int] = {}
     rules = program.rules
-    for place in places:
-        rule = rules[place]
-        if not _positive_set(rule) <= live or _derives_nothing(rule):
+    for place, needs in fires:
+        if not needs <= live:
             continue
+        rule = rules[place]
         keep = plans is not None and rule.index not in program.volatile
         steps = plans.get((place, None)) if keep and plans is not None else None
         if steps is None:

@@ -170,6 +170,7 @@ _BLANKS = " \t"
 
 def _fact_from_line(m: re.Match[str], file: str, line: int, line_start: int) -> A.Fact | None:
     """The fact of a matched line, or None when an argument is not a plain term."""
+    new, setattr_, span_new = _new, _set, _tuple_new
     regs = m.regs  # the spans of all groups at once (a fact is read per call, in bulk)
     text = m.string
     n0, n1 = regs[_NAME]
@@ -201,11 +202,10 @@ def _fact_from_line(m: re.Match[str], file: str, line: int, line_start: int) -> 
             first = word[:1]
             if word.isascii() and word.isidentifier() and not word[0].isdigit():
                 s0 = offset + len(part) - len(part.lstrip(_BLANKS))
-                sp = _span(file, line, s0, line, s0 + len(word))
-                if "a" <= first <= "z":
-                    args.append(_leaf(A.Const, "name", word, sp))
-                else:
-                    args.append(_leaf(A.Var, "name", word, sp))
+                leaf: A.Const | A.Var = new(A.Const if "a" <= first <= "z" else A.Var)  # type: ignore[assignment]
+                setattr_(leaf, "name", word)
+                setattr_(leaf, "span", span_new(Span, (file, line, s0, line, s0 + len(word))))
+                args.append(leaf)
                 offset += len(part) + 1
                 continue
             am = _ARG.match(part)
@@ -225,16 +225,16 @@ def _fact_from_line(m: re.Match[str], file: str, line: int, line_start: int) -> 
             offset += len(part) + 1
     # the closing parenthesis (possibly after spaces), or the end of the name
     atom_end = (text.index(")", a1) + 1 if raw is not None else n1) - base
-    atom = _new(A.Atom)
-    _set(atom, "predicate", name)
-    _set(atom, "args", tuple(args))
-    _set(atom, "span", _span(file, line, n0 - base, line, atom_end))
-    fact = _new(A.Fact)
-    _set(fact, "atom", atom)
-    _set(fact, "weight", weight)
-    _set(fact, "name", rule_name)
+    atom = new(A.Atom)
+    setattr_(atom, "predicate", name)
+    setattr_(atom, "args", tuple(args))
+    setattr_(atom, "span", span_new(Span, (file, line, n0 - base, line, atom_end)))
+    fact = new(A.Fact)
+    setattr_(fact, "atom", atom)
+    setattr_(fact, "weight", weight)
+    setattr_(fact, "name", rule_name)
     h0, h1 = regs[_HEAD]
-    _set(fact, "span", _span(file, line, h0 - base, line, h1 - base))
+    setattr_(fact, "span", span_new(Span, (file, line, h0 - base, line, h1 - base)))
     return fact
 
 
