@@ -172,7 +172,7 @@ def evaluate(
     total = 0
     for (pred, args), weights in program.base.items():
         # Under boolean semantics a fact holds when some weight is positive (or none given).
-        if valued or any(w is None or w > 0 for w in weights):
+        if valued or None in weights or any(w > 0 for w in weights):  # type: ignore[operator]
             total += store.get(pred).add(args)
     instances: dict[FactKey, set[Instance]] | None = defaultdict(set) if record else None
     rounds_done = 0

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from neurosym.errors import KnowledgeBaseError
-from neurosym.lang import Fact, FixedWeight, LearnableWeight, Rule
+from neurosym.lang import Const, Fact, FixedWeight, LearnableWeight, Rule
 
 from ._compile import CRule, compile_rule, pred_key
 from ._values import Value, term_value
@@ -59,7 +59,8 @@ def compile_kb(kb: KnowledgeBase) -> Program:
     for f in kb.facts:
         atom = f.atom
         args = atom.args
-        key = (pred_key(atom.predicate, len(args)), tuple(map(term_value, args)))
+        values = [a.name if type(a) is Const else term_value(a) for a in args]
+        key = (pred_key(atom.predicate, len(args)), tuple(values))
         w = f.weight
         weight = (
             None if w is None else w.value if isinstance(w, FixedWeight)

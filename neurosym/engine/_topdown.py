@@ -331,7 +331,8 @@ def solve_top_down(
     store = Store()
     total = 0
     for (pred, args), weights in program.base.items():
-        if any(w is None or w > 0 for w in weights):  # boolean: some positive weight
+        # boolean: a fact holds when some weight is positive or none is given
+        if None in weights or any(w > 0 for w in weights):  # type: ignore[operator]
             total += store.get(pred).add(args)
     solver = _Solver(program, store, limits or _NO_LIMITS, total)
     if total > solver.limits.max_facts:
