@@ -122,3 +122,15 @@ def test_top_down_keeps_the_fact_limit() -> None:
         ns.query(kb, "pair(X, Y)", limits=ns.Limits(max_facts=1000))
     assert info.value.limit == "max_facts"
     assert len(ns.query(kb, "pair(n1, Y)", limits=ns.Limits(max_facts=1000))) == 40
+
+
+@pytest.mark.parametrize(
+    "goal", ["p(X, Y)", "p(a, X, X)", "p(_, X, _, 3)", "q", "p(2.5, _Y, b)", "p(X, [a])"]
+)
+def test_plain_goals_compile_as_the_compiler_does(goal: str) -> None:
+    from neurosym.engine._compile import _Compiler, compile_body
+    from neurosym.lang import parse_body_text
+
+    items = parse_body_text(goal)
+    c = _Compiler("goal")
+    assert compile_body(items, "goal") == ((c.item(items[0]),), c.slots)
