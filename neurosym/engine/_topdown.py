@@ -246,7 +246,12 @@ class _Solver:
             step = steps[k]
             kind = step.kind
             if kind == "scan":
-                key = tuple(env[v] if is_var else v for is_var, v in step.keyparts)
+                keyparts = step.keyparts
+                if len(keyparts) == 1:  # the usual case, without a generator
+                    is_var, v = keyparts[0]
+                    key: tuple[Any, ...] = (env[v] if is_var else v,)
+                else:
+                    key = tuple(env[v] if is_var else v for is_var, v in keyparts)
                 outs, eqs = step.outs, step.eqs
                 pred = step.pred
                 if not outs and not eqs:  # every argument bound: the key is the tuple

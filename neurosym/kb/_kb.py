@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["KnowledgeBase", "load", "parse"]
 
 _S = TypeVar("_S")
+_NAMED = (Rule, Fact)  # the statements that can have a name, for add() and remove()
 
 FactsArg = Mapping[str, "FactSource | str | os.PathLike[str]"]
 
@@ -98,7 +99,7 @@ class KnowledgeBase:
                 "includes are resolved when loading; add the included file's statements instead"
             )
         self._statements.append(s)
-        if isinstance(s, Rule | Fact) and s.name is not None:
+        if isinstance(s, _NAMED) and s.name is not None:
             self._named.setdefault(s.name, []).append(s)
         self._changed(s, +1)
 
@@ -107,7 +108,7 @@ class KnowledgeBase:
             self._kinds.pop(type(s), None)
         self._diagnostics = None
         self._version += 1
-        if not isinstance(s, Fact):
+        if type(s) is not Fact:
             self._structure_version += 1
             if isinstance(s, Rule):
                 self._rules_version += 1
