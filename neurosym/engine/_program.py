@@ -73,8 +73,12 @@ def compile_kb(kb: KnowledgeBase) -> Program:
         else:
             found.append(weight)
             sources[key].append(f)
-    from ._forward import components_of
-
-    comps = kb.memoised_rules("engine.components", lambda _: components_of(rules))
+    comps = kb.memoised_rules("engine.components", lambda _: _components(rules))
     plans = kb.memoised_rules("engine.plans", lambda _: {})
     return Program(rules, base, sources, comps, plans)
+
+
+def _components(rules: list[CRule]) -> list[tuple[set[str], bool]]:
+    from ._forward import components_of  # the evaluator imports this module
+
+    return components_of(rules)

@@ -94,6 +94,9 @@ class Relation:
         if index is None:
             tuples = self.tuples
             if len(tuples) <= _SCAN_MAX:  # a few tuples: looked through, no index made
+                if len(positions) == 1:
+                    p, k = positions[0], key[0]
+                    return [t for t in tuples if t[p] is k or t[p] == k]
                 return [
                     t for t in tuples
                     if all(t[p] is k or t[p] == k for p, k in zip(positions, key))
