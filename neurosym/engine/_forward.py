@@ -556,7 +556,7 @@ def _large(rules: list[CRule], store: Store, threshold: int | None = None) -> bo
 def is_pattern(key: FactKey) -> bool:
     """Whether a fact key has ``_`` positions (from ``not p(X, _)``)."""
     args: tuple[object, ...] = key[1]
-    return any(v is ANY for v in args)
+    return ANY in args  # values are str, numbers, Str and tuples: none equals ANY
 
 
 def matching(store: Store, key: FactKey) -> list[tuple[Any, ...]]:
