@@ -27,7 +27,7 @@ from typing import Any
 
 from ._compile import CAssign, CLit, CRule, CTest, NoValue, compare
 from ._forward import _NO_LIMITS, Limits, _check_limits, _derives_nothing, _positive_preds
-from ._join import Step, _scan_step, plan
+from ._join import Step, plan
 from ._program import Program
 from ._store import Store
 
@@ -343,12 +343,27 @@ def solve_top_down(
     if total > solver.limits.max_facts:
         _check_limits(solver.limits, total, 0, solver.started, Counter())
     body = query.body
-    if len(body) == 1 and isinstance(body[0], CLit) and not body[0].negated:
-        steps = [_scan_step(body[0], 0, set(), False)]  # what plan() makes of it
-    else:
-        steps = plan(body, (), solver.size)
     answers: set[tuple[Any, ...]] = set()
     hargs = query.head.args
+    if len(body) == 1 and isinstance(body[0], CLit) and not body[0].negated:
+        # One literal: one call with its constants bound, its rows projected.
+        positions: list[int] = []
+        key: list[Any] = []
+        first: dict[int, int] = {}  # slot -> its first position
+        same: list[tuple[int, int]] = []
+        for pos, (is_var, v) in enumerate(body[0].atom.args):
+            if not is_var:
+                positions.append(pos)
+                key.append(v)
+            elif v in first:
+                same.append((first[v], pos))
+            else:
+                first[v] = pos
+        for t in solver.call(body[0].atom.pred, tuple(positions), tuple(key)):
+            if not same or all(t[a] == t[b] for a, b in same):
+                answers.add(tuple(t[first[v]] if is_var else v for is_var, v in hargs))
+        return answers
+    steps = plan(body, (), solver.size)
 
     def emit(env: Env) -> None:
         answers.add(tuple(env[v] if is_var else v for is_var, v in hargs))
