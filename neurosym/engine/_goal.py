@@ -52,14 +52,18 @@ def goal_rule(goal: str, program: Program) -> Goal:
         ConfigurationError: the goal is unsafe (e.g. ``X > 3`` with nothing binding X).
     """
     items = parse_body_text(goal)
-    if not _plainly_safe(items):
+    plain = _plainly_safe(items)
+    if not plain:
         _, findings = body_safety(items, what="goal")
         if findings:
             raise ConfigurationError(f"unsafe goal {goal!r}: {findings[0][1]}")
     body, slots = compile_body(items, "goal")
     names = [n for n in slots if not n.startswith("_")]
     head_args = tuple((True, slots[n]) for n in names)
-    deps = frozenset((pred_key(n, a), pol) for n, a, pol in body_predicates(items))
+    if plain:  # one positive literal: what body_predicates finds
+        deps = frozenset({(body[0].atom.pred, "positive")})  # type: ignore[union-attr]
+    else:
+        deps = frozenset((pred_key(n, a), pol) for n, a, pol in body_predicates(items))
     index = _next_index(program)
     rule = CRule(index, CAtom(pred_key(QUERY_PRED, len(names)), head_args), body, None,
                  len(slots), tuple(slots), "goal", None, None, deps,
