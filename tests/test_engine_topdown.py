@@ -136,12 +136,12 @@ def test_plain_goals_compile_as_the_compiler_does(goal: str) -> None:
     assert compile_body(items, "goal") == ((c.item(items[0]),), c.slots)
 
 
-@pytest.mark.parametrize("goal", ["p(X, Y)", "p(a, X, X)", "p(_, 3)", "q", "p(X), X > 1"])
+@pytest.mark.parametrize("goal", ["p(X, Y)", "r(a, X, X)", "p(_, 3)", "q", "s(X), X > 1"])
 def test_goal_rules_name_the_predicates_they_read(goal: str) -> None:
     from neurosym.kb._graph import body_predicates
     from neurosym.lang import parse_body_text
 
-    kb = ns.parse("p(a, b). q. p(a, b, b). p(c, 3). p(2).")
+    kb = ns.parse("p(a, b). q. r(a, b, b). p(c, 3). s(2).")
     rule = goal_rule(goal, compile_kb(kb)).rule
     expected = {(f"{n}/{a}", pol) for n, a, pol in body_predicates(parse_body_text(goal))}
     assert rule.deps == expected
