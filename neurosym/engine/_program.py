@@ -44,16 +44,19 @@ def compile_kb(kb: KnowledgeBase) -> Program:
     if errors:
         raise KnowledgeBaseError(errors)
 
-    def compile_rules(statements: tuple[Rule, ...]) -> list[CRule]:
+    def compile_rules(
+        statements: tuple[Rule, ...],
+    ) -> tuple[list[CRule], list[tuple[set[str], bool]], dict[Any, Any]]:
         # Each rule is compiled once (kept across changes to the other rules); the list,
-        # with indexes, is kept while the rules stay the same (facts may come and go).
+        # with indexes, its components and a table for join plans are kept while the
+        # rules stay the same (facts may come and go).
         out = []
         for i, r in enumerate(statements):
             compiled: CRule = kb.memoised("engine.rule", r, lambda rule: compile_rule(rule, 0))
             out.append(compiled if compiled.index == i else replace(compiled, index=i))
-        return out
+        return out, _components(out), {}
 
-    rules: list[CRule] = kb.memoised_rules("engine.rules", compile_rules)
+    rules, comps, plans = kb.memoised_rules("engine.rules", compile_rules)
     base: dict[FactKey, list[float | None]] = {}
     sources: dict[FactKey, list[Fact]] = {}
     for f in kb.facts:
@@ -73,8 +76,6 @@ def compile_kb(kb: KnowledgeBase) -> Program:
         else:
             found.append(weight)
             sources[key].append(f)
-    comps = kb.memoised_rules("engine.components", lambda _: _components(rules))
-    plans = kb.memoised_rules("engine.plans", lambda _: {})
     return Program(rules, base, sources, comps, plans)
 
 

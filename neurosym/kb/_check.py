@@ -467,12 +467,10 @@ def check_kb(kb: KnowledgeBase) -> list[Diagnostic]:
     which predicates have facts: it is kept per such set while the other statements stay
     the same (a consultation loop meets a few).
     """
-    keys = _plain_fact_keys(kb)
+    rule_names, arities, kept = kb.memoised_structure("check.plain", lambda: _plain_basis(kb))
+    keys = _plain_fact_keys(kb, rule_names, arities)
     if keys is None:
         return _check_kb(kb)
-    kept: dict[frozenset[tuple[str, int]], list[Diagnostic]] = kb.memoised_structure(
-        "check.plain", dict
-    )
     found = kept.get(keys)
     if found is None:
         if len(kept) >= 64:
@@ -481,9 +479,10 @@ def check_kb(kb: KnowledgeBase) -> list[Diagnostic]:
     return list(found)
 
 
-def _plain_fact_keys(kb: KnowledgeBase) -> frozenset[tuple[str, int]] | None:
+def _plain_fact_keys(
+    kb: KnowledgeBase, rule_names: set[str], arities: dict[str, int]
+) -> frozenset[tuple[str, int]] | None:
     """The ``(predicate, arity)`` of the facts when all are plain (see :func:`check_kb`)."""
-    rule_names, arities = kb.memoised_structure("check.plain.structure", lambda: _plain_basis(kb))
     seen: dict[str, int] = {}
     names: set[str] = set()
     for f in kb.facts:
@@ -508,15 +507,17 @@ def _plain_fact_keys(kb: KnowledgeBase) -> frozenset[tuple[str, int]] | None:
     return frozenset(seen.items())
 
 
-def _plain_basis(kb: KnowledgeBase) -> tuple[set[str], dict[str, int]]:
-    """The names of the statements other than facts, and the arity of each predicate they
-    use (``-1`` for one used with several)."""
+def _plain_basis(
+    kb: KnowledgeBase,
+) -> tuple[set[str], dict[str, int], dict[frozenset[tuple[str, int]], list[Diagnostic]]]:
+    """The names of the statements other than facts, the arity of each predicate they use
+    (``-1`` for one used with several), and an empty table for the kept diagnostics."""
     names = {s.name for s in kb.statements if isinstance(s, Rule) and s.name is not None}
     arities: dict[str, int] = {}
     for name, atoms in _structure_uses(kb).items():
         found = {a.arity for a in atoms}
         arities[name] = found.pop() if len(found) == 1 else -1
-    return names, arities
+    return names, arities, {}
 
 
 def _check_kb(kb: KnowledgeBase) -> list[Diagnostic]:
