@@ -196,7 +196,7 @@ def evaluate(
     program_rules = program.rules
     # Predicates that may have facts (a superset: a valued run takes zero-valued facts out
     # afterwards), for skipping components whose rules cannot fire.
-    live = {p for p, rel in relations.items() if rel.tuples}
+    live = set(relations)  # each holds a fact at this point
     for members, recursive, places, gates, fires in schedule:
         for gate in gates:
             if gate <= live:
@@ -483,9 +483,15 @@ def _single_pass(
                 continue
             at = {slot: pos for pos, slot in step.outs}
             eqs = step.eqs
-            for t in rel.lookup(step.positions, tuple(v for _, v in step.keyparts)):
-                if not eqs or all(t[a] == t[c] for a, c in eqs):
-                    found.append(tuple(t[at[v]] if iv else v for iv, v in hargs))
+            kp = step.keyparts
+            rows = rel.lookup(step.positions, tuple([v for _, v in kp])) if kp else rel.tuples
+            if len(hargs) == 1 and hargs[0][0] and not eqs:  # p(X) :- q(..., X, ...).
+                i = at[hargs[0][1]]
+                found.extend([(t[i],) for t in rows])
+            else:
+                for t in rows:
+                    if not eqs or all(t[a] == t[c] for a, c in eqs):
+                        found.append(tuple(t[at[v]] if iv else v for iv, v in hargs))
         else:
             run_plan(steps, [None] * rule.nvars, store,
                      lambda env: found.append(tuple(env[v] if iv else v for iv, v in hargs)))  # noqa: B023  # fmt: skip

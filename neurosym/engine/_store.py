@@ -89,10 +89,10 @@ class Relation:
     def lookup(self, positions: tuple[int, ...], key: Fact) -> Iterable[Fact]:
         """The tuples whose values at ``positions`` equal ``key``."""
         if not positions:
-            return self.tuples
+            return self.tuples if self._lazy else self._tuples
         index = self.indexes.get(positions)
         if index is None:
-            tuples = self.tuples
+            tuples = self.tuples if self._lazy else self._tuples
             if len(tuples) <= _SCAN_MAX:  # a few tuples: looked through, no index made
                 if len(positions) == 1:
                     p, k = positions[0], key[0]
