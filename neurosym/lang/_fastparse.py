@@ -144,12 +144,7 @@ _FACT_LINE = re.compile(
       (?:rule[ \t]+(?P<rname>[a-z][A-Za-z0-9_]*)[ \t]*:(?![-:])[ \t]*)?
       (?:(?P<w>-?[ \t]*{_NUM})[ \t]*::[ \t]*)?
       (?P<name>[a-z][A-Za-z0-9_]*)
-      (?:[ \t]*\((?P<args>
-        # one or two names or variables (most facts), read without splitting
-        [ \t]*(?:(?P<a1>[A-Za-z_][A-Za-z0-9_]*)[ \t]*
-                 (?:,[ \t]*(?P<a2>[A-Za-z_][A-Za-z0-9_]*)[ \t]*)?)?(?=\))
-      | [^()\[\]"%\#\n:]*
-      )\))?
+      (?:[ \t]*\((?P<args>[^()\[\]"%\#\n:]*)\))?
       [ \t]*\.
     )
     (?P<eol>[ \t\f\r]*(?:[%\#][^\n]*)?(?=\n|\Z))?
@@ -170,7 +165,6 @@ _KEYWORDS = frozenset(
 
 _G = _FACT_LINE.groupindex
 _HEAD, _RNAME, _W, _NAME, _ARGS = _G["head"], _G["rname"], _G["w"], _G["name"], _G["args"]
-_A1, _A2 = _G["a1"], _G["a2"]
 _BLANKS = " \t"
 
 
@@ -200,17 +194,7 @@ def _fact_from_line(m: re.Match[str], file: str, line: int, line_start: int) -> 
     args: list[A.Term] = []
     a0, a1 = regs[_ARGS]
     raw = text[a0:a1] if a0 >= 0 else None
-    s0, s1 = regs[_A1]
-    if s0 >= 0:  # one or two names or variables, their positions known
-        for s0, s1 in (regs[_A1], regs[_A2]):
-            if s0 < 0:
-                break
-            word = text[s0:s1]
-            leaf: A.Const | A.Var = new(A.Const if "a" <= word[0] <= "z" else A.Var)  # type: ignore[assignment]
-            setattr_(leaf, "name", word)
-            setattr_(leaf, "span", span_new(Span, (file, line, s0 - base, line, s1 - base)))
-            args.append(leaf)
-    elif raw is not None and raw.strip():
+    if raw is not None and raw.strip():
         offset = a0 - base
         for part in raw.split(","):
             # most arguments are a lone name or variable: no regular expression for those
@@ -218,7 +202,7 @@ def _fact_from_line(m: re.Match[str], file: str, line: int, line_start: int) -> 
             first = word[:1]
             if word.isascii() and word.isidentifier() and not word[0].isdigit():
                 s0 = offset + len(part) - len(part.lstrip(_BLANKS))
-                leaf = new(A.Const if "a" <= first <= "z" else A.Var)  # type: ignore[assignment]
+                leaf: A.Const | A.Var = new(A.Const if "a" <= first <= "z" else A.Var)  # type: ignore[assignment]
                 setattr_(leaf, "name", word)
                 setattr_(leaf, "span", span_new(Span, (file, line, s0, line, s0 + len(word))))
                 args.append(leaf)
