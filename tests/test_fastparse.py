@@ -98,6 +98,7 @@ def test_whole_fact_lines_match_lark_spans_and_all() -> None:
         "rule o1: w(a). rule o2 : 0.5 :: w(b).  rule  o3:w(c) .% note\n"
         "x(a).y(b). rule r: z(X) :- w(X). rule not: w(d). w(e)\n"
         ". rule s: w(f) :- w(a). rule t: if w(a) then w(g). w(h).\n"
+        "s1( a ,\t_X ). s2(A,b,c). s3( ). s4(k , 7).\n"
     )
     fast, reference = _both(text)
     assert list(fast.statements) == reference
@@ -112,6 +113,10 @@ def test_whole_fact_lines_match_lark_spans_and_all() -> None:
         "rule o1: w(a).",
         "rule o2: 0.5 :: w(b).",
         "rule o3: w(c).",
+        "s1(a, _X).",
+        "s2(A, b, c).",
+        "s3.",
+        "s4(k, 7).",
         "t(a).",
         "u(b).",
         "v(1000.0).",

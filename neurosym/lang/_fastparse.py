@@ -200,7 +200,9 @@ def _fact_from_line(m: re.Match[str], file: str, line: int, line_start: int) -> 
             # most arguments are a lone name or variable: no regular expression for those
             word = part.strip(_BLANKS)
             first = word[:1]
-            if word.isascii() and word.isidentifier() and not word[0].isdigit():
+            if ("a" <= first <= "z" or "A" <= first <= "Z" or first == "_") and (
+                word.isascii() and word.isidentifier()
+            ):
                 s0 = offset + len(part) - len(part.lstrip(_BLANKS))
                 leaf: A.Const | A.Var = new(A.Const if "a" <= first <= "z" else A.Var)  # type: ignore[assignment]
                 setattr_(leaf, "name", word)
