@@ -210,6 +210,14 @@ def _fact_from_line(m: re.Match[str], file: str, line: int, line_start: int) -> 
                 args.append(leaf)
                 offset += len(part) + 1
                 continue
+            if "0" <= first <= "9" and len(word) <= 18 and word.isascii() and word.isdigit():
+                s0 = offset + len(part) - len(part.lstrip(_BLANKS))  # a whole number
+                node = new(A.Number)
+                setattr_(node, "value", int(word))
+                setattr_(node, "span", span_new(Span, (file, line, s0, line, s0 + len(word))))
+                args.append(node)
+                offset += len(part) + 1
+                continue
             am = _ARG.match(part)
             if am is None:
                 return None
