@@ -63,7 +63,11 @@ def _reference(e: sympy.Expr, point: tuple[float, ...], syms: tuple = (X, V, K))
 
 
 def _finite(e: sympy.Expr) -> bool:
-    return not e.has(sympy.zoo, sympy.oo, -sympy.oo, sympy.nan)
+    """No infinity or nan, and no number past the float range (5.9e+348 is finite to sympy
+    but has no rule-language spelling; hypothesis found it)."""
+    if e.has(sympy.zoo, sympy.oo, -sympy.oo, sympy.nan):
+        return False
+    return all(math.isfinite(float(n)) for n in e.atoms(sympy.Float))
 
 
 # ------------------------------------------------------------------ 1. sympy → torch

@@ -173,3 +173,55 @@ def test_random_add_remove_sequences_agree_with_fresh_kbs() -> None:
         goal = rng.choice(["path(n0, X)", "path(X, n1)", "lonely(X)", "path(X, Y)"])
         for how in ("infer", "backward"):
             assert _answers(kb, goal, how) == _answers(_fresh(kb), goal, "forward")
+
+
+def test_checks_after_random_fact_changes_equal_a_fresh_kbs() -> None:
+    # Plain facts and every kind of fact finding: arity, non-ground, weights, names.
+    rng = random.Random(1)
+    kb = ns.parse("rule r: q(X) :- p(X), not s(X, _). rule t: u(X) :- w(X, X). dynamic w/2.")
+    facts = [
+        "p(a).", "p(b).", "s(a, b).", "w(c, c).", "p(a, b).", "s(X, a).", "1.5 :: p(c).",
+        "-0.5 :: p(d).", "0.5 :: p(e).", "t(0.5) :: p(f).", "v(1).", "v(1, 2).",
+        "p([a, b]).", "rule r: p(g).", 'p("s").', "rule dup: p(h).",
+    ]  # fmt: skip
+    live: list[str] = []
+    seen: set[str] = set()
+    for step in range(120):
+        if live and rng.random() < 0.45:
+            kb.remove(live.pop(rng.randrange(len(live))))
+        else:
+            text = rng.choice(facts)
+            name = "dup" if text.startswith("rule dup") else f"f{step}"
+            text = text.removeprefix("rule dup: ")
+            if text.startswith("rule r: "):
+                kb.add(text)
+                name = "r"
+            else:
+                kb.add(f"rule {name}: {text}")
+            live.append(name)
+        # (positions differ: the fresh text puts every statement elsewhere)
+        got = sorted((d.code, d.severity.value) for d in kb.check())
+        assert got == sorted((d.code, d.severity.value) for d in _fresh(kb).check())
+        seen.update(code for code, _ in got)
+    assert seen >= {"arity-mismatch", "non-ground-fact", "weight-range", "negative-weight",
+                    "duplicate-name"}  # fmt: skip
+
+
+ODD_FACTS = ["1.5 :: p(c).", "-0.5 :: p(c).", "t(1.5) :: p(c).", "p(X).", "p([X]).",
+             "p(c, d).", "rule r: p(c)."]  # fmt: skip
+
+
+@pytest.mark.parametrize("odd", ODD_FACTS)
+def test_a_finding_of_a_fact_leaves_with_the_fact(odd: str) -> None:
+    kb = ns.parse("rule r: q(X) :- p(X).")
+    kb.add("rule plain: p(a).")
+    assert kb.check() == []
+    kb.add(odd if odd.startswith("rule ") else f"rule odd: {odd}")
+    found = [d.code for d in kb.check()]
+    assert found and found == [d.code for d in _fresh(kb).check()]
+    kb.remove("odd" if not odd.startswith("rule ") else "r")
+    if odd.startswith("rule "):  # the rule went first; put it back, take the fact away
+        kb.add("rule r: q(X) :- p(X).")
+        kb.remove("r")
+    kb.add("rule plain2: p(b).")  # the same predicates with facts as before
+    assert [d.code for d in kb.check()] == [d.code for d in _fresh(kb).check()]

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from strategies import programs
 
 from neurosym.errors import Span
-from neurosym.lang import Fact, Program, Rule, format_program, parse_text
+from neurosym.lang import Fact, Program, Rule, format_program, format_statement, parse_text
 from neurosym.lang._fastparse import parse_chunk, tokenize
 from neurosym.lang._parser import _lark_region
 
@@ -95,9 +95,67 @@ def test_whole_fact_lines_match_lark_spans_and_all() -> None:
         "   t(a).\n"  # inside a rule: not a fact line
         "t(a). u(b).\n"  # two statements on a line
         "v(1e3).\n"
+        "rule o1: w(a). rule o2 : 0.5 :: w(b).  rule  o3:w(c) .% note\n"
+        "x(a).y(b). rule r: z(X) :- w(X). rule not: w(d). w(e)\n"
+        ". rule s: w(f) :- w(a). rule t: if w(a) then w(g). w(h).\n"
+        "s1( a ,\t_X ). s2(A,b,c). s3( ). s4(k , 7).\n"
     )
     fast, reference = _both(text)
     assert list(fast.statements) == reference
     assert list(_spans(fast.statements)) == list(_spans(tuple(reference)))
     _, _, facts = tokenize(text, facts_file="d.rules")
-    assert sorted(f.atom.predicate for f in facts.values()) == ["p", "q", "r", "raining", "v"]
+    read = sorted(format_statement(f) for f in facts.values())
+    assert read == [
+        "0.9 :: q(b, -3).",
+        "p(a, 1, -2.5, X).",
+        "r.",
+        "raining.",
+        "rule o1: w(a).",
+        "rule o2: 0.5 :: w(b).",
+        "rule o3: w(c).",
+        "s1(a, _X).",
+        "s2(A, b, c).",
+        "s3.",
+        "s4(k, 7).",
+        "t(a).",
+        "u(b).",
+        "v(1000.0).",
+        "w(h).",
+        "x(a).",
+        "y(b).",
+    ]  # fmt: skip (a keyword as a rule's name, "rule not: w(d).", is left to lark)
+    named = {f.name: format_statement(f) for f in fast.statements if isinstance(f, Fact)}
+    assert {k: v for k, v in named.items() if k} == {
+        "o1": "rule o1: w(a).", "o2": "rule o2: 0.5 :: w(b).", "o3": "rule o3: w(c).",
+        "not": "rule not: w(d).",
+    }  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(["p", "species", "not", "t", "is", "q_1"]),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a7", "S", "_", "_X", "12", "0", "is", "-1", '"s"', "1.5", "X + 1"]),
+            st.sampled_from(["", " ", "\t", "  "]),
+        ),
+        max_size=4,
+    ),
+    st.sampled_from(["", " ", "  ", "\t"]),
+)
+def test_one_literal_goals_read_by_regex_equal_lark(
+    name: str, args: list[tuple[str, str]], pad: str
+) -> None:
+    from neurosym.lang._fastparse import parse_simple_goal
+    from neurosym.lang._parser import Builder, _parse
+
+    text = f"{pad}{name}{pad}({','.join(f'{s}{a}{s}' for a, s in args)}){pad}"
+    fast = parse_simple_goal(text, "<goal>")
+    plain = name not in {"not", "t", "is"} and all(
+        a in {"a7", "S", "_", "_X", "12", "0"} for a, _ in args
+    )
+    assert (fast is not None) == plain
+    if fast is not None:
+        reference = Builder(text, "<goal>").body(_parse(text, "<goal>", "body"))
+        assert fast == reference
+        assert list(_spans(fast)) == list(_spans(reference))

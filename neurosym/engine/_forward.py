@@ -20,6 +20,7 @@ from typing import Any
 
 from neurosym.errors import LimitError
 
+from ._closure import ClosureShape, closure_shape, run_closure
 from ._compile import ANY, CAtom, CLit, CRule
 from ._join import plan, run_plan
 from ._program import FactKey, Program
@@ -46,6 +47,9 @@ class Limits:
     max_facts: int = 5_000_000
     max_rounds: int = 100_000
     max_seconds: float | None = None
+
+
+_NO_LIMITS = Limits()
 
 
 @dataclass
@@ -160,17 +164,17 @@ def evaluate(
         EvaluationError: arithmetic in a rule failed.
     """
     sr = semiring or Boolean()
-    lim = limits or Limits()
+    lim = limits or _NO_LIMITS
     valued = not isinstance(sr, Boolean)
     record = record or valued
     started = time.perf_counter()
     store = Store()
+    total = 0
     for (pred, args), weights in program.base.items():
         # Under boolean semantics a fact holds when some weight is positive (or none given).
-        if valued or sr.plus_all([sr.fact(w) for w in weights]):
-            store.get(pred).add(args)
+        if valued or None in weights or any(w > 0 for w in weights):  # type: ignore[operator]
+            total += store.get(pred).add(args)
     instances: dict[FactKey, set[Instance]] | None = defaultdict(set) if record else None
-    total = store.size()
     rounds_done = 0
 
     def size(pred: str) -> int:
@@ -190,12 +194,27 @@ def evaluate(
     schedule = _schedule(program, components, valued)
     relations = store.relations
     program_rules = program.rules
-    for members, recursive, places, gates in schedule:
-        if not any(
-            all((rel := relations.get(p)) is not None and len(rel) for p in gate) for gate in gates
-        ):
+    # Predicates that may have facts (a superset: a valued run takes zero-valued facts out
+    # afterwards), for skipping components whose rules cannot fire.
+    live = set(relations)  # each holds a fact at this point
+    for members, recursive, places, gates, fires in schedule:
+        for gate in gates:
+            if gate <= live:
+                break
+        else:
             if valuer is not None:
                 valuer.component(members, recursive)
+            continue
+        if not recursive and instances is None and total < VECTOR_MIN_RECURSIVE:
+            # One rule of a small non-recursive component: a single pass straight into
+            # the store (its body does not read its head).
+            counts = _single_pass(program, fires, store, size, plans, live)
+            if counts:
+                live.update(members)
+                total += sum(counts.values())
+            rounds_done += 1
+            if total > lim.max_facts or lim.max_seconds is not None:
+                _check_limits(lim, total, 1, started, Counter(counts))
             continue
         rules = [program_rules[i] for i in places]
         place = dict(zip(map(id, rules), places))
@@ -219,11 +238,34 @@ def evaluate(
 
             return run_component(rules, members, store, check)
 
+        shape = None
+        if recursive and instances is None:
+            shape = _closure(program, rules, places, members)
+        if shape is not None:
+            # A transitive closure: its base rules once, then graph reachability.
+            base = [(i, _positive_set(program_rules[i])) for i in shape.base]
+            base = [(i, g) for i, g in base if not _derives_nothing(program_rules[i])]
+            counts = _single_pass(program, base, store, size, plans, live)
+            total += sum(counts.values())
+
+            def closure_check(
+                n: int, before: int = total, labels: tuple[str, ...] = shape.labels
+            ) -> None:
+                fired = Counter(dict.fromkeys(labels, n))
+                _check_limits(lim, before + n, 1, started, fired)
+
+            closed = run_closure(shape, store, closure_check)
+            if closed is not None:
+                total += closed
+                rounds_done += 1
+                live.update(members)
+                continue
         if can_vector and _large(rules, store, VECTOR_MIN_RECURSIVE if recursive else None):
             vector_rounds = vectorised()
             if vector_rounds is not None:
                 total = store.size()
                 rounds_done += vector_rounds
+                live.update(members)
                 continue
 
         def emitter(rule: CRule) -> Any:
@@ -300,6 +342,7 @@ def evaluate(
                 if delta.tuples:
                     new[pred] = delta
                     total += len(delta.tuples)
+                    live.add(pred)
             pending.clear()
             rounds += 1
             _check_limits(lim, total, rounds, started, fired)
@@ -311,6 +354,7 @@ def evaluate(
                 if vector_rounds is not None:
                     total = store.size()
                     rounds += vector_rounds
+                    live.update(members)
                     break
             fired.clear()
             for rule in rules:
@@ -349,8 +393,11 @@ def _positive_preds(rule: CRule) -> tuple[str, ...]:
     return preds
 
 
-# members, recursive, the places of its rules in the program, their gates
-Schedule = list[tuple[set[str], bool, list[int], list[tuple[str, ...]]]]
+# members, recursive, the places of its rules in the program, their gates, and the rules
+# that can conclude anything with all the predicates of their positive literals
+Schedule = list[
+    tuple[set[str], bool, list[int], list[frozenset[str]], list[tuple[int, frozenset[str]]]]
+]
 
 
 def _schedule(
@@ -374,14 +421,104 @@ def _schedule(
     for members, recursive in components:
         rules = [r for m in members for r in by_head.get(m, ())]
         gates = [
-            tuple(p for p in _positive_preds(r) if p not in members)
+            frozenset(p for p in _positive_preds(r) if p not in members)
             for r in rules
             if not _derives_nothing(r)
         ]
-        out.append((members, recursive, [place[id(r)] for r in rules], gates))
+        fires = [(place[id(r)], _positive_set(r)) for r in rules if not _derives_nothing(r)]
+        out.append((members, recursive, [place[id(r)] for r in rules], gates, fires))
     if program.plans is not None:
         program.plans[key] = out
     return out
+
+
+def _closure(
+    program: Program, rules: list[CRule], places: list[int], members: set[str]
+) -> ClosureShape | None:
+    """The transitive closure a recursive component computes, if it is one (kept with
+    the plans)."""
+    key = ("closure", tuple(places))
+    cache = program.plans
+    if cache is not None and key in cache:
+        found: ClosureShape | None = cache[key]
+        return found
+    found = closure_shape(rules, places, members)
+    if cache is not None:
+        cache[key] = found
+    return found
+
+
+def _single_pass(
+    program: Program,
+    fires: list[tuple[int, frozenset[str]]],
+    store: Store,
+    size: Any,
+    plans: dict[Any, Any] | None,
+    live: set[str],
+) -> dict[str, int]:
+    """Run the rules of a non-recursive component once (boolean, nothing recorded), adding
+    their conclusions to the store; returns how many are new, by rule label. ``live``
+    holds (at least) the predicates with facts: a rule with a positive literal over
+    another predicate cannot fire. ``fires``: the places of the rules that can conclude
+    anything, with the predicates of their positive literals."""
+    fired: dict[str, int] = {}
+    rules = program.rules
+    for place, needs in fires:
+        if not needs <= live:
+            continue
+        rule = rules[place]
+        keep = plans is not None and rule.index not in program.volatile
+        steps = plans.get((place, None)) if keep and plans is not None else None
+        if steps is None:
+            steps = plan(rule.body, (), size)
+            if keep and plans is not None:
+                plans[(place, None)] = steps
+        hargs = rule.head.args
+        found: list[tuple[Any, ...]] = []
+        if len(steps) == 1 and steps[0].kind == "scan":
+            # One literal (``mammal(X) :- has_hair(X).``): its matches, projected.
+            step = steps[0]
+            rel = store.relations.get(step.pred)
+            if rel is None:
+                continue
+            at = {slot: pos for pos, slot in step.outs}
+            eqs = step.eqs
+            kp = step.keyparts
+            rows = rel.lookup(step.positions, tuple([v for _, v in kp])) if kp else rel.tuples
+            if len(hargs) == 1 and hargs[0][0] and not eqs:  # p(X) :- q(..., X, ...).
+                i = at[hargs[0][1]]
+                found.extend([(t[i],) for t in rows])
+            else:
+                for t in rows:
+                    if not eqs or all(t[a] == t[c] for a, c in eqs):
+                        found.append(tuple(t[at[v]] if iv else v for iv, v in hargs))
+        else:
+            run_plan(steps, [None] * rule.nvars, store,
+                     lambda env: found.append(tuple(env[v] if iv else v for iv, v in hargs)))  # noqa: B023  # fmt: skip
+        if not found:
+            continue
+        rel = store.get(rule.head.pred)
+        added = 0
+        for t in found:
+            added += rel.add(t)
+        if added:
+            fired[rule.label] = fired.get(rule.label, 0) + added
+    return fired
+
+
+_POSITIVE_SET: dict[int, tuple[CRule, frozenset[str]]] = {}
+
+
+def _positive_set(rule: CRule) -> frozenset[str]:
+    """:func:`_positive_preds` as a set (remembered the same way)."""
+    hit = _POSITIVE_SET.get(id(rule))
+    if hit is not None and hit[0] is rule:
+        return hit[1]
+    preds = frozenset(_positive_preds(rule))
+    if len(_POSITIVE_SET) > 4096:
+        _POSITIVE_SET.clear()
+    _POSITIVE_SET[id(rule)] = (rule, preds)
+    return preds
 
 
 _EMPTY: dict[int, tuple[CRule, bool]] = {}
@@ -425,7 +562,7 @@ def _large(rules: list[CRule], store: Store, threshold: int | None = None) -> bo
 def is_pattern(key: FactKey) -> bool:
     """Whether a fact key has ``_`` positions (from ``not p(X, _)``)."""
     args: tuple[object, ...] = key[1]
-    return any(v is ANY for v in args)
+    return ANY in args  # values are str, numbers, Str and tuples: none equals ANY
 
 
 def matching(store: Store, key: FactKey) -> list[tuple[Any, ...]]:

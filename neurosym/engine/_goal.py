@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from neurosym.errors import ConfigurationError
-from neurosym.lang import Literal_, Var, format_expr, parse_body_text
+from neurosym.kb._graph import body_predicates
+from neurosym.kb._safety import body_safety
+from neurosym.lang import BodyItem, Const, Literal_, Number, Var, format_expr, parse_body_text
 
 from ._compile import CAtom, CRule, compile_body, pred_key
 from ._magic import QUERY_PRED
@@ -49,22 +51,51 @@ def goal_rule(goal: str, program: Program) -> Goal:
         RuleSyntaxError: the goal does not parse.
         ConfigurationError: the goal is unsafe (e.g. ``X > 3`` with nothing binding X).
     """
-    from neurosym.kb._graph import body_predicates
-    from neurosym.kb._safety import body_safety
-
     items = parse_body_text(goal)
-    _, findings = body_safety(items, what="goal")
-    if findings:
-        raise ConfigurationError(f"unsafe goal {goal!r}: {findings[0][1]}")
+    plain = _plainly_safe(items)
+    if not plain:
+        _, findings = body_safety(items, what="goal")
+        if findings:
+            raise ConfigurationError(f"unsafe goal {goal!r}: {findings[0][1]}")
     body, slots = compile_body(items, "goal")
     names = [n for n in slots if not n.startswith("_")]
     head_args = tuple((True, slots[n]) for n in names)
-    deps = frozenset((pred_key(n, a), pol) for n, a, pol in body_predicates(items))
-    index = max((r.index for r in program.rules), default=-1) + 1
-    rule = CRule(index, CAtom(f"{QUERY_PRED}/{len(names)}", head_args), body, None,
+    if plain:  # one positive literal: what body_predicates finds
+        deps = frozenset({(body[0].atom.pred, "positive")})  # type: ignore[union-attr]
+    else:
+        deps = frozenset((pred_key(n, a), pol) for n, a, pol in body_predicates(items))
+    index = _next_index(program)
+    rule = CRule(index, CAtom(pred_key(QUERY_PRED, len(names)), head_args), body, None,
                  len(slots), tuple(slots), "goal", None, None, deps,
                  transparent=True)  # fmt: skip
     literal = items[0] if len(items) == 1 and isinstance(items[0], Literal_) else None
     if literal is not None and literal.negated:
         literal = None
     return Goal(goal, rule, literal, names)
+
+
+def _plainly_safe(items: tuple[BodyItem, ...]) -> bool:
+    """One positive literal over variables, names and numbers: safe (it binds each of its
+    variables), with no need for the analysis."""
+    if len(items) != 1:
+        return False
+    item = items[0]
+    return (
+        type(item) is Literal_
+        and not item.negated
+        and all(type(a) in (Var, Const, Number) for a in item.atom.args)
+    )
+
+
+def _next_index(program: Program) -> int:
+    """The index after the program's rules' (kept with the plans, which live as long as
+    the rules)."""
+    cache = program.plans
+    if cache is not None:
+        hit = cache.get("next-index")
+        if hit is not None:
+            return int(hit)
+    index = max((r.index for r in program.rules), default=-1) + 1
+    if cache is not None:
+        cache["next-index"] = index
+    return index

@@ -146,7 +146,12 @@ def run_plan(
             rel = delta if step.delta and delta is not None else relations.get(step.pred)
             if rel is None:
                 return
-            key = tuple(env[v] if is_var else v for is_var, v in step.keyparts)
+            keyparts = step.keyparts
+            if len(keyparts) == 1:  # the usual case, without a generator
+                is_var, v = keyparts[0]
+                key: tuple[Any, ...] = (env[v] if is_var else v,)
+            else:
+                key = tuple(env[v] if is_var else v for is_var, v in keyparts)
             outs, eqs = step.outs, step.eqs
             for t in rel.lookup(step.positions, key):
                 if eqs and any(t[a] != t[c] for a, c in eqs):

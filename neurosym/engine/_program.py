@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from neurosym.errors import KnowledgeBaseError
-from neurosym.lang import Fact, FixedWeight, LearnableWeight, Rule
+from neurosym.lang import Const, Fact, FixedWeight, LearnableWeight, Rule
 
 from ._compile import CRule, compile_rule, pred_key
 from ._values import Value, term_value
@@ -45,29 +44,42 @@ def compile_kb(kb: KnowledgeBase) -> Program:
     if errors:
         raise KnowledgeBaseError(errors)
 
-    def compile_rules(statements: tuple[Rule, ...]) -> list[CRule]:
+    def compile_rules(
+        statements: tuple[Rule, ...],
+    ) -> tuple[list[CRule], list[tuple[set[str], bool]], dict[Any, Any]]:
         # Each rule is compiled once (kept across changes to the other rules); the list,
-        # with indexes, is kept while the rules stay the same (facts may come and go).
+        # with indexes, its components and a table for join plans are kept while the
+        # rules stay the same (facts may come and go).
         out = []
         for i, r in enumerate(statements):
             compiled: CRule = kb.memoised("engine.rule", r, lambda rule: compile_rule(rule, 0))
             out.append(compiled if compiled.index == i else replace(compiled, index=i))
-        return out
+        return out, _components(out), {}
 
-    rules: list[CRule] = kb.memoised_rules("engine.rules", compile_rules)
-    base: dict[FactKey, list[float | None]] = defaultdict(list)
-    sources: dict[FactKey, list[Fact]] = defaultdict(list)
+    rules, comps, plans = kb.memoised_rules("engine.rules", compile_rules)
+    base: dict[FactKey, list[float | None]] = {}
+    sources: dict[FactKey, list[Fact]] = {}
     for f in kb.facts:
-        key = (pred_key(f.atom.predicate, f.atom.arity), tuple(term_value(a) for a in f.atom.args))
+        atom = f.atom
+        args = atom.args
+        values = [a.name if type(a) is Const else term_value(a) for a in args]
+        key = (pred_key(atom.predicate, len(args)), tuple(values))
         w = f.weight
         weight = (
-            w.value if isinstance(w, FixedWeight) else w.initial if isinstance(w, LearnableWeight)
-            else None
+            None if w is None else w.value if isinstance(w, FixedWeight)
+            else w.initial if isinstance(w, LearnableWeight) else None
         )  # fmt: skip
-        base[key].append(weight)
-        sources[key].append(f)
-    from ._forward import components_of
+        found = base.get(key)
+        if found is None:
+            base[key] = [weight]
+            sources[key] = [f]
+        else:
+            found.append(weight)
+            sources[key].append(f)
+    return Program(rules, base, sources, comps, plans)
 
-    comps = kb.memoised_rules("engine.components", lambda _: components_of(rules))
-    plans = kb.memoised_rules("engine.plans", lambda _: {})
-    return Program(rules, dict(base), dict(sources), comps, plans)
+
+def _components(rules: list[CRule]) -> list[tuple[set[str], bool]]:
+    from ._forward import components_of  # the evaluator imports this module
+
+    return components_of(rules)

@@ -18,6 +18,11 @@ __all__ = ["Relation", "Store"]
 Fact = tuple[Value, ...]
 
 
+_SCAN_MAX = 8
+"""Relations of at most this many tuples are searched through instead of indexed (a
+consultation's relations hold a fact or two, each looked up once or twice)."""
+
+
 @final
 class Relation:
     """The tuples of one predicate, with indexes keyed by the positions they bind."""
@@ -57,7 +62,7 @@ class Relation:
 
     def add(self, t: Fact) -> bool:
         """Add a tuple; returns whether it was new. Existing indexes are kept current."""
-        tuples = self.tuples
+        tuples = self.tuples if self._lazy else self._tuples
         if t in tuples:
             return False
         tuples.add(t)
@@ -84,11 +89,20 @@ class Relation:
     def lookup(self, positions: tuple[int, ...], key: Fact) -> Iterable[Fact]:
         """The tuples whose values at ``positions`` equal ``key``."""
         if not positions:
-            return self.tuples
+            return self.tuples if self._lazy else self._tuples
         index = self.indexes.get(positions)
         if index is None:
+            tuples = self.tuples if self._lazy else self._tuples
+            if len(tuples) <= _SCAN_MAX:  # a few tuples: looked through, no index made
+                if len(positions) == 1:
+                    p, k = positions[0], key[0]
+                    return [t for t in tuples if t[p] is k or t[p] == k]
+                return [
+                    t for t in tuples
+                    if all(t[p] is k or t[p] == k for p, k in zip(positions, key))
+                ]  # fmt: skip
             index = {}
-            for t in self.tuples:
+            for t in tuples:
                 k = tuple(t[p] for p in positions)
                 bucket = index.get(k)
                 if bucket is None:

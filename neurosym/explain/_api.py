@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal, final
 
 from neurosym.engine import (
     AbstractSemiring,
+    Boolean,
     Evaluation,
     FactKey,
     Limits,
@@ -23,6 +24,7 @@ from neurosym.engine import (
     resolve_semantics,
 )
 from neurosym.engine._join import plan, run_plan
+from neurosym.engine._topdown import solve_top_down
 from neurosym.errors import ConfigurationError
 from neurosym.lang import Literal_, format_statement, parse_body_text
 
@@ -170,16 +172,21 @@ class Model:
         atom = items[0].atom
         pred = pred_key(atom.predicate, atom.arity)
         rel = self._ev.store.relations.get(pred)
+        if rel is None:
+            return []
         body, slots = compile_body(items, "goal")
         pattern = body[0].atom.args  # type: ignore[union-attr]
+        names = {s: n for n, s in slots.items() if not n.startswith("_")}
+        # the tuples with the goal's constants, through the relation's index on them
+        positions = tuple(i for i, (is_var, _) in enumerate(pattern) if not is_var)
+        key = tuple(pattern[i][1] for i in positions)
         answers = []
-        for t in rel.tuples if rel is not None else ():
+        for t in rel.lookup(positions, key):
             env: dict[int, Value] = {}
             if all(
                 (env.setdefault(v, g) == g) if is_var else (v == g)
                 for (is_var, v), g in zip(pattern, t)
             ) and self._holds((pred, t)):
-                names = {s: n for n, s in slots.items() if not n.startswith("_")}
                 answers.append(self._answer((pred, t), {names[s]: env[s] for s in names}))
         return sorted(answers, key=lambda a: a.fact)
 
@@ -321,23 +328,36 @@ def query(
     program = compile_kb(kb)
     g = goal_rule(goal, program)
     qrule, names = g.rule, g.names
-    rewritten = (
-        magic_rewrite(program, qrule)
-        if method == "backward"
-        else Program([*program.rules, qrule], program.base, program.sources)
-    )
     sr = resolve_semantics(semantics)
-    ev = evaluate(rewritten, sr, limits=limits)
-    rel = ev.store.relations.get(qrule.head.pred)
     state: dict[str, Any] = {}
+
+    def rewritten() -> Program:
+        if "program" not in state:
+            state["program"] = (
+                magic_rewrite(program, qrule)
+                if method == "backward"
+                else Program([*program.rules, qrule], program.base, program.sources)
+            )
+        return state["program"]  # type: ignore[no-any-return]
+
+    tuples: Any = None
+    ev: Evaluation | None = None
+    if method == "backward" and isinstance(sr, Boolean):
+        # Goals whose rules do not recurse are answered top-down (the same answers; the
+        # proofs are built from the rewritten program when asked for).
+        tuples = solve_top_down(program, qrule, limits=limits)
+    if tuples is None:
+        ev = evaluate(rewritten(), sr, limits=limits)
+        rel = ev.store.relations.get(qrule.head.pred)
+        tuples = rel.tuples if rel is not None else ()
 
     def explainer(key: FactKey) -> Any:
         def run() -> Proof:
             if "builder" not in state:
                 recorded = (
                     ev
-                    if ev.instances is not None
-                    else evaluate(rewritten, sr, record=True, limits=limits)
+                    if ev is not None and ev.instances is not None
+                    else evaluate(rewritten(), sr, record=True, limits=limits)
                 )
                 state["builder"] = ProofBuilder(recorded, program.sources)
             proof: Proof = state["builder"].proof(key)
@@ -348,9 +368,10 @@ def query(
         return run
 
     answers = []
-    for t in rel.tuples if rel is not None else ():
-        key = (qrule.head.pred, t)
-        value = ev.value(key)
+    pred = qrule.head.pred
+    for t in tuples:
+        key = (pred, t)
+        value = ev.value(key) if ev is not None else True
         if not value:
             continue
         bindings = dict(zip(names, t))

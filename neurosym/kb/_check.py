@@ -20,6 +20,7 @@ from neurosym.lang import (
     BodyItem,
     Call,
     Comparison,
+    Const,
     Constraint,
     Der,
     Expr,
@@ -28,10 +29,12 @@ from neurosym.lang import (
     LearnableWeight,
     Literal_,
     NnRef,
+    Number,
     ParamDecl,
     Query,
     Rule,
     StateDecl,
+    String,
     Weight,
 )
 
@@ -108,13 +111,32 @@ def _arity(kb: KnowledgeBase) -> Iterator[Finding]:
             if (found := list(_arity_of(name, atoms)))
         },
     )
-    by_fact: dict[str, list[Atom]] = defaultdict(list)
+    # The one arity of each predicate that the rest uses with one arity only.
+    single = kb.memoised_structure(
+        "check.arity.single",
+        lambda: {
+            name: arities.pop()
+            for name, atoms in structure.items()
+            if len(arities := {a.arity for a in atoms}) == 1
+        },
+    )
+    by_fact: dict[str, list[Atom]] = {}
     for f in kb.facts:
-        by_fact[f.atom.predicate].append(f.atom)
+        atom = f.atom
+        found_atoms = by_fact.get(atom.predicate)
+        if found_atoms is None:
+            by_fact[atom.predicate] = [atom]
+        else:
+            found_atoms.append(atom)
     for name, found in noisy.items():
         if name not in by_fact:
             yield from found
     for name, atoms in by_fact.items():
+        usual = single.get(name)
+        if usual is None and name not in structure:
+            usual = len(atoms[0].args)
+        if usual is not None and all(len(a.args) == usual for a in atoms):
+            continue  # one arity everywhere: nothing to report
         yield from _arity_of(name, atoms + structure.get(name, []))
 
 
@@ -181,9 +203,14 @@ def _undefined(kb: KnowledgeBase) -> Iterator[Finding]:
         )
 
 
+_GROUND_LEAVES = (Const, Number, String)
+
+
 def _safety(kb: KnowledgeBase) -> Iterator[Finding]:
     for f in kb.facts:
         for a in f.atom.args:
+            if type(a) in _GROUND_LEAVES:
+                continue
             for v in occurrences(a):
                 yield (
                     "non-ground-fact",
@@ -432,7 +459,68 @@ _STRUCTURE_PASSES = (_functions, _misplaced, _dynamics)
 
 
 def check_kb(kb: KnowledgeBase) -> list[Diagnostic]:
-    """Run every pass; diagnostics sorted by file (in load order), line and column."""
+    """Run every pass; diagnostics sorted by file (in load order), line and column.
+
+    When every fact is plain (ground, with no weight or one in [0, 1], its name taken by no
+    other statement, its predicate used with its arity everywhere), the facts contribute
+    no finding of their own, and the result depends only on the other statements and on
+    which predicates have facts: it is kept per such set while the other statements stay
+    the same (a consultation loop meets a few).
+    """
+    rule_names, arities, kept = kb.memoised_structure("check.plain", lambda: _plain_basis(kb))
+    keys = _plain_fact_keys(kb, rule_names, arities)
+    if keys is None:
+        return _check_kb(kb)
+    found = kept.get(keys)
+    if found is None:
+        if len(kept) >= 64:
+            kept.clear()
+        found = kept[keys] = _check_kb(kb)
+    return list(found)
+
+
+def _plain_fact_keys(
+    kb: KnowledgeBase, rule_names: set[str], arities: dict[str, int]
+) -> frozenset[tuple[str, int]] | None:
+    """The ``(predicate, arity)`` of the facts when all are plain (see :func:`check_kb`)."""
+    seen: dict[str, int] = {}
+    names: set[str] = set()
+    for f in kb.facts:
+        atom = f.atom
+        args = atom.args
+        arity = len(args)
+        known = seen.get(atom.predicate)
+        if known is None:
+            known = seen[atom.predicate] = arities.get(atom.predicate, arity)
+        if known != arity:
+            return None
+        for a in args:
+            if type(a) not in _GROUND_LEAVES:
+                return None
+        w = f.weight
+        if w is not None and not (type(w) is FixedWeight and 0.0 <= w.value <= 1.0):
+            return None
+        if f.name is not None:
+            if f.name in rule_names or f.name in names:
+                return None
+            names.add(f.name)
+    return frozenset(seen.items())
+
+
+def _plain_basis(
+    kb: KnowledgeBase,
+) -> tuple[set[str], dict[str, int], dict[frozenset[tuple[str, int]], list[Diagnostic]]]:
+    """The names of the statements other than facts, the arity of each predicate they use
+    (``-1`` for one used with several), and an empty table for the kept diagnostics."""
+    names = {s.name for s in kb.statements if isinstance(s, Rule) and s.name is not None}
+    arities: dict[str, int] = {}
+    for name, atoms in _structure_uses(kb).items():
+        found = {a.arity for a in atoms}
+        arities[name] = found.pop() if len(found) == 1 else -1
+    return names, arities, {}
+
+
+def _check_kb(kb: KnowledgeBase) -> list[Diagnostic]:
     findings: list[Finding] = []
     for p in _FACT_PASSES:
         findings.extend(p(kb))
@@ -451,6 +539,8 @@ def check_kb(kb: KnowledgeBase) -> list[Diagnostic]:
             cached.clear()
         cached[base] = list(unreachable_findings(kb.rules, set(base)))
     findings.extend(cached[base])
+    if not findings:
+        return []
     order = {f: i for i, f in enumerate(kb.files)}
     diags = {
         Diagnostic(code, msg, span, sev, hint, kb.source_line(span))

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["KnowledgeBase", "load", "parse"]
 
 _S = TypeVar("_S")
+_NAMED = (Rule, Fact)  # the statements that can have a name, for add() and remove()
 
 FactsArg = Mapping[str, "FactSource | str | os.PathLike[str]"]
 
@@ -82,6 +83,7 @@ class KnowledgeBase:
         self._rules_version = 0
         self._structure_version = 0
         self._added_live: dict[str, int] = {}  # statements left from each add() text
+        self._named: dict[str, list[Statement]] = {}  # rules and facts by name, in order
         #: Results derived from individual (immutable) statements, kept across changes by
         #: the layers that compute them (static checks, compiled rules), keyed by id().
         self.memo: dict[str, dict[int, tuple[Statement, Any]]] = {}
@@ -97,6 +99,8 @@ class KnowledgeBase:
                 "includes are resolved when loading; add the included file's statements instead"
             )
         self._statements.append(s)
+        if isinstance(s, _NAMED) and s.name is not None:
+            self._named.setdefault(s.name, []).append(s)
         self._changed(s, +1)
 
     def _changed(self, s: Statement, step: int) -> None:
@@ -104,7 +108,7 @@ class KnowledgeBase:
             self._kinds.pop(type(s), None)
         self._diagnostics = None
         self._version += 1
-        if not isinstance(s, Fact):
+        if type(s) is not Fact:
             self._structure_version += 1
             if isinstance(s, Rule):
                 self._rules_version += 1
@@ -160,7 +164,9 @@ class KnowledgeBase:
     @property
     def dynamic(self) -> frozenset[tuple[str, int]]:
         """``(predicate, arity)`` declared ``dynamic``: defined even without facts."""
-        return frozenset(p for d in self._of(DynamicDecl) for p in d.predicates)
+        return self.memoised_structure(  # type: ignore[no-any-return]
+            "kb.dynamic", lambda: frozenset(p for d in self._of(DynamicDecl) for p in d.predicates)
+        )
 
     @property
     def params(self) -> tuple[ParamDecl, ...]:
@@ -230,12 +236,19 @@ class KnowledgeBase:
         Raises:
             KnowledgeBaseError: no statement has that name.
         """
-        for i, s in enumerate(self._statements):
-            if isinstance(s, Rule | Fact) and s.name == name:
-                self._graph = None
-                removed = self._statements.pop(i)
-                self._changed(removed, -1)
-                return removed
+        named = self._named.get(name)
+        if named:
+            first = named.pop(0)
+            if not named:
+                del self._named[name]
+            statements = self._statements
+            for i in range(len(statements) - 1, -1, -1):  # added last, removed first
+                if statements[i] is first:
+                    del statements[i]
+                    break
+            self._graph = None
+            self._changed(first, -1)
+            return first
         names = sorted(s.name for s in self._statements if isinstance(s, Rule | Fact) and s.name)
         raise KnowledgeBaseError(
             f"no rule named {name!r}; the named rules are: {', '.join(names) or '(none)'}"

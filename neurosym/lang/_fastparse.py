@@ -68,11 +68,12 @@ def tokenize(
     """The significant tokens of ``text``, where tokenizing stopped early (or None), and
     the facts read whole.
 
-    With ``facts_file``, a line that starts at a statement boundary and holds exactly one
-    plain ground fact (``p(a, 1).``, ``0.9 :: q(b).``) is read by one regular expression
-    into a :class:`~neurosym.lang.Fact` and stands in the token list as one ``FACT`` token
-    (its node in the returned dict, by token index): large fact files are mostly such
-    lines. Tokenizing stops at a character no token starts with; lark reports it.
+    With ``facts_file``, a plain fact at a statement boundary (``p(a, 1).``, ``0.9 ::
+    q(b).``, ``rule o1: r(c).``) is read by one regular expression into a
+    :class:`~neurosym.lang.Fact` and stands in the token list as one ``FACT`` token (its
+    node in the returned dict, by token index): large fact files are mostly such lines,
+    and so is the text a consultation adds. Tokenizing stops at a character no token
+    starts with; lark reports it.
     """
     out: list[Tok] = []
     append = out.append
@@ -84,19 +85,21 @@ def tokenize(
     depth = 0
     boundary = True  # the last token ended a statement (or there is none yet)
     while pos < n:
-        if facts_file is not None and boundary and (pos == 0 or text[pos - 1] == "\n"):
-            # A run of whole fact lines: one regular expression each, no tokens.
+        if facts_file is not None and boundary:
+            # A run of plain facts: one regular expression each, no tokens.
             while True:
                 fm = fact_match(text, pos)
                 if fm is None:
                     break
-                fact = _fact_from_line(fm, facts_file, line, pos)
+                fact = _fact_from_line(fm, facts_file, line, line_start)
                 if fact is None:
                     break
                 head = fm.start("head")
                 facts[len(out)] = fact
-                append(make(Tok, ("FACT", "", line, head - pos + 1, head)))
+                append(make(Tok, ("FACT", "", line, head - line_start + 1, head)))
                 pos = fm.end()
+                if fm.start("eol") < 0:
+                    continue  # another statement follows on this line
                 if pos < n and text[pos] == "\n":
                     pos += 1
                     line += 1
@@ -138,13 +141,13 @@ _FACT_LINE = re.compile(
     rf"""
     [ \t\f\r]*
     (?P<head>
+      (?:rule[ \t]+(?P<rname>[a-z][A-Za-z0-9_]*)[ \t]*:(?![-:])[ \t]*)?
       (?:(?P<w>-?[ \t]*{_NUM})[ \t]*::[ \t]*)?
       (?P<name>[a-z][A-Za-z0-9_]*)
       (?:[ \t]*\((?P<args>[^()\[\]"%\#\n:]*)\))?
       [ \t]*\.
     )
-    [ \t\f\r]*(?:[%\#][^\n]*)?
-    (?=\n|\Z)
+    (?P<eol>[ \t\f\r]*(?:[%\#][^\n]*)?(?=\n|\Z))?
     """,
     re.VERBOSE,
 )
@@ -153,71 +156,95 @@ _ARG = re.compile(
     r"|(?P<const>[a-z][A-Za-z0-9_]*))[ \t]*\Z"
 )
 _NOT_FACTS = frozenset({"include", "rule", "if", "state", "param", "law", "der", "nn", "dynamic"})
+# Keywords of the grammar: not taken as a rule's name here (lark decides).
+_KEYWORDS = frozenset(
+    {"include", "rule", "if", "then", "and", "with", "not", "is", "state", "dynamic", "param",
+     "law"}
+)  # fmt: skip
+
+
+_G = _FACT_LINE.groupindex
+_HEAD, _RNAME, _W, _NAME, _ARGS = _G["head"], _G["rname"], _G["w"], _G["name"], _G["args"]
+_BLANKS = " \t"
 
 
 def _fact_from_line(m: re.Match[str], file: str, line: int, line_start: int) -> A.Fact | None:
     """The fact of a matched line, or None when an argument is not a plain term."""
-    name = m.group("name")
+    new, setattr_, span_new = _new, _set, _tuple_new
+    regs = m.regs  # the spans of all groups at once (a fact is read per call, in bulk)
+    text = m.string
+    n0, n1 = regs[_NAME]
+    name = text[n0:n1]
     if name in _NOT_FACTS:
+        return None
+    r0, r1 = regs[_RNAME]
+    rule_name = text[r0:r1] if r0 >= 0 else None
+    if rule_name is not None and rule_name in _KEYWORDS:
         return None
     base = line_start - 1  # column = offset - base
     weight: A.FixedWeight | None = None
-    if m.group("w") is not None:
-        w = _number_text(m.group("w"))
+    w0, w1 = regs[_W]
+    if w0 >= 0:
+        w = _number_text(text[w0:w1])
         if w is None:
             return None
         weight = _new(A.FixedWeight)
         _set(weight, "value", float(w))
-        _set(weight, "span", _span(file, line, m.start("w") - base, line, m.end("w") - base))
+        _set(weight, "span", _span(file, line, w0 - base, line, w1 - base))
     args: list[A.Term] = []
-    raw = m.group("args")
+    a0, a1 = regs[_ARGS]
+    raw = text[a0:a1] if a0 >= 0 else None
     if raw is not None and raw.strip():
-        offset = m.start("args") - base
+        offset = a0 - base
         for part in raw.split(","):
+            # most arguments are a lone name or variable: no regular expression for those
+            word = part.strip(_BLANKS)
+            first = word[:1]
+            if ("a" <= first <= "z" or "A" <= first <= "Z" or first == "_") and (
+                word.isascii() and word.isidentifier()
+            ):
+                s0 = offset + len(part) - len(part.lstrip(_BLANKS))
+                leaf: A.Const | A.Var = new(A.Const if "a" <= first <= "z" else A.Var)  # type: ignore[assignment]
+                setattr_(leaf, "name", word)
+                setattr_(leaf, "span", span_new(Span, (file, line, s0, line, s0 + len(word))))
+                args.append(leaf)
+                offset += len(part) + 1
+                continue
+            if "0" <= first <= "9" and len(word) <= 18 and word.isascii() and word.isdigit():
+                s0 = offset + len(part) - len(part.lstrip(_BLANKS))  # a whole number
+                node = new(A.Number)
+                setattr_(node, "value", int(word))
+                setattr_(node, "span", span_new(Span, (file, line, s0, line, s0 + len(word))))
+                args.append(node)
+                offset += len(part) + 1
+                continue
             am = _ARG.match(part)
             if am is None:
                 return None
-            const = am.group("const")
-            if const is not None:
-                s0, s1 = am.span("const")
-                args.append(
-                    _leaf(A.Const, "name", const, _span(file, line, offset + s0, line, offset + s1))
-                )
-            elif am.group("var") is not None:
-                s0, s1 = am.span("var")
-                args.append(
-                    _leaf(
-                        A.Var,
-                        "name",
-                        am.group("var"),
-                        _span(file, line, offset + s0, line, offset + s1),
-                    )
-                )
-            else:
-                first = am.start("neg") if am.group("neg") is not None else am.start("num")
-                end = am.end("num")
-                value = _number_text(part[first:end])
-                if value is None:
-                    return None
-                node = _new(A.Number)
-                _set(node, "value", value)
-                _set(node, "span", _span(file, line, offset + first, line, offset + end))
-                args.append(node)
+            first_num = am.start("neg") if am.group("neg") is not None else am.start("num")
+            if am.group("num") is None:
+                return None
+            end = am.end("num")
+            value = _number_text(part[first_num:end])
+            if value is None:
+                return None
+            node = _new(A.Number)
+            _set(node, "value", value)
+            _set(node, "span", _span(file, line, offset + first_num, line, offset + end))
+            args.append(node)
             offset += len(part) + 1
-    name_start = m.start("name") - base
-    if raw is not None:  # the closing parenthesis (possibly after spaces)
-        atom_end = m.string.index(")", m.end("args")) + 1 - base
-    else:
-        atom_end = m.end("name") - base
-    atom = _new(A.Atom)
-    _set(atom, "predicate", name)
-    _set(atom, "args", tuple(args))
-    _set(atom, "span", _span(file, line, name_start, line, atom_end))
-    fact = _new(A.Fact)
-    _set(fact, "atom", atom)
-    _set(fact, "weight", weight)
-    _set(fact, "name", None)
-    _set(fact, "span", _span(file, line, m.start("head") - base, line, m.end("head") - base))
+    # the closing parenthesis (possibly after spaces), or the end of the name
+    atom_end = (text.index(")", a1) + 1 if raw is not None else n1) - base
+    atom = new(A.Atom)
+    setattr_(atom, "predicate", name)
+    setattr_(atom, "args", tuple(args))
+    setattr_(atom, "span", span_new(Span, (file, line, n0 - base, line, atom_end)))
+    fact = new(A.Fact)
+    setattr_(fact, "atom", atom)
+    setattr_(fact, "weight", weight)
+    setattr_(fact, "name", rule_name)
+    h0, h1 = regs[_HEAD]
+    setattr_(fact, "span", span_new(Span, (file, line, h0 - base, line, h1 - base)))
     return fact
 
 
@@ -537,3 +564,45 @@ def parse_body_chunk(toks: list[Tok], file: str) -> tuple[A.BodyItem, ...]:
     if i != len(toks):
         raise Unsupported
     return body
+
+
+_GOAL = re.compile(r"[ \t]*([a-z][A-Za-z0-9_]*)[ \t]*\(([^()\[\]\"%\#\n:.{}]*)\)[ \t]*\Z")
+_GOAL_ARG = re.compile(r"[ \t]*(?:([0-9]+)|([A-Z_][A-Za-z0-9_]*)|([a-z][A-Za-z0-9_]*))[ \t]*\Z")
+_NOT_GOALS = _KEYWORDS | _RESERVED_CALLS
+
+
+def parse_simple_goal(text: str, file: str) -> tuple[A.BodyItem, ...] | None:
+    """A goal that is one positive literal over names, variables and whole numbers on one
+    line (``species(a7, S)``), read by a regular expression; ``None`` for anything else."""
+    m = _GOAL.match(text)
+    if m is None:
+        return None
+    name = m.group(1)
+    if name in _NOT_GOALS:
+        return None
+    args: list[A.Term] = []
+    raw = m.group(2)
+    if raw.strip():
+        offset = m.start(2) + 1  # columns count from 1
+        for part in raw.split(","):
+            am = _GOAL_ARG.match(part)
+            if am is None:
+                return None
+            s0, s1 = am.span(am.lastindex or 0)
+            sp = _span(file, 1, offset + s0, 1, offset + s1)
+            number, var, const = am.groups()
+            if const is not None:
+                if const in _NOT_GOALS:
+                    return None
+                args.append(_leaf(A.Const, "name", const, sp))
+            elif var is not None:
+                args.append(_leaf(A.Var, "name", var, sp))
+            else:
+                args.append(A.Number(int(number), span=sp))
+            offset += len(part) + 1
+    sp = _span(file, 1, m.start(1) + 1, 1, m.end(2) + 2)
+    atom = _new(A.Atom)
+    _set(atom, "predicate", name)
+    _set(atom, "args", tuple(args))
+    _set(atom, "span", sp)
+    return (A.Literal_(atom, span=sp),)

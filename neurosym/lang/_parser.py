@@ -23,7 +23,7 @@ from neurosym.errors import RuleSyntaxError, Span
 from . import _ast as A
 from ._builder import Builder, check_depth
 from ._diagnostics import make_error, syntax_error_from_lark
-from ._fastparse import Unsupported, parse_body_chunk, parse_chunk, tokenize
+from ._fastparse import Unsupported, parse_body_chunk, parse_chunk, parse_simple_goal, tokenize
 
 _T = TypeVar("_T")
 
@@ -278,6 +278,9 @@ def parse_body_text(text: str, *, file: str = "<goal>") -> tuple[A.BodyItem, ...
     stripped = text.rstrip()
     if stripped.endswith("."):
         stripped = stripped[:-1]
+    simple = parse_simple_goal(stripped, file)
+    if simple is not None:
+        return simple
     toks, stopped, _ = tokenize(stripped)
     if stopped is None and toks:
         try:
