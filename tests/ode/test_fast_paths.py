@@ -60,7 +60,14 @@ def test_stage_dense_output_equals_closed_form(method: str, grad: bool) -> None:
     tab = solver.tableau
     for j in range(4):
         th = theta[:, j : j + 1]
-        if tab.c_mid is not None:
+        if tab.dense is not None:
+            # the method's own continuous extension: y0 + h Σ_p θ^(p+1) (P[p] · stages)
+            rows = torch.tensor(tab.dense, dtype=F64)
+            ref = y + h * sum(
+                th ** (p + 1) * torch.einsum("s,sbd->bd", rows[p], res.stages)
+                for p in range(rows.shape[0])
+            )
+        elif tab.c_mid is not None:
             w = torch.tensor(tab.c_mid, dtype=F64)
             ymid = y + h * torch.einsum("s,sbd->bd", w, res.stages)
             ref = _quartic_with_midpoint(y, res.y1, ymid, res.f0, res.f1, h, th)
