@@ -60,6 +60,16 @@ class RawSolution:
     event_t: Tensor | None
 
 
+# A step that would leave a sliver of at most this fraction of itself before the end is
+# stretched to land on the end: one step instead of two, for an error ratio at most
+# 1.1^5 ≈ 1.6 times the controller's target (Hairer's DOPRI5 code stretches by 1%).
+_STRETCH = 1.1
+
+
+def _stretched(h: float, remaining: float) -> float:
+    return remaining if h * _STRETCH >= remaining else h
+
+
 def _rms(x: Tensor) -> Tensor:
     return x.square().mean(-1, keepdim=True).sqrt()
 
@@ -217,7 +227,7 @@ def integrate_adaptive(
         if joint:
             h = torch.where(active, h, math.inf).amin().expand_as(h).clone()
         remaining = t_end - t
-        h = torch.minimum(h, remaining)
+        h = torch.where(h * _STRETCH >= remaining, remaining, h)
         eps4 = 4 * torch.finfo(y0.dtype).eps
         t_end_abs = t_end.abs().clamp_min(1.0)
         # A step underflows below 4 eps max(|t|, |t_end|, 1). When |t0| is below
@@ -376,7 +386,7 @@ def integrate_adaptive(
                 status = torch.where(maxed[:, 0], int(Status.MAX_STEPS), status)
                 active = active & ~maxed
             remaining = t_end - t
-            h = torch.minimum(h, remaining)
+            h = torch.where(h * _STRETCH >= remaining, remaining, h)
     steps_b += uniform
     acc_b += uniform
     return RawSolution(
@@ -436,7 +446,7 @@ def _integrate_joint_cpu(
             h = float(torch.where(ok, h0, math.inf).amin())
         else:
             h = dt0
-    h = min(h, t_end - t)
+    h = _stretched(h, t_end - t)
     eps4 = 4 * torch.finfo(y0.dtype).eps
     tol = _tolerance(y0, rtol, atol)
     history = (1.0, 1.0)
@@ -511,7 +521,7 @@ def _integrate_joint_cpu(
                 active = act & ~culprit
                 if not bool(active.any()):
                     break
-        h = min(h, t_end - t)
+        h = _stretched(h, t_end - t)
     if t < t_end:
         with torch.no_grad():
             act = ok if active is None else active
