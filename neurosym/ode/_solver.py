@@ -10,7 +10,7 @@ from typing import ClassVar, final
 import torch
 from torch import Tensor
 
-from ._interpolation import hermite_cubic
+from ._interpolation import hermite_coefficients, hermite_cubic
 
 __all__ = [
     "AbstractExplicitRK",
@@ -115,6 +115,22 @@ class AbstractSolver(abc.ABC):
         if step.f1 is None:
             raise NotImplementedError(f"{self.name} has no dense output (no f at step end)")
         return hermite_cubic(step.y0, step.y1, step.f0, step.f1, step.h, theta)
+
+    def dense_coefficients(self, step: StepResult) -> Tensor:
+        """The dense output of an accepted step as a polynomial in ``theta``.
+
+        Args:
+            step: the accepted step.
+
+        Returns:
+            ``C`` of shape ``(P, batch, dim)`` with ``y(θ) = y0 + Σ_p θ^(p+1) C[p]``.
+
+        Raises:
+            NotImplementedError: for a solver without a derivative at the step's end.
+        """
+        if step.f1 is None:
+            raise NotImplementedError(f"{self.name} has no dense output (no f at step end)")
+        return hermite_coefficients(step.y0, step.y1, step.f0, step.f1, step.h)
 
     def interpolate_many(self, step: StepResult, theta: Tensor) -> Tensor:
         """Dense output at several positions per sample.
@@ -277,6 +293,11 @@ class AbstractExplicitRK(AbstractSolver):
         return got
 
     @property
+    def stage_dense(self) -> bool:
+        """Whether the dense output is a product over the stages (:attr:`StepResult.stages`)."""
+        return self._dense is not None
+
+    @property
     def provides_f1(self) -> bool:
         """Whether the last stage is the vector field at the new state (FSAL)."""
         return self._fsal
@@ -322,6 +343,16 @@ class AbstractExplicitRK(AbstractSolver):
         """Dense output: quartic through a midpoint value when the tableau has one, else
         cubic Hermite (see :meth:`AbstractSolver.interpolate`)."""
         return self.interpolate_many(step, theta)[:, 0]
+
+    def dense_coefficients(self, step: StepResult) -> Tensor:
+        """``h · (D · stages)``: one small matrix product (see
+        :meth:`AbstractSolver.dense_coefficients`)."""
+        dense = self._coeffs(step.y0)[2]
+        if dense is None or step.stages is None:
+            return super().dense_coefficients(step)
+        s, batch, dim = step.stages.shape
+        q = (dense @ step.stages.view(s, -1)).view(-1, batch, dim)
+        return q * step.h
 
     def interpolate_many(self, step: StepResult, theta: Tensor) -> Tensor:
         """Dense output at ``theta`` ``(batch, m)`` as one product over the stages.
