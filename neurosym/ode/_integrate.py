@@ -74,36 +74,31 @@ def _rms(x: Tensor) -> Tensor:
     return x.square().mean(-1, keepdim=True).sqrt()
 
 
-def _error_ratio(res: StepResult, tol: tuple[float, Tensor], check_f1: bool) -> Tensor:
+def _error_ratio(res: StepResult, tol: tuple[float, Tensor, Tensor], check_f1: bool) -> Tensor:
     """RMS of error over tolerance per sample ``(batch, 1)``; ``inf`` where non-finite.
 
-    ``tol`` is ``(rtol √dim, atol √dim)`` from :func:`_tolerance`, so the RMS is a plain
-    vector norm. One fused pass: a NaN in ``y1`` reaches the ratio through the scale; an
-    overflow to inf (which the scale would swallow) through ``Σ|y| - Σ|y|``, which is
-    NaN exactly then. ``check_f1`` adds the same test for ``f`` at the new state when
-    the error estimate does not weigh it. (Tensor-tensor kernels throughout: a Python
-    scalar operand costs about twice as much on CPU.)
+    Called under ``no_grad``. ``tol`` is ``(rtol √dim, atol √dim)`` from
+    :func:`_tolerance`, so the RMS is a plain vector norm. One fused pass: a NaN in ``y1``
+    reaches the ratio through the scale; an overflow to inf (which the scale would
+    swallow) through ``+ inf · 0``, which is NaN. ``check_f1`` adds the same test for
+    ``f`` at the new state when the error estimate does not weigh it. (Tensor-tensor
+    kernels throughout: a Python scalar operand costs about twice as much on CPU.)
     """
     if res.y_err is None:
         raise RuntimeError("bug in neurosym.ode: adaptive step without an error estimate")
-    rtol_s, atol_s = tol
-    m = torch.maximum(res.y0.detach().abs(), res.y1.detach().abs())
-    r = torch.linalg.vector_norm(
-        res.y_err.detach() / torch.add(atol_s, m, alpha=rtol_s), dim=-1, keepdim=True
-    )
-    # A sum, not a max: on CPU a last-dim sum is four times cheaper than amax; it
-    # overflows only for states near the dtype's largest value, already a failure.
-    big = m.sum(-1, keepdim=True)
-    r = r.add_(big.sub_(big))
+    rtol_s, atol_s, zero = tol
+    m = torch.maximum(res.y0.abs(), res.y1.abs())
+    q = res.y_err / torch.add(atol_s, m, alpha=rtol_s)
+    q = q.addcmul_(m, zero)
     if check_f1 and res.f1 is not None:
-        s = res.f1.detach().sum(-1, keepdim=True)
-        r = r.add_(s.sub_(s))
+        q = q.addcmul_(res.f1, zero)
+    r = torch.linalg.vector_norm(q, dim=-1, keepdim=True)
     return torch.nan_to_num_(r, nan=math.inf, posinf=math.inf)
 
 
-def _tolerance(y0: Tensor, rtol: float, atol: float) -> tuple[float, Tensor]:
+def _tolerance(y0: Tensor, rtol: float, atol: float) -> tuple[float, Tensor, Tensor]:
     root = math.sqrt(y0.shape[-1])
-    return rtol * root, y0.new_tensor(atol * root)
+    return rtol * root, y0.new_tensor(atol * root), y0.new_zeros(())
 
 
 def _finite_rows(y: Tensor, f: Tensor) -> Tensor:
@@ -292,6 +287,7 @@ def integrate_adaptive(
     device = y0.device
     recs: list[_Passed] = []
     next_idx = torch.ones((batch, 1), dtype=long, device=device)
+    idx_sum = batch
     steps_b = torch.zeros_like(next_idx)
     acc_b = torch.zeros_like(next_idx)
     event_t: Tensor | None = None
@@ -335,6 +331,7 @@ def integrate_adaptive(
             else:
                 ratio = ratio_own
             accept = ratio <= one if full else (ratio <= one) & active
+            all_accepted = full and bool(accept.all())
             if t_next is None:
                 last = h_step >= remaining
                 t_new = torch.where(last, t_end, t + h_step)
@@ -354,16 +351,17 @@ def integrate_adaptive(
                     limit = torch.where(cross[:, None], t + theta_e * h_step, t_new)
                 else:
                     cross = None
-            # Every requested time this step passed, for all samples at once.
-            new_idx = torch.where(accept, torch.searchsorted(ts, limit, right=True), next_idx)
-            cnt = new_idx - next_idx
-            m = int(cnt.max())
-        if m > 0:
+            # Every requested time this step passed, for all samples at once (the index
+            # never decreases, so its sum tells whether any sample passed one).
+            passed = torch.searchsorted(ts, limit, right=True)
+            new_idx = passed if all_accepted else torch.where(accept, passed, next_idx)
+            new_sum = int(new_idx.sum())
+        if new_sum > idx_sum:
             # Interpolated at the end, all at once (see _outputs).
             recs.append((res, t, t_new, new_idx))
             next_idx = new_idx
+            idx_sum = new_sum
         t_old = t
-        all_accepted = full and bool(accept.all())
         if all_accepted:
             y = res.y1
             f0 = res.f1 if res.f1 is not None else fc(t_new, y)
@@ -391,7 +389,8 @@ def integrate_adaptive(
                 if clamp
                 else h_new
             )
-            active = active & ~(accept & last)
+            # All accepted (so all were active): the finished ones are those at the end.
+            active = ~last if all_accepted else active & ~(accept & last)
         if cross is not None and theta_e is not None and event_t is not None:
             t_e, y_e = event_state(fc, solver, res, t_old, theta_e, event)  # type: ignore[arg-type]
             y = torch.where(cross[:, None], y_e, y)
