@@ -70,10 +70,6 @@ def _stretched(h: float, remaining: float) -> float:
     return remaining if h * _STRETCH >= remaining else h
 
 
-def _rms(x: Tensor) -> Tensor:
-    return x.square().mean(-1, keepdim=True).sqrt()
-
-
 def _error_ratio(res: StepResult, tol: tuple[float, Tensor, Tensor], check_f1: bool) -> Tensor:
     """RMS of error over tolerance per sample ``(batch, 1)``; ``inf`` where non-finite.
 
@@ -117,28 +113,34 @@ def _error_covers_f1(solver: AbstractSolver) -> bool:
 
 
 def _initial_step(
-    f: Field, t: Tensor, y: Tensor, f0: Tensor, order: int, rtol: float, atol: float, span: Tensor
+    f: Field,
+    t: Tensor,
+    y: Tensor,
+    f0: Tensor,
+    order: int,
+    tol: tuple[float, Tensor, Tensor],
+    span: Tensor,
 ) -> Tensor:
-    # Hairer, Nørsett & Wanner, Solving ODEs I, II.4: one extra evaluation per batch.
+    # Hairer, Nørsett & Wanner, Solving ODEs I, II.4: one extra evaluation per batch. The
+    # tolerances in tol are pre-scaled by √dim, so the RMS norms are plain vector norms.
+    rtol_s, atol_s, _ = tol
     with torch.no_grad():
         y = y.detach()
         f0 = f0.detach()
-        scale = atol + rtol * y.abs()
-        d0 = _rms(y / scale)
-        d1 = _rms(f0 / scale)
-        small = (d0 < 1e-5) | (d1 < 1e-5)
-        h0 = torch.where(small, torch.full_like(d0, 1e-6), 0.01 * d0 / d1.clamp_min(1e-30))
+        scale = torch.add(atol_s, y.abs(), alpha=rtol_s)
+        d0 = torch.linalg.vector_norm(y / scale, dim=-1, keepdim=True)
+        d1 = torch.linalg.vector_norm(f0 / scale, dim=-1, keepdim=True)
+        h0 = torch.where(torch.minimum(d0, d1) < 1e-5, 1e-6, (d0 / d1).mul_(0.01))
         h0 = torch.minimum(h0, span)
-        f1 = f(t + h0, y + h0 * f0).detach()
-        d2 = _rms((f1 - f0) / scale) / h0
+        f1 = f(t + h0, torch.addcmul(y, h0, f0)).detach()
+        d2 = torch.linalg.vector_norm((f1 - f0) / scale, dim=-1, keepdim=True) / h0
         dmax = torch.maximum(d1, d2)
+        # (0.01 / dmax)^(1 / (order + 1)), or max(1e-6, h0 / 1000) when dmax is tiny.
         h1 = torch.where(
-            dmax <= 1e-15,
-            torch.maximum(torch.full_like(h0, 1e-6), h0 * 1e-3),
-            (0.01 / dmax.clamp_min(1e-30)) ** (1.0 / (order + 1)),
+            dmax <= 1e-15, (h0 * 1e-3).clamp_min_(1e-6), (dmax * 100).pow_(-1.0 / (order + 1))
         )
-        h = torch.minimum(100 * h0, h1)
-        return torch.where(torch.isfinite(h) & (h > 0), h, h0)
+        h = torch.minimum(h0 * 100, h1)
+        return torch.where(h > 0, h, h0)  # also h0 where h is NaN
 
 
 _Passed = tuple[StepResult, Tensor, Tensor, Tensor]
@@ -266,8 +268,9 @@ def integrate_adaptive(
     with torch.no_grad():
         active = _finite_rows(y0, f0)
         status = torch.where(active[:, 0], int(Status.SUCCESS), int(Status.NONFINITE)).to(long)
+        tol = _tolerance(y0, rtol, atol)
         if dt0 is None:
-            h = _initial_step(fc, t, y, f0, solver.order, rtol, atol, t_end - t)
+            h = _initial_step(fc, t, y, f0, solver.order, tol, t_end - t)
         else:
             h = torch.full_like(t, dt0)
         if joint:
@@ -282,7 +285,6 @@ def integrate_adaptive(
         floor = (t_end_abs * eps4) if bool((ts[:, :1].abs() <= t_end_abs).all()) else None
         # 0-d constants: comparisons against them are cheaper than against Python floats.
         one = y0.new_ones(())
-        tol = _tolerance(y0, rtol, atol)
     ctrl = controller.init(h)
     device = y0.device
     recs: list[_Passed] = []
@@ -474,15 +476,15 @@ def _integrate_joint_cpu(
             stops.append((~ok[:, 0], t, 0, 0))
             if not bool(ok.any()):
                 return _joint_result(y0, [y0], n_times, status, t, y, 0, fc.n, 0, 0, stops)
+        tol = _tolerance(y0, rtol, atol)
         if dt0 is None:
             tt = y0.new_full((batch, 1), t)
-            h0 = _initial_step(fc, tt, y, f0, solver.order, rtol, atol, t_end - tt)
+            h0 = _initial_step(fc, tt, y, f0, solver.order, tol, t_end - tt)
             h = float(torch.where(ok, h0, math.inf).amin())
         else:
             h = dt0
     h = _stretched(h, t_end - t)
     eps4 = 4 * torch.finfo(y0.dtype).eps
-    tol = _tolerance(y0, rtol, atol)
     history = (1.0, 1.0)
     outs: list[Tensor] = [y0]
     it = acc = 0
