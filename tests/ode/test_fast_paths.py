@@ -232,3 +232,41 @@ def test_unmasked_fast_path_equals_masked_loop(step_control: str) -> None:
     assert sols[0].failed() == [3]  # y' = y³ + cos t blows up
     # The same steps and values; only idle iterations after the end may differ.
     _assert_same(*sols, nfe=False)
+
+
+@pytest.mark.parametrize("method", ["bosh3", "dopri5", "tsit5", "dopri8", "rodas3"])
+def test_dense_coefficients_are_the_interpolant(method: str) -> None:
+    # The polynomial y0 + Σ θ^(p+1) C_p that the per-sample loop evaluates at the end
+    # must be the solver's own dense output at every θ.
+    solver = ode.METHODS[method]()
+    gen = torch.Generator().manual_seed(1)
+    y = torch.randn(5, 3, dtype=F64, generator=gen)
+    t = torch.rand(5, 1, dtype=F64, generator=gen)
+    h = 0.3 * torch.rand(5, 1, dtype=F64, generator=gen)
+    res = solver.step(_field, t, y, _field(t, y), h)
+    coeffs = solver.dense_coefficients(res)
+    for th in (0.0, 0.25, 0.6, 1.0):
+        theta = torch.full((5, 1), th, dtype=F64)
+        poly = y + sum(theta ** (p + 1) * c for p, c in enumerate(coeffs))
+        torch.testing.assert_close(poly, solver.interpolate(res, theta), rtol=0, atol=1e-14)
+    torch.testing.assert_close(y + coeffs.sum(0), res.y1, rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("step_control", ["per_sample", "joint"])
+def test_last_step_stretches_over_a_sliver(step_control: str) -> None:
+    # A zero field with factor_max just above 1 keeps h ≈ dt0. With dt0 = 0.33 the third
+    # step would end at 0.99: it is stretched by 3% onto the end instead of leaving a
+    # 0.01 step. With dt0 = 0.3 the end is 33% past the third step: four steps.
+    ctrl = ode.PIDController(factor_max=1.0001)
+    t = torch.tensor([0.0, 1.0], dtype=F64)
+
+    def steps(dt0: float) -> int:
+        sol = ode.solve(
+            lambda t, y: torch.zeros_like(y), torch.ones(2, 1, dtype=F64), t,
+            dt0=dt0, controller=ctrl, step_control=step_control,
+        )  # fmt: skip
+        assert torch.equal(sol.t_final, torch.ones(2, dtype=F64))
+        return sol.stats.steps
+
+    assert steps(0.33) == 3
+    assert steps(0.3) == 4
