@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import final
+from typing import TypeGuard, final
 
 import torch
 from torch import Tensor
@@ -156,7 +156,7 @@ def _outputs(solver: AbstractSolver, y0: Tensor, ts: Tensor, recs: list[_Passed]
     index passed it (one batched ``searchsorted``). Each step contributes one row per
     sample holding ``[y0, C_0, ..., C_P-1, y1]`` (its dense output polynomial, see
     :meth:`AbstractSolver.dense_coefficients`); one ``index_select`` gathers the row of
-    every output and Horner runs once over all of them. That is a fixed ~25 kernels per
+    every output and Horner runs once over all of them. That is a fixed ~35 kernels per
     solve instead of ~20 per step that passes an output time plus a scatter of the
     pieces, and a small graph for the backward pass.
     """
@@ -175,21 +175,33 @@ def _outputs(solver: AbstractSolver, y0: Tensor, ts: Tensor, recs: list[_Passed]
         rows = rows.add_(torch.arange(batch, device=device)[:, None]).T.reshape(-1)
         t0 = torch.stack([r[1] for r in recs]).view(-1, 1).index_select(0, rows)
         t1 = torch.stack([r[2] for r in recs]).view(-1, 1).index_select(0, rows)
-        h = torch.stack([_step_column(r[0].h, y0) for r in recs]).view(-1, 1)
-        h = h.index_select(0, rows)
+        h_all = torch.cat([_step_column(r[0].h, y0) for r in recs])
+        h = h_all.index_select(0, rows)
         tgt = ts[:, 1:].T.reshape(-1, 1)
         # Rows of unreached outputs point at some step: keep their (unused) theta finite.
         theta = ((tgt - t0) / h.clamp_min(torch.finfo(h.dtype).tiny)).clamp_(0.0, 1.0)
         at_end = tgt >= t1
-    # One row per (step, sample): [y0, C_0, ..., C_P-1, y1], gathered with one
-    # index_select and split by unbind (its backward is one stack; slices of a wide
-    # table would each allocate the table's full size in the backward pass).
-    table = torch.cat(
-        [
-            torch.stack([r[0].y0, *solver.dense_coefficients(r[0]).unbind(0), r[0].y1], 1)
-            for r in recs
-        ]
-    )
+    # The recorded steps as one step of a batch n_rec times larger (dense output is row-wise),
+    # then one row per (step, sample): [y0, C_0, ..., C_P-1, y1]. The rows of every output
+    # are gathered with one index_select and split by unbind (its backward is one stack;
+    # slices of a wide table would each allocate the table's full size in the backward).
+    steps = [r[0] for r in recs]
+    stages = [st.stages for st in steps]
+    f1s = [st.f1 for st in steps]
+    if _all(stages):
+        s_all = torch.cat(stages, 1)
+        # Stage solvers (explicit Runge–Kutta) return f1 as their last (FSAL) stage.
+        f0_all, f1_all = s_all[0], (s_all[-1] if _all(f1s) else None)
+    else:
+        s_all = None
+        f0_all = torch.cat([st.f0 for st in steps])
+        f1_all = torch.cat(f1s) if _all(f1s) else None
+    merged = StepResult(
+        y0=torch.cat([st.y0 for st in steps]), y1=torch.cat([st.y1 for st in steps]),
+        y_err=None, f0=f0_all, f1=f1_all, h=h_all, stages=s_all,
+    )  # fmt: skip
+    poly = solver.dense_coefficients(merged).unbind(0)
+    table = torch.stack([merged.y0, *poly, merged.y1], 1)
     y_start, *coeffs, y_end = table.index_select(0, rows).unbind(1)
     comb = coeffs[-1]
     for c in coeffs[-2::-1]:
@@ -200,6 +212,10 @@ def _outputs(solver: AbstractSolver, y0: Tensor, ts: Tensor, recs: list[_Passed]
         val = torch.where(reached, val, math.nan)
     val = val.view(n_times - 1, batch, dim)
     return torch.cat([y0[None], val])
+
+
+def _all(xs: list[Tensor | None]) -> TypeGuard[list[Tensor]]:
+    return all(x is not None for x in xs)
 
 
 def _step_column(h: Tensor | float, like: Tensor) -> Tensor:
