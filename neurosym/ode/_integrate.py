@@ -64,6 +64,9 @@ class RawSolution:
 # stretched to land on the end: one step instead of two, for an error ratio at most
 # 1.1^5 ≈ 1.6 times the controller's target (Hairer's DOPRI5 code stretches by 1%).
 _STRETCH = 1.1
+# Recorded steps kept for the dense output before it is evaluated, when no graph holds
+# them anyway (see _flush).
+_FLUSH = 32
 
 
 def _stretched(h: float, remaining: float) -> float:
@@ -152,25 +155,67 @@ def _outputs(solver: AbstractSolver, y0: Tensor, ts: Tensor, recs: list[_Passed]
     """The solution at every output time ``(n_times, batch, dim)`` by dense output of the
     recorded steps, all at once. What no sample reached stays NaN.
 
-    Each output of each sample comes from the first recorded step whose next-output
-    index passed it (one batched ``searchsorted``). Each step contributes one row per
-    sample holding ``[y0, C_0, ..., C_P-1, y1]`` (its dense output polynomial, see
-    :meth:`AbstractSolver.dense_coefficients`); one ``index_select`` gathers the row of
-    every output and Horner runs once over all of them. That is a fixed ~35 kernels per
-    solve instead of ~20 per step that passes an output time plus a scatter of the
-    pieces, and a small graph for the backward pass.
+    See :func:`_dense_rows`; a fixed ~35 kernels per solve instead of ~20 per step that
+    passes an output time plus a scatter of the pieces, and a small graph for the
+    backward pass.
     """
     batch, dim = y0.shape
     n_times = ts.shape[1]
     if not recs:
         return torch.cat([y0[None], y0.new_full((n_times - 1, batch, dim), math.nan)])
+    val, reached = _dense_rows(solver, y0, ts, recs, None)
+    if not bool(reached.all()):  # once per solve
+        val = torch.where(reached, val, math.nan)
+    return torch.cat([y0[None], val.view(n_times - 1, batch, dim)])
+
+
+def _flush(
+    solver: AbstractSolver,
+    y0: Tensor,
+    ts: Tensor,
+    recs: list[_Passed],
+    start: Tensor | None,
+    buf: Tensor | None,
+) -> tuple[Tensor, Tensor]:
+    """Write the outputs the recorded steps passed into ``buf`` ``((n_times - 1) · batch,
+    dim)``, NaN elsewhere when new; return it and the next-output index after them.
+
+    Without a graph to keep, the records need not outlive their outputs: flushing every
+    few records bounds the memory of a long forward-only solve (the stages of every
+    recorded step would otherwise be held until the end).
+    """
+    with torch.no_grad():
+        val, reached = _dense_rows(solver, y0, ts, recs, start)
+        buf = torch.where(reached, val, math.nan if buf is None else buf)
+    return buf, recs[-1][3]
+
+
+def _dense_rows(
+    solver: AbstractSolver, y0: Tensor, ts: Tensor, recs: list[_Passed], start: Tensor | None
+) -> tuple[Tensor, Tensor]:
+    """The values at output times ``1 ... n_times - 1`` as rows ``(k - 1) · batch +
+    sample`` of a ``((n_times - 1) · batch, dim)`` tensor, and which rows the recorded
+    steps reached (at or after ``start``, the next-output index before the first
+    record, when given).
+
+    Each output of each sample comes from the first recorded step whose next-output
+    index passed it (one batched ``searchsorted``). Each step contributes one row per
+    sample holding ``[y0, C_0, ..., C_P-1, y1]`` (its dense output polynomial, see
+    :meth:`AbstractSolver.dense_coefficients`); one ``index_select`` gathers the row of
+    every output and Horner runs once over all of them.
+    """
+    batch = y0.shape[0]
+    n_times = ts.shape[1]
     n_rec = len(recs)
     device = y0.device
     with torch.no_grad():
         after = torch.cat([r[3] for r in recs], 1)
         k = torch.arange(1, n_times, device=device).expand(batch, -1).contiguous()
         which = torch.searchsorted(after, k, right=True)  # (batch, n_times - 1)
-        reached = (which < n_rec).T.reshape(-1, 1)
+        passed = which < n_rec
+        if start is not None:
+            passed &= k >= start
+        reached = passed.T.reshape(-1, 1)
         rows = which.clamp_(max=n_rec - 1).mul_(batch)
         rows = rows.add_(torch.arange(batch, device=device)[:, None]).T.reshape(-1)
         t0 = torch.stack([r[1] for r in recs]).view(-1, 1).index_select(0, rows)
@@ -207,11 +252,20 @@ def _outputs(solver: AbstractSolver, y0: Tensor, ts: Tensor, recs: list[_Passed]
     for c in coeffs[-2::-1]:
         comb = torch.addcmul(c, theta, comb)
     val = torch.addcmul(y_start, theta, comb)
-    val = torch.where(at_end, y_end, val)
-    if not bool(reached.all()):  # once per solve
-        val = torch.where(reached, val, math.nan)
-    val = val.view(n_times - 1, batch, dim)
-    return torch.cat([y0[None], val])
+    return torch.where(at_end, y_end, val), reached
+
+
+def _merged(
+    solver: AbstractSolver,
+    y0: Tensor,
+    ts: Tensor,
+    recs: list[_Passed],
+    start: Tensor | None,
+    buf: Tensor,
+) -> Tensor:
+    if recs:
+        buf = _flush(solver, y0, ts, recs, start, buf)[0]
+    return torch.cat([y0[None], buf.view(ts.shape[1] - 1, *y0.shape)])
 
 
 def _all(xs: list[Tensor | None]) -> TypeGuard[list[Tensor]]:
@@ -304,6 +358,8 @@ def integrate_adaptive(
     ctrl = controller.init(h)
     device = y0.device
     recs: list[_Passed] = []
+    buf: Tensor | None = None  # outputs of flushed records
+    start: Tensor | None = None  # next-output index after them
     next_idx = torch.ones((batch, 1), dtype=long, device=device)
     idx_sum = batch
     steps_b = torch.zeros_like(next_idx)
@@ -375,10 +431,14 @@ def integrate_adaptive(
             new_idx = passed if all_accepted else torch.where(accept, passed, next_idx)
             new_sum = int(new_idx.sum())
         if new_sum > idx_sum:
-            # Interpolated at the end, all at once (see _outputs).
+            # Interpolated at the end, all at once (see _outputs), or every _FLUSH records
+            # when there is no graph to keep.
             recs.append((res, t, t_new, new_idx))
             next_idx = new_idx
             idx_sum = new_sum
+            if len(recs) >= _FLUSH and not res.y1.requires_grad:
+                buf, start = _flush(solver, y0, ts, recs, start, buf)
+                recs = []
         t_old = t
         if all_accepted:
             y = res.y1
@@ -442,7 +502,9 @@ def integrate_adaptive(
     steps_b += uniform
     acc_b += uniform
     return RawSolution(
-        ys=_outputs(solver, y0, ts, recs),
+        ys=_outputs(solver, y0, ts, recs)
+        if buf is None
+        else _merged(solver, y0, ts, recs, start, buf),
         status=status,
         t_final=t[:, 0],
         y_final=y,

@@ -270,3 +270,46 @@ def test_last_step_stretches_over_a_sliver(step_control: str) -> None:
 
     assert steps(0.33) == 3
     assert steps(0.3) == 4
+
+
+@pytest.mark.parametrize("per_sample_t", [False, True], ids=["shared_t", "per_sample_t"])
+def test_forward_only_outputs_in_chunks_equal_all_at_once(
+    per_sample_t: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without a graph the recorded steps are turned into outputs every _FLUSH records;
+    # with chunks of two the values, the NaN of a sample that blew up and the statuses
+    # must be those of one evaluation at the end.
+    import neurosym.ode._integrate as integrate
+
+    rate = torch.tensor([[0.5], [1.0], [2.0], [4.0], [1.5]], dtype=F64)
+
+    def f(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        # Oscillators of different frequencies (different steps); the last row blows up.
+        osc = torch.cat([y[:, 1:], -(rate**2) * y[:, :1]], 1)
+        return torch.where(rate == 1.5, y * y, osc)
+
+    y0 = torch.tensor([[1.0, 0.0], [0.5, 1.0], [-1.0, 0.3], [0.2, 0.2], [1.0, 1.0]], dtype=F64)
+    t = torch.linspace(0.0, 6.0, 31, dtype=F64)
+    if per_sample_t:
+        t = t * torch.linspace(0.8, 1.2, 5, dtype=F64)[:, None]
+
+    def run() -> ode.Solution:
+        with torch.no_grad():
+            return ode.solve(f, y0, t, rtol=1e-8, atol=1e-10, throw=False)
+
+    ref = run()
+    calls = []
+    flush = integrate._flush
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return flush(*args, **kwargs)
+
+    monkeypatch.setattr(integrate, "_FLUSH", 2)
+    monkeypatch.setattr(integrate, "_flush", counted)
+    got = run()
+    assert len(calls) > 5
+    assert ref.failed() == got.failed() == [4]
+    assert torch.equal(torch.isnan(ref.ys), torch.isnan(got.ys))
+    assert torch.isnan(got.ys[-1, 4]).all() and not torch.isnan(got.ys[:, :4]).any()
+    torch.testing.assert_close(got.ys, ref.ys, rtol=0, atol=1e-14, equal_nan=True)
