@@ -276,7 +276,7 @@ def test_last_step_stretches_over_a_sliver(step_control: str) -> None:
 def test_forward_only_outputs_in_chunks_equal_all_at_once(
     per_sample_t: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Without a graph the recorded steps are turned into outputs every _FLUSH records;
+    # Without a graph the recorded steps are turned into outputs every FLUSH records;
     # with chunks of two the values, the NaN of a sample that blew up and the statuses
     # must be those of one evaluation at the end.
     import neurosym.ode._integrate as integrate
@@ -299,14 +299,14 @@ def test_forward_only_outputs_in_chunks_equal_all_at_once(
 
     ref = run()
     calls = []
-    flush = integrate._flush
+    flush = integrate.flush_outputs
 
     def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
         calls.append(1)
         return flush(*args, **kwargs)
 
-    monkeypatch.setattr(integrate, "_FLUSH", 2)
-    monkeypatch.setattr(integrate, "_flush", counted)
+    monkeypatch.setattr(integrate, "FLUSH", 2)
+    monkeypatch.setattr(integrate, "flush_outputs", counted)
     got = run()
     assert len(calls) > 5
     assert ref.failed() == got.failed() == [4]
