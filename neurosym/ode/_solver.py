@@ -293,11 +293,6 @@ class AbstractExplicitRK(AbstractSolver):
         return got
 
     @property
-    def stage_dense(self) -> bool:
-        """Whether the dense output is a product over the stages (:attr:`StepResult.stages`)."""
-        return self._dense is not None
-
-    @property
     def provides_f1(self) -> bool:
         """Whether the last stage is the vector field at the new state (FSAL)."""
         return self._fsal
