@@ -464,9 +464,8 @@ def _integrate_joint_cpu(
             if k1 > k0:
                 interior = k1 - 1 if times[k1 - 1] >= t_new else k1
                 if interior > k0:
-                    theta = y0.new_tensor([(times[k] - t) / h_try for k in range(k0, interior)])
-                    val = solver.interpolate_many(res, theta.expand(batch, -1))
-                    outs.extend(val.unbind(1))
+                    thetas = [(times[k] - t) / h_try for k in range(k0, interior)]
+                    outs.extend(solver.interpolate_shared(res, thetas).unbind(0))
                 if interior < k1:
                     outs.append(res.y1)
                 if active is not None:

@@ -260,6 +260,7 @@ class AbstractExplicitRK(AbstractSolver):
         self._out = torch.tensor(rows, dtype=torch.float64)
         dense = _dense_matrix(tab)
         self._dense = None if dense is None else torch.tensor(dense, dtype=torch.float64)
+        self._dense_list = dense
         self._c = torch.tensor([tab.c], dtype=torch.float64)
         self._cache: dict[
             tuple[torch.dtype, torch.device], tuple[Tensor, Tensor, Tensor | None]
@@ -349,6 +350,33 @@ class AbstractExplicitRK(AbstractSolver):
         s, batch, dim = step.stages.shape
         q = (dense @ step.stages.view(s, -1)).view(-1, batch, dim)
         return q * step.h
+
+    def interpolate_shared(self, step: StepResult, thetas: list[float]) -> Tensor:
+        """Dense output at positions shared by the whole batch.
+
+        With a Python-float step size this is one ``addmm`` over the stages: the weights
+        ``h Σ_p θ^(p+1) D[p]`` of every position are computed on the host.
+
+        Args:
+            step: the accepted step.
+            thetas: normalised positions in ``[0, 1]``.
+
+        Returns:
+            ``(len(thetas), batch, dim)``.
+        """
+        dense = self._dense_list
+        if dense is None or step.stages is None or isinstance(step.h, Tensor):
+            theta = step.y0.new_tensor(thetas).expand(step.y0.shape[0], -1)
+            return self.interpolate_many(step, theta).transpose(0, 1)
+        s, batch, dim = step.stages.shape
+        h = step.h
+        weights = [
+            [h * sum(th ** (p + 1) * row[i] for p, row in enumerate(dense)) for i in range(s)]
+            for th in thetas
+        ]
+        w = step.y0.new_tensor(weights)
+        vals = torch.addmm(step.y0.reshape(1, -1), w, step.stages.reshape(s, -1))
+        return vals.view(len(thetas), batch, dim)
 
     def interpolate_many(self, step: StepResult, theta: Tensor) -> Tensor:
         """Dense output at ``theta`` ``(batch, m)`` as one product over the stages.

@@ -313,3 +313,22 @@ def test_forward_only_outputs_in_chunks_equal_all_at_once(
     assert torch.equal(torch.isnan(ref.ys), torch.isnan(got.ys))
     assert torch.isnan(got.ys[-1, 4]).all() and not torch.isnan(got.ys[:, :4]).any()
     torch.testing.assert_close(got.ys, ref.ys, rtol=0, atol=1e-14, equal_nan=True)
+
+
+@pytest.mark.parametrize("float_h", [True, False], ids=["float_h", "tensor_h"])
+@pytest.mark.parametrize("method", ["bosh3", "dopri5", "tsit5", "dopri8"])
+def test_shared_positions_dense_output_equals_per_sample(method: str, float_h: bool) -> None:
+    # The joint loop's one-addmm dense output at positions shared by the batch must be
+    # the per-sample stage form at those positions.
+    solver = ode.METHODS[method]()
+    assert isinstance(solver, ode.AbstractExplicitRK)
+    gen = torch.Generator().manual_seed(2)
+    y = torch.randn(5, 3, dtype=F64, generator=gen)
+    t = torch.rand(5, 1, dtype=F64, generator=gen)
+    h: float | torch.Tensor = 0.2 if float_h else torch.full((5, 1), 0.2, dtype=F64)
+    res = solver.step(_field, t, y, _field(t, y), h)
+    thetas = [0.0, 0.3, 0.75, 1.0]
+    got = solver.interpolate_shared(res, thetas)
+    ref = solver.interpolate_many(res, torch.tensor(thetas, dtype=F64).expand(5, -1))
+    assert got.shape == (4, 5, 3)
+    torch.testing.assert_close(got, ref.transpose(0, 1), rtol=0, atol=1e-14)
