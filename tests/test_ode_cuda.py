@@ -181,7 +181,8 @@ def test_graphed_iteration_matches_adaptive_loop(method: str, joint: bool, n_tim
     with torch.no_grad():
         a = integrate_adaptive(_field, y0, ts, event=None, **kw)  # type: ignore[arg-type]
         b = integrate_graphed(_field, y0, ts, capture=False, **kw)  # type: ignore[arg-type]
-    torch.testing.assert_close(b.ys, a.ys, rtol=0, atol=0)
+    # same steps; the eager loop interpolates once at the end, the captured one per step
+    torch.testing.assert_close(b.ys, a.ys, rtol=0, atol=1e-13)
     assert torch.equal(b.status, a.status)
     assert torch.equal(b.accepted, a.accepted) and torch.equal(b.rejected, a.rejected)
     if not joint:

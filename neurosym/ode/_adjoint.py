@@ -24,7 +24,7 @@ from neurosym.errors import ConfigurationError, SolverError
 
 from ._adaptive_solvers import Dopri5
 from ._controller import PIDController
-from ._integrate import RawSolution
+from ._integrate import RawSolution, _stretched
 from ._solver import AbstractExplicitRK, AbstractSolver, Field
 
 __all__ = ["solve_adjoint"]
@@ -185,7 +185,7 @@ def _backward_interval(
     for _ in range(max_steps):
         if t_cur <= t_to:
             return y, a, g, h
-        h = min(h, t_cur - t_to)
+        h = _stretched(h, t_cur - t_to)
         tt = y.new_full((batch, 1), t_cur)
         if first is None:
             first = _aug(f, params, tt, y, a)

@@ -123,11 +123,16 @@ class PIDController(AbstractStepController):
         # Non-finite ratios arrive as inf (NaN is mapped to inf here): inf^(-b1) = 0 is
         # then raised to factor_min, the prescribed shrink after a non-finite step. A zero
         # error (e.g. a constant solution) would ask for an infinite step: clamp it.
+        if b2 == 0.0 and b3 == 0.0 and b1 > 0.0:
+            # The I controller shrinks a rejected step by itself (r > 1 and safety < 1
+            # give factor < 1), so one clamp bounds both cases. safety · r^(-b1) is
+            # (r · safety^(-1/b1))^(-b1), and a zero ratio gives inf, clamped: 5 kernels.
+            scale = self.safety ** (-1.0 / b1)
+            factor = torch.nan_to_num(ratio, nan=math.inf).mul_(scale).pow_(-b1)
+            return h * factor.clamp_(self.factor_min, self.factor_max), state
         r = torch.nan_to_num(ratio, nan=math.inf).clamp_min(1e-10)
         factor = r.pow(-b1).mul_(self.safety)
         if b2 == 0.0 and b3 == 0.0:
-            # The I controller shrinks a rejected step by itself (r > 1 and safety < 1
-            # give factor < 1), so one clamp bounds both cases.
             return h * factor.clamp_(self.factor_min, self.factor_max), state
         if b2 != 0.0:
             factor = factor * state.prev1.pow(-b2)
@@ -172,6 +177,11 @@ class PIDController(AbstractStepController):
         if not math.isfinite(ratio):
             return h * self.factor_min, history
         r = max(ratio, 1e-10)
+        if b2 == 0.0 and b3 == 0.0 and b1 > 0.0:
+            # The same rounding as the tensor path of adapt.
+            factor = (ratio * self.safety ** (-1.0 / b1)) ** -b1 if ratio > 0.0 else math.inf
+            factor = min(max(factor, self.factor_min), self.factor_max if accept else 1.0)
+            return h * factor, ((r, history[0]) if accept else history)
         factor = self.safety * r**-b1
         if b2 != 0.0:
             factor *= history[0] ** -b2

@@ -30,6 +30,7 @@ from neurosym.errors import ConfigurationError
 
 from ._controller import AbstractStepController, ControllerState
 from ._integrate import (
+    _STRETCH,
     Counted,
     RawSolution,
     _error_covers_f1,
@@ -111,7 +112,7 @@ class _Loop:
         t_end_abs = t_end.abs().clamp_min(1.0)
         tiny = torch.finfo(y0.dtype).tiny
         one = y0.new_ones(())
-        tol = _tolerance(y0, rtol, atol)
+        self.tol = tol = _tolerance(y0, rtol, atol)
 
         def iteration() -> None:
             h_step = h * active
@@ -157,7 +158,8 @@ class _Loop:
             maxed = still & (steps_b >= max_steps)
             status.copy_(torch.where(maxed[:, 0], int(Status.MAX_STEPS), new_status))
             active.copy_(still & ~maxed)
-            h.copy_(torch.minimum(h_new, t_end - t))
+            remaining = t_end - t
+            h.copy_(torch.where(h_new * _STRETCH >= remaining, remaining, h_new))
 
         self.iteration = iteration
         self.graph: torch.cuda.CUDAGraph | None = None
@@ -176,12 +178,13 @@ class _Loop:
             torch.where(self.active[:, 0], int(Status.SUCCESS), int(Status.NONFINITE))
         )
         if dt0 is None:
-            h = _initial_step(fc, t, y, self.f0, self.solver.order, self.rtol, self.atol, t_end - t)
+            h = _initial_step(fc, t, y, self.f0, self.solver.order, self.tol, t_end - t)
         else:
             h = torch.full_like(t, dt0)
         if self.joint:
             h = torch.where(self.active, h, math.inf).amin().expand_as(h)
-        self.h.copy_(torch.minimum(h, t_end - t))
+        remaining = t_end - t
+        self.h.copy_(torch.where(h * _STRETCH >= remaining, remaining, h))
         ctrl = self.controller.init(self.h)
         self.prev1.copy_(ctrl.prev1)
         self.prev2.copy_(ctrl.prev2)

@@ -1,6 +1,7 @@
-"""The adaptive step loops (fixed steps live in ``_fixed_loop``).
+"""The adaptive step loops (fixed steps live in ``_fixed_loop``, the per-sample loop's
+dense output in ``_dense``).
 
-Two loops share the step, error and dense-output helpers here (hence the one module):
+Two loops share the step and error helpers here (hence the one module):
 
 - the tensor loop, for per-sample control and for joint control on accelerators or
   with events: each sample has its own time, step size, controller history and status,
@@ -22,6 +23,7 @@ import torch
 from torch import Tensor
 
 from ._controller import AbstractStepController, PIController, PIDController
+from ._dense import FLUSH, Passed, flush_outputs, outputs
 from ._event import EventFn, event_state, locate_root
 from ._solver import AbstractExplicitRK, AbstractSolver, Field, StepResult
 from ._status import Status
@@ -60,40 +62,41 @@ class RawSolution:
     event_t: Tensor | None
 
 
-def _rms(x: Tensor) -> Tensor:
-    return x.square().mean(-1, keepdim=True).sqrt()
+# A step that would leave a sliver of at most this fraction of itself before the end is
+# stretched to land on the end: one step instead of two, for an error ratio at most
+# 1.1^5 ≈ 1.6 times the controller's target (Hairer's DOPRI5 code stretches by 1%).
+_STRETCH = 1.1
 
 
-def _error_ratio(res: StepResult, tol: tuple[float, Tensor], check_f1: bool) -> Tensor:
+def _stretched(h: float, remaining: float) -> float:
+    return remaining if h * _STRETCH >= remaining else h
+
+
+def _error_ratio(res: StepResult, tol: tuple[float, Tensor, Tensor], check_f1: bool) -> Tensor:
     """RMS of error over tolerance per sample ``(batch, 1)``; ``inf`` where non-finite.
 
-    ``tol`` is ``(rtol √dim, atol √dim)`` from :func:`_tolerance`, so the RMS is a plain
-    vector norm. One fused pass: a NaN in ``y1`` reaches the ratio through the scale; an
-    overflow to inf (which the scale would swallow) through ``Σ|y| - Σ|y|``, which is
-    NaN exactly then. ``check_f1`` adds the same test for ``f`` at the new state when
-    the error estimate does not weigh it. (Tensor-tensor kernels throughout: a Python
-    scalar operand costs about twice as much on CPU.)
+    Called under ``no_grad``. ``tol`` is ``(rtol √dim, atol √dim)`` from
+    :func:`_tolerance`, so the RMS is a plain vector norm. One fused pass: a NaN in ``y1``
+    reaches the ratio through the scale; an overflow to inf (which the scale would
+    swallow) through ``+ inf · 0``, which is NaN. ``check_f1`` adds the same test for
+    ``f`` at the new state when the error estimate does not weigh it. (Tensor-tensor
+    kernels throughout: a Python scalar operand costs about twice as much on CPU.)
     """
     if res.y_err is None:
         raise RuntimeError("bug in neurosym.ode: adaptive step without an error estimate")
-    rtol_s, atol_s = tol
-    m = torch.maximum(res.y0.detach().abs(), res.y1.detach().abs())
-    r = torch.linalg.vector_norm(
-        res.y_err.detach() / torch.add(atol_s, m, alpha=rtol_s), dim=-1, keepdim=True
-    )
-    # A sum, not a max: on CPU a last-dim sum is four times cheaper than amax; it
-    # overflows only for states near the dtype's largest value, already a failure.
-    big = m.sum(-1, keepdim=True)
-    r = r.add_(big.sub_(big))
+    rtol_s, atol_s, zero = tol
+    m = torch.maximum(res.y0.abs(), res.y1.abs())
+    q = res.y_err / torch.add(atol_s, m, alpha=rtol_s)
+    q = q.addcmul_(m, zero)
     if check_f1 and res.f1 is not None:
-        s = res.f1.detach().sum(-1, keepdim=True)
-        r = r.add_(s.sub_(s))
+        q = q.addcmul_(res.f1, zero)
+    r = torch.linalg.vector_norm(q, dim=-1, keepdim=True)
     return torch.nan_to_num_(r, nan=math.inf, posinf=math.inf)
 
 
-def _tolerance(y0: Tensor, rtol: float, atol: float) -> tuple[float, Tensor]:
+def _tolerance(y0: Tensor, rtol: float, atol: float) -> tuple[float, Tensor, Tensor]:
     root = math.sqrt(y0.shape[-1])
-    return rtol * root, y0.new_tensor(atol * root)
+    return rtol * root, y0.new_tensor(atol * root), y0.new_zeros(())
 
 
 def _finite_rows(y: Tensor, f: Tensor) -> Tensor:
@@ -112,45 +115,34 @@ def _error_covers_f1(solver: AbstractSolver) -> bool:
 
 
 def _initial_step(
-    f: Field, t: Tensor, y: Tensor, f0: Tensor, order: int, rtol: float, atol: float, span: Tensor
+    f: Field,
+    t: Tensor,
+    y: Tensor,
+    f0: Tensor,
+    order: int,
+    tol: tuple[float, Tensor, Tensor],
+    span: Tensor,
 ) -> Tensor:
-    # Hairer, Nørsett & Wanner, Solving ODEs I, II.4: one extra evaluation per batch.
+    # Hairer, Nørsett & Wanner, Solving ODEs I, II.4: one extra evaluation per batch. The
+    # tolerances in tol are pre-scaled by √dim, so the RMS norms are plain vector norms.
+    rtol_s, atol_s, _ = tol
     with torch.no_grad():
         y = y.detach()
         f0 = f0.detach()
-        scale = atol + rtol * y.abs()
-        d0 = _rms(y / scale)
-        d1 = _rms(f0 / scale)
-        small = (d0 < 1e-5) | (d1 < 1e-5)
-        h0 = torch.where(small, torch.full_like(d0, 1e-6), 0.01 * d0 / d1.clamp_min(1e-30))
+        scale = torch.add(atol_s, y.abs(), alpha=rtol_s)
+        d0 = torch.linalg.vector_norm(y / scale, dim=-1, keepdim=True)
+        d1 = torch.linalg.vector_norm(f0 / scale, dim=-1, keepdim=True)
+        h0 = torch.where(torch.minimum(d0, d1) < 1e-5, 1e-6, (d0 / d1).mul_(0.01))
         h0 = torch.minimum(h0, span)
-        f1 = f(t + h0, y + h0 * f0).detach()
-        d2 = _rms((f1 - f0) / scale) / h0
+        f1 = f(t + h0, torch.addcmul(y, h0, f0)).detach()
+        d2 = torch.linalg.vector_norm((f1 - f0) / scale, dim=-1, keepdim=True) / h0
         dmax = torch.maximum(d1, d2)
+        # (0.01 / dmax)^(1 / (order + 1)), or max(1e-6, h0 / 1000) when dmax is tiny.
         h1 = torch.where(
-            dmax <= 1e-15,
-            torch.maximum(torch.full_like(h0, 1e-6), h0 * 1e-3),
-            (0.01 / dmax.clamp_min(1e-30)) ** (1.0 / (order + 1)),
+            dmax <= 1e-15, (h0 * 1e-3).clamp_min_(1e-6), (dmax * 100).pow_(-1.0 / (order + 1))
         )
-        h = torch.minimum(100 * h0, h1)
-        return torch.where(torch.isfinite(h) & (h > 0), h, h0)
-
-
-# Without host reads, a step interpolates every output time when there are at most this
-# many after the first (masked to those it passed); with more, it reads how many it passed.
-_OUTPUT_WINDOW = 16
-
-
-def _assemble(recs: list[tuple[Tensor, Tensor, Tensor]], n_times: int) -> Tensor:
-    """Scatter recorded outputs ``(index (batch, m), valid (batch, m), value (batch, m,
-    dim))`` into ``(n_times, batch, dim)``; what no sample reached stays NaN."""
-    batch, _, dim = recs[0][2].shape
-    rows = torch.arange(batch, device=recs[0][0].device)[:, None]
-    flat = torch.cat([(i * batch + rows).reshape(-1) for i, _, _ in recs])
-    sel = torch.cat([v.reshape(-1) for _, v, _ in recs])
-    vals = torch.cat([x.reshape(-1, dim) for _, _, x in recs])
-    out = vals.new_full((n_times * batch, dim), math.nan)
-    return out.index_copy(0, flat[sel], vals[sel]).view(n_times, batch, dim)
+        h = torch.minimum(h0 * 100, h1)
+        return torch.where(h > 0, h, h0)  # also h0 where h is NaN
 
 
 def integrate_adaptive(
@@ -215,34 +207,30 @@ def integrate_adaptive(
     with torch.no_grad():
         active = _finite_rows(y0, f0)
         status = torch.where(active[:, 0], int(Status.SUCCESS), int(Status.NONFINITE)).to(long)
+        tol = _tolerance(y0, rtol, atol)
         if dt0 is None:
-            h = _initial_step(fc, t, y, f0, solver.order, rtol, atol, t_end - t)
+            h = _initial_step(fc, t, y, f0, solver.order, tol, t_end - t)
         else:
             h = torch.full_like(t, dt0)
         if joint:
             h = torch.where(active, h, math.inf).amin().expand_as(h).clone()
         remaining = t_end - t
-        h = torch.minimum(h, remaining)
+        h = torch.where(h * _STRETCH >= remaining, remaining, h)
         eps4 = 4 * torch.finfo(y0.dtype).eps
         t_end_abs = t_end.abs().clamp_min(1.0)
         # A step underflows below 4 eps max(|t|, |t_end|, 1). When |t0| is below
         # max(|t_end|, 1) (e.g. any solve starting at 0) that bound is the same at every t
         # of the span, so it is computed once.
         floor = (t_end_abs * eps4) if bool((ts[:, :1].abs() <= t_end_abs).all()) else None
-        tiny = torch.finfo(y0.dtype).tiny
         # 0-d constants: comparisons against them are cheaper than against Python floats.
         one = y0.new_ones(())
-        tol = _tolerance(y0, rtol, atol)
     ctrl = controller.init(h)
     device = y0.device
-    recs = [
-        (
-            torch.zeros((batch, 1), dtype=long, device=device),
-            torch.ones((batch, 1), dtype=torch.bool, device=device),
-            y0[:, None],
-        )
-    ]
+    recs: list[Passed] = []
+    buf: Tensor | None = None  # outputs of flushed records
+    start: Tensor | None = None  # next-output index after them
     next_idx = torch.ones((batch, 1), dtype=long, device=device)
+    idx_sum = batch
     steps_b = torch.zeros_like(next_idx)
     acc_b = torch.zeros_like(next_idx)
     event_t: Tensor | None = None
@@ -258,9 +246,8 @@ def integrate_adaptive(
     # Elsewhere the loop never reads the device inside a step: completion is read at
     # iterations 0, 1, 2, 4, 8, then every ``check_every`` (a short solve wastes at most
     # about as many iterations as it took), underflow is applied without asking whether
-    # any sample underflowed, and with few output times every step interpolates all of them
-    # (masked) instead of reading how many it passed.
-    window = None if host or n_times - 1 > _OUTPUT_WINDOW else n_times - 1
+    # any sample underflowed, and every step is recorded for the dense output instead of
+    # reading whether it passed an output time.
     next_check = 0
     it = 0
     uniform = 0  # steps in which every sample was active and accepted
@@ -295,6 +282,7 @@ def integrate_adaptive(
             else:
                 ratio = ratio_own
             accept = ratio <= one if full else (ratio <= one) & active
+            all_accepted = full and bool(accept.all())
             if t_next is None:
                 last = h_step >= remaining
                 t_new = torch.where(last, t_end, t + h_step)
@@ -314,25 +302,22 @@ def integrate_adaptive(
                     limit = torch.where(cross[:, None], t + theta_e * h_step, t_new)
                 else:
                     cross = None
-            # Every requested time this step passed, for all samples at once.
-            new_idx = torch.where(accept, torch.searchsorted(ts, limit, right=True), next_idx)
-            cnt = new_idx - next_idx
-            m = int(cnt.max()) if window is None else window
-        if m > 0:
-            with torch.no_grad():
-                j = torch.arange(m, device=device)
-                valid = j < cnt
-                idx = (next_idx + j).clamp_(max=n_times - 1)
-                tgt = ts.gather(1, idx)
-                # Inactive samples have h_step = 0: keep their (unused) theta finite.
-                h_pos = h_step if full else h_step.clamp_min(tiny)
-                theta = ((tgt - t) / h_pos).clamp_(0.0, 1.0)
-                at_end = (tgt >= t_new)[..., None]
-            val = solver.interpolate_many(res, theta)
-            recs.append((idx, valid, torch.where(at_end, res.y1[:, None], val)))
+            # Every requested time this step passed, for all samples at once (the index
+            # never decreases, so its sum tells whether any sample passed one; without
+            # host reads every step is recorded instead).
+            passed = torch.searchsorted(ts, limit, right=True)
+            new_idx = passed if all_accepted else torch.where(accept, passed, next_idx)
+            new_sum = int(new_idx.sum()) if host else idx_sum + 1
+        if new_sum > idx_sum:
+            # Interpolated at the end, all at once (see _dense.outputs), or every FLUSH records
+            # when there is no graph to keep.
+            recs.append((res, t, t_new, new_idx))
             next_idx = new_idx
+            idx_sum = new_sum
+            if len(recs) >= FLUSH and not res.y1.requires_grad:
+                buf, start = flush_outputs(solver, y0, ts, recs, start, buf)
+                recs = []
         t_old = t
-        all_accepted = full and bool(accept.all())
         if all_accepted:
             y = res.y1
             f0 = res.f1 if res.f1 is not None else fc(t_new, y)
@@ -360,7 +345,8 @@ def integrate_adaptive(
                 if clamp
                 else h_new
             )
-            active = active & ~(accept & last)
+            # All accepted (so all were active): the finished ones are those at the end.
+            active = ~last if all_accepted else active & ~(accept & last)
         if cross is not None and theta_e is not None and event_t is not None:
             t_e, y_e = event_state(fc, solver, res, t_old, theta_e, event)  # type: ignore[arg-type]
             y = torch.where(cross[:, None], y_e, y)
@@ -390,11 +376,11 @@ def integrate_adaptive(
                 status = torch.where(maxed[:, 0], int(Status.MAX_STEPS), status)
                 active = active & ~maxed
             remaining = t_end - t
-            h = torch.minimum(h, remaining)
+            h = torch.where(h * _STRETCH >= remaining, remaining, h)
     steps_b += uniform
     acc_b += uniform
     return RawSolution(
-        ys=_assemble(recs, n_times),
+        ys=outputs(solver, y0, ts, recs, start, buf),
         status=status,
         t_final=t[:, 0],
         y_final=y,
@@ -444,15 +430,15 @@ def _integrate_joint_cpu(
             stops.append((~ok[:, 0], t, 0, 0))
             if not bool(ok.any()):
                 return _joint_result(y0, [y0], n_times, status, t, y, 0, fc.n, 0, 0, stops)
+        tol = _tolerance(y0, rtol, atol)
         if dt0 is None:
             tt = y0.new_full((batch, 1), t)
-            h0 = _initial_step(fc, tt, y, f0, solver.order, rtol, atol, t_end - tt)
+            h0 = _initial_step(fc, tt, y, f0, solver.order, tol, t_end - tt)
             h = float(torch.where(ok, h0, math.inf).amin())
         else:
             h = dt0
-    h = min(h, t_end - t)
+    h = _stretched(h, t_end - t)
     eps4 = 4 * torch.finfo(y0.dtype).eps
-    tol = _tolerance(y0, rtol, atol)
     history = (1.0, 1.0)
     outs: list[Tensor] = [y0]
     it = acc = 0
@@ -487,9 +473,8 @@ def _integrate_joint_cpu(
             if k1 > k0:
                 interior = k1 - 1 if times[k1 - 1] >= t_new else k1
                 if interior > k0:
-                    theta = y0.new_tensor([(times[k] - t) / h_try for k in range(k0, interior)])
-                    val = solver.interpolate_many(res, theta.expand(batch, -1))
-                    outs.extend(val.unbind(1))
+                    thetas = [(times[k] - t) / h_try for k in range(k0, interior)]
+                    outs.extend(solver.interpolate_shared(res, thetas).unbind(0))
                 if interior < k1:
                     outs.append(res.y1)
                 if active is not None:
@@ -525,7 +510,7 @@ def _integrate_joint_cpu(
                 active = act & ~culprit
                 if not bool(active.any()):
                     break
-        h = min(h, t_end - t)
+        h = _stretched(h, t_end - t)
     if t < t_end:
         with torch.no_grad():
             act = ok if active is None else active

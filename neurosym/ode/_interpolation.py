@@ -8,9 +8,10 @@ takes the normalised position ``theta = (t - t0) / h`` in ``[0, 1]`` with shape
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
-__all__ = ["hermite_cubic"]
+__all__ = ["hermite_coefficients", "hermite_cubic"]
 
 
 def hermite_cubic(
@@ -35,3 +36,14 @@ def hermite_cubic(
     b = v - 2 * u
     c = 3 * u - v
     return y0 + theta * (d + theta * (c + theta * b))
+
+
+def hermite_coefficients(
+    y0: Tensor, y1: Tensor, f0: Tensor, f1: Tensor, h: Tensor | float
+) -> Tensor:
+    """The cubic Hermite of :func:`hermite_cubic` as ``(3, batch, dim)`` coefficients ``C``
+    with ``y(θ) = y0 + θ C[0] + θ² C[1] + θ³ C[2]``."""
+    d = h * f0
+    u = y1 - y0 - d
+    v = h * f1 - d
+    return torch.stack([d, 3 * u - v, v - 2 * u])

@@ -115,8 +115,9 @@ class RegularisedField(nn.Module):
     Example:
         >>> from neurosym.ode import solve
         >>> reg = RegularisedField(lambda t, y: -y, 1)
-        >>> y0 = torch.full((1, 1), 2.0)
-        >>> sol = solve(reg, reg.initial(y0), torch.tensor([0.0, 1.0]), rtol=1e-8, atol=1e-10)
+        >>> y0 = torch.full((1, 1), 2.0, dtype=torch.float64)  # rtol 1e-8 needs float64
+        >>> t = torch.tensor([0.0, 1.0], dtype=torch.float64)
+        >>> sol = solve(reg, reg.initial(y0), t, rtol=1e-8, atol=1e-10)
         >>> y1, ke, _ = reg.split(sol.ys[-1])
         >>> round(float(ke[0]), 6)  # ∫ 4 e^{-2t} dt over [0, 1] = 2 (1 - e^{-2})
         1.729329

@@ -239,3 +239,103 @@ def test_unmasked_fast_path_equals_masked_loop(step_control: str) -> None:
     assert sols[0].failed() == [3]  # y' = y³ + cos t blows up
     # The same steps and values; only idle iterations after the end may differ.
     _assert_same(*sols, nfe=False)
+
+
+@pytest.mark.parametrize("method", ["bosh3", "dopri5", "tsit5", "dopri8", "rodas3"])
+def test_dense_coefficients_are_the_interpolant(method: str) -> None:
+    # The polynomial y0 + Σ θ^(p+1) C_p that the per-sample loop evaluates at the end
+    # must be the solver's own dense output at every θ.
+    solver = ode.METHODS[method]()
+    gen = torch.Generator().manual_seed(1)
+    y = torch.randn(5, 3, dtype=F64, generator=gen)
+    t = torch.rand(5, 1, dtype=F64, generator=gen)
+    h = 0.3 * torch.rand(5, 1, dtype=F64, generator=gen)
+    res = solver.step(_field, t, y, _field(t, y), h)
+    coeffs = solver.dense_coefficients(res)
+    for th in (0.0, 0.25, 0.6, 1.0):
+        theta = torch.full((5, 1), th, dtype=F64)
+        poly = y + sum(theta ** (p + 1) * c for p, c in enumerate(coeffs))
+        torch.testing.assert_close(poly, solver.interpolate(res, theta), rtol=0, atol=5e-14)
+    torch.testing.assert_close(y + coeffs.sum(0), res.y1, rtol=0, atol=5e-14)
+
+
+@pytest.mark.parametrize("step_control", ["per_sample", "joint"])
+def test_last_step_stretches_over_a_sliver(step_control: str) -> None:
+    # A zero field with factor_max just above 1 keeps h ≈ dt0. With dt0 = 0.33 the third
+    # step would end at 0.99: it is stretched by 3% onto the end instead of leaving a
+    # 0.01 step. With dt0 = 0.3 the end is 33% past the third step: four steps.
+    ctrl = ode.PIDController(factor_max=1.0001)
+    t = torch.tensor([0.0, 1.0], dtype=F64)
+
+    def steps(dt0: float) -> int:
+        sol = ode.solve(
+            lambda t, y: torch.zeros_like(y), torch.ones(2, 1, dtype=F64), t,
+            dt0=dt0, controller=ctrl, step_control=step_control,
+        )  # fmt: skip
+        assert torch.equal(sol.t_final, torch.ones(2, dtype=F64))
+        return sol.stats.steps
+
+    assert steps(0.33) == 3
+    assert steps(0.3) == 4
+
+
+@pytest.mark.parametrize("per_sample_t", [False, True], ids=["shared_t", "per_sample_t"])
+def test_forward_only_outputs_in_chunks_equal_all_at_once(
+    per_sample_t: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without a graph the recorded steps are turned into outputs every FLUSH records;
+    # with chunks of two the values, the NaN of a sample that blew up and the statuses
+    # must be those of one evaluation at the end.
+    import neurosym.ode._integrate as integrate
+
+    rate = torch.tensor([[0.5], [1.0], [2.0], [4.0], [1.5]], dtype=F64)
+
+    def f(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        # Oscillators of different frequencies (different steps); the last row blows up.
+        osc = torch.cat([y[:, 1:], -(rate**2) * y[:, :1]], 1)
+        return torch.where(rate == 1.5, y * y, osc)
+
+    y0 = torch.tensor([[1.0, 0.0], [0.5, 1.0], [-1.0, 0.3], [0.2, 0.2], [1.0, 1.0]], dtype=F64)
+    t = torch.linspace(0.0, 6.0, 31, dtype=F64)
+    if per_sample_t:
+        t = t * torch.linspace(0.8, 1.2, 5, dtype=F64)[:, None]
+
+    def run() -> ode.Solution:
+        with torch.no_grad():
+            return ode.solve(f, y0, t, rtol=1e-8, atol=1e-10, throw=False)
+
+    ref = run()
+    calls = []
+    flush = integrate.flush_outputs
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return flush(*args, **kwargs)
+
+    monkeypatch.setattr(integrate, "FLUSH", 2)
+    monkeypatch.setattr(integrate, "flush_outputs", counted)
+    got = run()
+    assert len(calls) > 5
+    assert ref.failed() == got.failed() == [4]
+    assert torch.equal(torch.isnan(ref.ys), torch.isnan(got.ys))
+    assert torch.isnan(got.ys[-1, 4]).all() and not torch.isnan(got.ys[:, :4]).any()
+    torch.testing.assert_close(got.ys, ref.ys, rtol=0, atol=1e-14, equal_nan=True)
+
+
+@pytest.mark.parametrize("float_h", [True, False], ids=["float_h", "tensor_h"])
+@pytest.mark.parametrize("method", ["bosh3", "dopri5", "tsit5", "dopri8"])
+def test_shared_positions_dense_output_equals_per_sample(method: str, float_h: bool) -> None:
+    # The joint loop's one-addmm dense output at positions shared by the batch must be
+    # the per-sample stage form at those positions.
+    solver = ode.METHODS[method]()
+    assert isinstance(solver, ode.AbstractExplicitRK)
+    gen = torch.Generator().manual_seed(2)
+    y = torch.randn(5, 3, dtype=F64, generator=gen)
+    t = torch.rand(5, 1, dtype=F64, generator=gen)
+    h: float | torch.Tensor = 0.2 if float_h else torch.full((5, 1), 0.2, dtype=F64)
+    res = solver.step(_field, t, y, _field(t, y), h)
+    thetas = [0.0, 0.3, 0.75, 1.0]
+    got = solver.interpolate_shared(res, thetas)
+    ref = solver.interpolate_many(res, torch.tensor(thetas, dtype=F64).expand(5, -1))
+    assert got.shape == (4, 5, 3)
+    torch.testing.assert_close(got, ref.transpose(0, 1), rtol=0, atol=5e-14)
