@@ -91,6 +91,8 @@ def _load_diagnostics(
         if exc.diagnostics:
             return None, list(exc.diagnostics)
         raise _UsageError(str(exc)) from exc
+    except ConfigurationError as exc:  # e.g. --facts P=f.csv: not a predicate name
+        raise _UsageError(str(exc)) from exc
     except FactsFileError as exc:
         line = None
         if exc.span is not None:
@@ -148,15 +150,17 @@ def _cmd_graph(args: argparse.Namespace, out: TextIO) -> int:
             sys.stderr.write(d.render() + "\n")
         return EXIT_FOUND
     target = Path(args.output)
-    if target.suffix.lower() in {".png", ".svg", ".pdf"}:
-        from neurosym.viz import draw_graph
+    try:
+        if target.suffix.lower() in {".png", ".svg", ".pdf"}:
+            from neurosym.viz import draw_graph
 
-        draw_graph(kb.graph, target)
-    else:
-        try:
+            draw_graph(kb.graph, target)
+        else:
             kb.write_graph(target)
-        except ConfigurationError as exc:
-            raise _UsageError(str(exc)) from exc
+    except ConfigurationError as exc:
+        raise _UsageError(str(exc)) from exc
+    except OSError as exc:  # a missing folder, a directory in the way
+        raise _UsageError(f"{target}: cannot write the graph: {exc}") from exc
     g = kb.graph
     out.write(f"wrote {target}: {g.number_of_nodes()} nodes, {g.number_of_edges()} edges\n")
     return EXIT_OK
@@ -165,7 +169,10 @@ def _cmd_graph(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_fmt(args: argparse.Namespace, out: TextIO) -> int:
     status = EXIT_OK
     for path in _rule_files(args.files):
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _UsageError(f"{path}: cannot read the rule file: {exc}") from exc
         try:
             formatted = format_source(text, file=str(path))
         except RuleSyntaxError as exc:
