@@ -681,3 +681,31 @@ def test_cli_regressions_print_one_message(
     assert "Traceback" not in printed
     assert message.format(**cli_files) in printed
     assert status in {1, 2}
+
+
+def test_answers_with_strings_print_as_rule_text() -> None:
+    # Was: r("a<newline>b"), a string literal the parser refuses.
+    kb = ns.parse('r("a\\nb\\tc").')
+    (answer,) = ns.query(kb, "r(X)")
+    assert answer.fact == 'r("a\\nb\\tc")'
+    (fact,) = parse_text(answer.fact + ".").statements
+    assert fact.atom.args[0].value == "a\nb\tc"  # type: ignore[union-attr]
+
+
+def test_json_answers_are_valid_json_for_non_finite_numbers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Was: NaN and Infinity in the output, which JSON parsers refuse.
+    import json
+
+    path = tmp_path / "n.rules"
+    path.write_text("p(X) :- Y is 1e308 * 10, X is Y - Y.\nq(X) :- X is -1e308 * 10.\n")
+    assert main(["query", str(path), "p(X)", "--format", "json"]) == 0
+    assert main(["query", str(path), "q(X)", "--format", "json"]) == 0
+    first, second = capsys.readouterr().out.split("]\n[")
+
+    def refuse(name: str) -> None:
+        raise AssertionError(f"{name} in JSON output")
+
+    assert json.loads(first + "]", parse_constant=refuse)[0]["bindings"] == {"X": "nan"}
+    assert json.loads("[" + second, parse_constant=refuse)[0]["bindings"] == {"X": "-inf"}

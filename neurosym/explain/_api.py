@@ -3,6 +3,7 @@ answers) and their results, each able to explain itself."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, final
 
@@ -76,6 +77,8 @@ def _json_value(v: Value) -> Any:
         return [_json_value(x) for x in v]
     if isinstance(v, Str):
         return v.value
+    if isinstance(v, float) and not math.isfinite(v):
+        return repr(v)  # "nan", "inf", "-inf" as in proofs: JSON has no such numbers
     return v
 
 
