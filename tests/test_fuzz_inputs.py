@@ -709,3 +709,27 @@ def test_json_answers_are_valid_json_for_non_finite_numbers(
 
     assert json.loads(first + "]", parse_constant=refuse)[0]["bindings"] == {"X": "nan"}
     assert json.loads("[" + second, parse_constant=refuse)[0]["bindings"] == {"X": "-inf"}
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        pytest.param({"max_facts": -1}, "max_facts is a count >= 0, got -1", id="negative"),
+        pytest.param({"max_rounds": 1.5}, "max_rounds is a count >= 0, got 1.5", id="float"),
+        pytest.param({"max_seconds": float("nan")}, "max_seconds is positive", id="nan-seconds"),
+        pytest.param({"max_seconds": 0}, "max_seconds is positive or None, got 0", id="0"),
+    ],
+)
+def test_limits_are_checked(options: dict[str, object], message: str) -> None:
+    # Was: accepted; a NaN time bound never fired, a negative one failed every run.
+    with pytest.raises(ns.ConfigurationError, match=re.escape(message)):
+        ns.Limits(**options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("predicate", ["p(X)", "p(1)", "P", ""])
+def test_model_facts_takes_a_predicate_name(predicate: str) -> None:
+    # Was: [] for anything that is not a predicate name, as if nothing held.
+    model = ns.infer(ns.parse("p(1)."))
+    assert [a.fact for a in model.facts("p")] == ["p(1)"]
+    with pytest.raises(ns.ConfigurationError, match="facts takes a predicate name"):
+        model.facts(predicate)

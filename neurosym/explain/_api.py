@@ -4,6 +4,7 @@ answers) and their results, each able to explain itself."""
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, final
 
@@ -68,6 +69,9 @@ class Answer:
         v = self.value
         shown = ("true" if v else "false") if isinstance(v, bool) else f"{v:.4g}"
         return f"{self.fact} = {shown}"
+
+
+_PREDICATE = re.compile(r"[a-z][A-Za-z0-9_]*(/[0-9]+)?\Z")
 
 
 def _json_value(v: Value) -> Any:
@@ -144,6 +148,11 @@ class Model:
     def facts(self, predicate: str | None = None) -> list[Answer]:
         """Every fact that holds (non-zero value), sorted by text; optionally one predicate
         (``"mammal"`` or ``"mammal/1"``)."""
+        if predicate is not None and not _PREDICATE.match(predicate):
+            raise ConfigurationError(
+                f"facts takes a predicate name such as 'mammal' or 'mammal/1', got {predicate!r};"
+                " use query for a goal"
+            )
         out = []
         for pred, rel in self._ev.store.relations.items():
             name = pred.rsplit("/", 1)[0]
