@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import random
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,7 @@ from test_fuzz import _mutate_chars, _mutate_tokens, check_syntax_error
 
 import neurosym as ns
 from neurosym.cli import main
-from neurosym.lang import Program, parse_text
+from neurosym.lang import Program, format_source, parse_text
 from neurosym.lang._parser import _lark_region
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -191,6 +193,22 @@ def test_kb_add_and_remove_fail_cleanly_and_leave_the_kb_alone(
         kb.remove(name)
     except ns.KnowledgeBaseError as err:
         assert repr(name) in str(err)
+
+
+@FUZZ
+@given(mutants)
+def test_fmt_refuses_what_does_not_parse_and_keeps_what_does(text: str) -> None:
+    """``neurosym fmt``: a RuleSyntaxError exactly when the text does not parse; else text
+    that parses to the same program and formats to itself."""
+    program = _parse_or_error(text)
+    try:
+        out = format_source(text, file=FILE)
+    except ns.RuleSyntaxError as err:
+        assert isinstance(program, ns.RuleSyntaxError), f"fmt refuses {_show(text)}: {err}"
+        return
+    assert isinstance(program, Program), f"fmt formats {_show(text)}, which does not parse"
+    assert parse_text(out, file=FILE) == program, f"fmt changed the program of {_show(text)}"
+    assert format_source(out, file=FILE) == out
 
 
 # ------------------------------------------------------------------ 2. goals and arithmetic
@@ -466,6 +484,31 @@ def test_bad_commands_exit_nonzero_without_traceback(
     assert status != 0, f"neurosym {' '.join(args)} exited 0:\n{printed}"
     assert "Traceback" not in printed
     assert printed.strip(), "no message at all"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["check", "{latin1}"],
+        ["query", "{ok}", "q(X"],
+        ["query", "{div}", "r(Y)"],
+        ["check", "{ok}", "--facts", "P={csv}"],
+        ["graph", "{ok}", "-o", "{tmp}/no/such/dir/g.json"],
+    ],
+    ids=["not-utf8", "bad-goal", "division-by-zero", "bad-facts-predicate", "graph-no-folder"],
+)
+def test_python_dash_m_prints_one_message(argv: list[str], cli_files: dict[str, str]) -> None:
+    """The real command, in its own process: a message and a non-zero status, no traceback."""
+    done = subprocess.run(
+        [sys.executable, "-m", "neurosym", *(a.format(**cli_files) for a in argv)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,  # this checkout's package, whatever is installed
+        timeout=120,
+    )
+    assert done.returncode in {1, 2}, done
+    assert "Traceback" not in done.stderr + done.stdout
+    assert done.stderr.strip() or done.stdout.strip()
 
 
 @FUZZ
