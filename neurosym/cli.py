@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from neurosym import __version__
 from neurosym.errors import (
@@ -27,6 +27,9 @@ from neurosym.errors import (
 )
 from neurosym.kb import KnowledgeBase, load
 from neurosym.lang import format_source
+
+if TYPE_CHECKING:
+    from neurosym.explain import Answer
 
 SEMANTICS_CHOICES = ["boolean", "cf", "prob", "fuzzy-godel", "fuzzy-product", "fuzzy-lukasiewicz"]
 
@@ -223,6 +226,15 @@ def _cmd_query(args: argparse.Namespace, out: TextIO) -> int:
     except EngineError as exc:
         sys.stderr.write(f"neurosym query: {exc}\n")
         return EXIT_FOUND
+    try:
+        _write_answers(args, answers, out)
+    except EngineError as exc:  # --explain: a proof too deep to build
+        sys.stderr.write(f"neurosym query: {exc}\n")
+        return EXIT_FOUND
+    return EXIT_OK
+
+
+def _write_answers(args: argparse.Namespace, answers: list[Answer], out: TextIO) -> None:
     if args.format == "json":
         rows = []
         for a in answers:
@@ -232,14 +244,13 @@ def _cmd_query(args: argparse.Namespace, out: TextIO) -> int:
             rows.append(row)
         json.dump(rows, out, indent=1)
         out.write("\n")
-        return EXIT_OK
+        return
     if not answers:
         out.write(f"no answers to {args.goal}\n")
     for a in answers:
         out.write(f"{a}\n")
         if args.explain:
             out.write(_indent(a.explain().render()) + "\n")
-    return EXIT_OK
 
 
 def _indent(text: str) -> str:

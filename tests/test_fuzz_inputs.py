@@ -776,3 +776,39 @@ def test_model_facts_takes_a_predicate_name(predicate: str) -> None:
     assert [a.fact for a in model.facts("p")] == ["p(1)"]
     with pytest.raises(ns.ConfigurationError, match="facts takes a predicate name"):
         model.facts(predicate)
+
+
+DEEP = "cnt(0).\ncnt(N) :- cnt(M), M < 3000, N is M + 1.\n"
+TOO_DEEP = (
+    "the proof of cnt(3000) is too deep to build (more rule steps than Python's recursion "
+    "allows); explain a fact nearer the facts it rests on"
+)
+
+
+def test_a_proof_too_deep_to_build_is_an_engine_error() -> None:
+    # Was: RecursionError from the proof builder (3000 rule steps; about 300 already fail).
+    kb = ns.parse(DEEP)
+    (answer,) = ns.query(kb, "cnt(3000)")
+    with pytest.raises(ns.EngineError) as info:
+        answer.explain()
+    assert str(info.value) == TOO_DEEP
+    with pytest.raises(ns.EngineError, match=re.escape(TOO_DEEP)):
+        ns.infer(kb).explain("cnt(3000)")
+    with pytest.raises(ns.EngineError, match=re.escape(TOO_DEEP)):
+        ns.why_not(kb, "cnt(3000)")
+    assert ns.query(kb, "cnt(50)")[0].explain().premises  # shallow proofs still build
+
+
+@pytest.mark.parametrize("extra", [[], ["--format", "json"]], ids=["text", "json"])
+def test_cli_explain_of_a_too_deep_proof(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str]
+) -> None:
+    # Was: a traceback ending in RecursionError.
+    path = tmp_path / "deep.rules"
+    path.write_text(DEEP, encoding="utf-8")
+    status, printed = _run_cli(["query", str(path), "cnt(3000)", "--explain", *extra], capsys)
+    assert status == 1
+    assert f"neurosym query: {TOO_DEEP}" in printed
+    assert "Traceback" not in printed
+    status, printed = _run_cli(["explain", str(path), "cnt(3000)"], capsys)
+    assert (status, printed.strip()) == (1, f"neurosym explain: {TOO_DEEP}")

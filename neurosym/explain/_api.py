@@ -343,7 +343,7 @@ def query(
     rel = ev.store.relations.get(qrule.head.pred)
     state: dict[str, Any] = {}
 
-    def explainer(key: FactKey) -> Any:
+    def explainer(key: FactKey, text: str) -> Any:
         def run() -> Proof:
             if "builder" not in state:
                 recorded = (
@@ -352,7 +352,7 @@ def query(
                     else evaluate(rewritten, sr, record=True, limits=limits)
                 )
                 state["builder"] = ProofBuilder(recorded, program.sources)
-            proof: Proof = state["builder"].proof(key)
+            proof: Proof = state["builder"].proof(key, shown=text)
             if g.literal is not None and len(proof.premises) == 1 and not proof.negated:
                 return proof.premises[0]
             return proof
@@ -367,5 +367,5 @@ def query(
             continue
         bindings = dict(zip(names, t))
         text = g.answer_text(bindings)
-        answers.append(Answer(text, bindings, value, explainer(key)))
+        answers.append(Answer(text, bindings, value, explainer(key, text)))
     return sorted(answers, key=lambda a: a.fact)
