@@ -262,14 +262,23 @@ def goal_kb() -> ns.KnowledgeBase:
     return ns.parse(KB_TEXT)
 
 
+@pytest.fixture(scope="module")
+def goal_model() -> ns.Model:
+    # The model of the whole KB fails on purpose (half of "ten"): use a number there.
+    return ns.infer(ns.parse(KB_TEXT.replace('"ten"', "10")), semantics="prob")
+
+
 @FUZZ
 @given(goals, st.sampled_from(SEMANTICS), st.sampled_from(["backward", "forward"]))
 def test_malformed_goals_raise_only_neurosym_errors(
-    goal_kb: ns.KnowledgeBase, goal: str, semantics: str, method: str
+    goal_kb: ns.KnowledgeBase, goal_model: ns.Model, goal: str, semantics: str, method: str
 ) -> None:
     for call in (
         lambda: ns.query(goal_kb, goal, semantics=semantics, method=method),
         lambda: ns.why_not(goal_kb, goal, semantics=semantics),
+        lambda: goal_model.query(goal),
+        lambda: goal_model.value(goal),
+        lambda: goal_model.explain(goal),
     ):
         try:
             call()
