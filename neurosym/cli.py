@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from neurosym import __version__
 from neurosym.errors import (
@@ -27,6 +27,9 @@ from neurosym.errors import (
 )
 from neurosym.kb import KnowledgeBase, load
 from neurosym.lang import format_source
+
+if TYPE_CHECKING:
+    from neurosym.explain import Answer
 
 SEMANTICS_CHOICES = ["boolean", "cf", "prob", "fuzzy-godel", "fuzzy-product", "fuzzy-lukasiewicz"]
 
@@ -91,6 +94,8 @@ def _load_diagnostics(
         if exc.diagnostics:
             return None, list(exc.diagnostics)
         raise _UsageError(str(exc)) from exc
+    except ConfigurationError as exc:  # e.g. --facts P=f.csv: not a predicate name
+        raise _UsageError(str(exc)) from exc
     except FactsFileError as exc:
         line = None
         if exc.span is not None:
@@ -148,15 +153,17 @@ def _cmd_graph(args: argparse.Namespace, out: TextIO) -> int:
             sys.stderr.write(d.render() + "\n")
         return EXIT_FOUND
     target = Path(args.output)
-    if target.suffix.lower() in {".png", ".svg", ".pdf"}:
-        from neurosym.viz import draw_graph
+    try:
+        if target.suffix.lower() in {".png", ".svg", ".pdf"}:
+            from neurosym.viz import draw_graph
 
-        draw_graph(kb.graph, target)
-    else:
-        try:
+            draw_graph(kb.graph, target)
+        else:
             kb.write_graph(target)
-        except ConfigurationError as exc:
-            raise _UsageError(str(exc)) from exc
+    except ConfigurationError as exc:
+        raise _UsageError(str(exc)) from exc
+    except OSError as exc:  # a missing folder, a directory in the way
+        raise _UsageError(f"{target}: cannot write the graph: {exc}") from exc
     g = kb.graph
     out.write(f"wrote {target}: {g.number_of_nodes()} nodes, {g.number_of_edges()} edges\n")
     return EXIT_OK
@@ -165,7 +172,10 @@ def _cmd_graph(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_fmt(args: argparse.Namespace, out: TextIO) -> int:
     status = EXIT_OK
     for path in _rule_files(args.files):
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _UsageError(f"{path}: cannot read the rule file: {exc}") from exc
         try:
             formatted = format_source(text, file=str(path))
         except RuleSyntaxError as exc:
@@ -216,6 +226,15 @@ def _cmd_query(args: argparse.Namespace, out: TextIO) -> int:
     except EngineError as exc:
         sys.stderr.write(f"neurosym query: {exc}\n")
         return EXIT_FOUND
+    try:
+        _write_answers(args, answers, out)
+    except EngineError as exc:  # --explain: a proof too deep to build
+        sys.stderr.write(f"neurosym query: {exc}\n")
+        return EXIT_FOUND
+    return EXIT_OK
+
+
+def _write_answers(args: argparse.Namespace, answers: list[Answer], out: TextIO) -> None:
     if args.format == "json":
         rows = []
         for a in answers:
@@ -225,14 +244,13 @@ def _cmd_query(args: argparse.Namespace, out: TextIO) -> int:
             rows.append(row)
         json.dump(rows, out, indent=1)
         out.write("\n")
-        return EXIT_OK
+        return
     if not answers:
         out.write(f"no answers to {args.goal}\n")
     for a in answers:
         out.write(f"{a}\n")
         if args.explain:
             out.write(_indent(a.explain().render()) + "\n")
-    return EXIT_OK
 
 
 def _indent(text: str) -> str:

@@ -52,6 +52,24 @@ def _mlp(n_in: int, n_out: int, hidden: Sequence[int], dtype: torch.dtype) -> nn
     return nn.Sequential(*layers)
 
 
+def _declared_once(kb: KnowledgeBase) -> None:
+    """Refuse a name declared twice, or a state with two der(...): the model would keep
+    one of them silently (``neurosym check`` reports these too)."""
+    names = [*kb.states, *(p.name for p in kb.params)]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigurationError(
+            f"{', '.join(twice)}: declared more than once as a state or param; declare each "
+            "name once (neurosym check shows where)"
+        )
+    derived = [d.state for d in kb.derivatives]
+    twice = sorted({n for n in derived if derived.count(n) > 1})
+    if twice:
+        raise ConfigurationError(
+            f"der({twice[0]}) is defined more than once; sum the terms in one der(...) statement"
+        )
+
+
 def _nn_refs(e: Any) -> list[NnRef]:
     from neurosym.kb._vars import subexpressions
 
@@ -137,8 +155,11 @@ class HybridODE(nn.Module):
         self.states: tuple[str, ...] = kb.states
         if not self.states:
             raise ConfigurationError("the knowledge base declares no states (state x, v.)")
-        if bound_width <= 0:
+        _declared_once(kb)
+        if not bound_width > 0:  # NaN too
             raise ConfigurationError(f"bound_width must be positive, got {bound_width}")
+        if any(h < 1 for h in hidden):
+            raise ConfigurationError(f"hidden widths must be at least 1, got {hidden!r}")
         self.dtype = dtype
         self.bound_width = float(bound_width)
         decls = {p.name: p for p in kb.params}
@@ -200,6 +221,7 @@ class HybridODE(nn.Module):
         derivs = {d.state: d for d in kb.derivatives}
         self._known: list[TorchExpr | None] = []
         has_nn = False
+        inputs_of: dict[str, int] = {}  # each network's number of inputs, as first used
         for s in self.states:
             d = derivs.get(s)
             if d is None:
@@ -209,6 +231,16 @@ class HybridODE(nn.Module):
             for ref in _nn_refs(d.expr):
                 has_nn = True
                 k = len(ref.inputs) if ref.inputs else len(self.states)
+                if inputs_of.setdefault(ref.net, k) != k:
+                    raise ConfigurationError(
+                        f"network {ref.net} is used with {inputs_of[ref.net]} inputs and with "
+                        f"{k} in der({s}); one network takes one number of inputs"
+                    )
+                if ref.inputs and all(not to_sympy(i).free_symbols for i in ref.inputs):
+                    raise ConfigurationError(
+                        f"nn({ref.net}, [...]) in der({s}) has only constant inputs; give it a "
+                        "state or param, or learn a constant with 'param k = t(...)'"
+                    )
                 if ref.net not in self.neural:
                     self.neural[ref.net] = (
                         given.pop(ref.net) if ref.net in given else _mlp(k, 1, hidden, dtype)

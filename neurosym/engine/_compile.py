@@ -38,7 +38,7 @@ from neurosym.lang import (
     format_statement,
 )
 
-from ._values import Str, Value
+from ._values import Str, Value, format_value
 
 if TYPE_CHECKING:
     from ._store import Store
@@ -168,8 +168,14 @@ _FUNCS: dict[str, Callable[..., float]] = {
     "sin": math.sin, "cos": math.cos, "tan": math.tan, "asin": math.asin, "acos": math.acos,
     "atan": math.atan, "sinh": math.sinh, "cosh": math.cosh, "tanh": math.tanh,
     "exp": math.exp, "log": math.log, "sqrt": math.sqrt, "abs": abs,
-    "sign": lambda x: (x > 0) - (x < 0), "min": min, "max": max,
+    "sign": lambda x: (x > 0) - (x < 0),
+    # Called with the arguments spread: min(3) is 3, as in sympy (the built-ins would
+    # iterate over a lone argument).
+    "min": lambda *a: min(a), "max": lambda *a: max(a),
 }  # fmt: skip
+_MAX_INT_BITS = 14_000
+"""Integer results stay below this many bits (about 4,200 digits, under the 4,300 digits
+Python prints), so that ``2^100000000`` is an error, not a hang or an unprintable answer."""
 _ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
           "^": operator.pow}  # fmt: skip
 _CMP: dict[str, Callable[[Any, Any], bool]] = {
@@ -189,7 +195,37 @@ def compare(op: str, a: Value, b: Value, where: str) -> bool:
     if (_is_number(a) and _is_number(b)) or (type(a) is type(b) and isinstance(a, str | Str)):
         return _CMP[op](a, b)
     raise EvaluationError(
-        f"cannot compare {a!r} {op} {b!r} ({type(a).__name__} with {type(b).__name__}) in {where}"
+        f"cannot compare {_show(a)} {op} {_show(b)} ({_kind(a)} with {_kind(b)}) in {where}"
+    )
+
+
+def _show(v: Value) -> str:
+    """A value in an error message, spelled as in the rule language."""
+    return repr(v) if isinstance(v, str) else format_value(v)
+
+
+def _kind(v: Value) -> str:
+    if isinstance(v, Str):
+        return "string"
+    if isinstance(v, str):
+        return "constant"
+    if isinstance(v, tuple):
+        return "list"
+    return type(v).__name__
+
+
+def _power_too_large(a: Value, b: Value) -> bool:
+    """Whether the integer power ``a ^ b`` would pass :data:`_MAX_INT_BITS`, decided before
+    computing it (``2 ^ 1000000000000`` would take forever)."""
+    if not (isinstance(a, int) and isinstance(b, int)) or b <= 0 or abs(a) <= 1:
+        return False
+    return (abs(a).bit_length() - 1) * b > _MAX_INT_BITS
+
+
+def _too_large(sym: str, label: str) -> EvaluationError:
+    return EvaluationError(
+        f"an integer {sym} in {label} gives more than {_MAX_INT_BITS} bits; compute with "
+        "floats (2.0 ^ 100 instead of 2 ^ 100)"
     )
 
 
@@ -237,7 +273,7 @@ class _Compiler:
             def neg(env: Env, store: Store) -> Value:
                 v = inner(env, store)
                 if not _is_number(v):
-                    raise EvaluationError(f"cannot negate {v!r} in {label}")
+                    raise EvaluationError(f"cannot negate {_show(v)} in {label}")
                 return -v  # type: ignore[operator]
 
             return neg, needs
@@ -249,11 +285,15 @@ class _Compiler:
             def binop(env: Env, store: Store) -> Value:
                 a, b = lf(env, store), rf(env, store)
                 if not (_is_number(a) and _is_number(b)):
-                    raise EvaluationError(f"cannot compute {a!r} {sym} {b!r} in {label}")
+                    raise EvaluationError(f"cannot compute {_show(a)} {sym} {_show(b)} in {label}")
+                if sym == "^" and _power_too_large(a, b):
+                    raise _too_large(sym, label)
                 try:
                     result = op(a, b)
                 except (ZeroDivisionError, OverflowError) as exc:
                     raise EvaluationError(f"{a!r} {sym} {b!r} in {label}: {exc}") from exc
+                if isinstance(result, int) and result.bit_length() > _MAX_INT_BITS:
+                    raise _too_large(sym, label)
                 if isinstance(result, complex):
                     raise EvaluationError(f"{a!r} {sym} {b!r} is not real, in {label}")
                 return result  # type: ignore[no-any-return]
@@ -267,11 +307,13 @@ class _Compiler:
             def call(env: Env, store: Store) -> Value:
                 args = [f(env, store) for f, _ in parts]
                 if not all(_is_number(a) for a in args):
-                    raise EvaluationError(f"{name}{tuple(args)!r} needs numbers, in {label}")
+                    shown = ", ".join(_show(a) for a in args)
+                    raise EvaluationError(f"{name}({shown}) needs numbers, in {label}")
                 try:
                     return fn(*args)
                 except (ValueError, OverflowError) as exc:
-                    raise EvaluationError(f"{name}{tuple(args)!r} in {label}: {exc}") from exc
+                    shown = ", ".join(_show(a) for a in args)
+                    raise EvaluationError(f"{name}({shown}) in {label}: {exc}") from exc
 
             return call, needs
         if isinstance(e, Aggregate):
@@ -303,7 +345,9 @@ class _Compiler:
                 return len(seen)
             values = [t[0] for t in seen]
             if not all(_is_number(v) for v in values):
-                raise EvaluationError(f"{op} over non-numbers {values[:3]!r}... in {label}")
+                shown = ", ".join(_show(v) for v in values[:3])
+                more = ", ..." if len(values) > 3 else ""
+                raise EvaluationError(f"{op} over non-numbers [{shown}{more}] in {label}")
             if op == "sum":
                 return sum(values)  # type: ignore[arg-type]
             if not values:

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from neurosym.errors import LimitError
+from neurosym.errors import ConfigurationError, LimitError
 
 from ._closure import ClosureShape, closure_shape, run_closure
 from ._compile import ANY, CAtom, CLit, CRule
@@ -47,6 +47,15 @@ class Limits:
     max_facts: int = 5_000_000
     max_rounds: int = 100_000
     max_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_facts", "max_rounds"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ConfigurationError(f"Limits: {name} is a count >= 0, got {v!r}")
+        s = self.max_seconds
+        if s is not None and (isinstance(s, bool) or not isinstance(s, int | float) or not s > 0):
+            raise ConfigurationError(f"Limits: max_seconds is positive or None, got {s!r}")
 
 
 _NO_LIMITS = Limits()

@@ -19,6 +19,8 @@ class Str:
 
     def __str__(self) -> str:
         escaped = self.value.replace("\\", "\\\\").replace('"', '\\"')
+        # As the printer does: a newline cannot stand in a string literal.
+        escaped = escaped.replace("\n", "\\n").replace("\t", "\\t")
         return f'"{escaped}"'
 
 

@@ -3,6 +3,8 @@ answers) and their results, each able to explain itself."""
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, final
 
@@ -71,6 +73,9 @@ class Answer:
         return f"{self.fact} = {shown}"
 
 
+_PREDICATE = re.compile(r"[a-z][A-Za-z0-9_]*(/[0-9]+)?\Z")
+
+
 def _json_value(v: Value) -> Any:
     from neurosym.engine import Str
 
@@ -78,6 +83,8 @@ def _json_value(v: Value) -> Any:
         return [_json_value(x) for x in v]
     if isinstance(v, Str):
         return v.value
+    if isinstance(v, float) and not math.isfinite(v):
+        return repr(v)  # "nan", "inf", "-inf" as in proofs: JSON has no such numbers
     return v
 
 
@@ -143,6 +150,11 @@ class Model:
     def facts(self, predicate: str | None = None) -> list[Answer]:
         """Every fact that holds (non-zero value), sorted by text; optionally one predicate
         (``"mammal"`` or ``"mammal/1"``)."""
+        if predicate is not None and not _PREDICATE.match(predicate):
+            raise ConfigurationError(
+                f"facts takes a predicate name such as 'mammal' or 'mammal/1', got {predicate!r};"
+                " use query for a goal"
+            )
         out = []
         for pred, rel in self._ev.store.relations.items():
             name = pred.rsplit("/", 1)[0]
@@ -351,7 +363,7 @@ def query(
         rel = ev.store.relations.get(qrule.head.pred)
         tuples = rel.tuples if rel is not None else ()
 
-    def explainer(key: FactKey) -> Any:
+    def explainer(key: FactKey, text: str) -> Any:
         def run() -> Proof:
             if "builder" not in state:
                 recorded = (
@@ -360,7 +372,7 @@ def query(
                     else evaluate(rewritten(), sr, record=True, limits=limits)
                 )
                 state["builder"] = ProofBuilder(recorded, program.sources)
-            proof: Proof = state["builder"].proof(key)
+            proof: Proof = state["builder"].proof(key, shown=text)
             if g.literal is not None and len(proof.premises) == 1 and not proof.negated:
                 return proof.premises[0]
             return proof
@@ -376,5 +388,5 @@ def query(
             continue
         bindings = dict(zip(names, t))
         text = g.answer_text(bindings)
-        answers.append(Answer(text, bindings, value, explainer(key)))
+        answers.append(Answer(text, bindings, value, explainer(key, text)))
     return sorted(answers, key=lambda a: a.fact)

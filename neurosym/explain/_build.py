@@ -14,6 +14,7 @@ from neurosym.engine import (
     original,
 )
 from neurosym.engine._compile import CLit
+from neurosym.errors import EngineError
 from neurosym.lang import Fact, FixedWeight, LearnableWeight
 
 from ._proof import Proof
@@ -39,7 +40,21 @@ class ProofBuilder:
     def _source_key(self, key: FactKey) -> FactKey:
         return (original(key[0]), key[1])
 
-    def proof(self, key: FactKey, path: frozenset[FactKey] = frozenset()) -> Proof:
+    def proof(
+        self, key: FactKey, path: frozenset[FactKey] = frozenset(), *, shown: str | None = None
+    ) -> Proof:
+        """The proof of ``key`` (``shown``: its name in an error, if not its own text)."""
+        if path:
+            return self._proof(key, path)
+        try:
+            return self._proof(key, path)
+        except RecursionError:  # a proof is built (and compared) recursively, level by level
+            raise EngineError(
+                f"the proof of {shown or fact_text(key)} is too deep to build (more rule steps "
+                "than Python's recursion allows); explain a fact nearer the facts it rests on"
+            ) from None
+
+    def _proof(self, key: FactKey, path: frozenset[FactKey]) -> Proof:
         hit = self.memo.get(key)
         if hit is not None:
             return hit

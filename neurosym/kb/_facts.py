@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from neurosym.errors import FactsFileError, Span
+from neurosym.errors import ConfigurationError, FactsFileError, Span
 from neurosym.lang import Atom, Const, Fact, Number, String, Term
 
 __all__ = ["FactSource", "read_facts"]
@@ -33,11 +34,26 @@ class FactSource:
     header: bool | None = None
     delimiter: str | None = None
 
+    def __post_init__(self) -> None:
+        d = self.delimiter
+        if d is not None and (not isinstance(d, str) or len(d) != 1 or d in '\r\n"'):
+            raise ConfigurationError(
+                f"FactSource: the delimiter is one character other than a quote or a line "
+                f"break, got {d!r}"
+            )
+
 
 def _cell_term(cell: str, span: Span) -> Term:
     text = cell.strip()
     if _INT.match(text):
-        return Number(int(text), span=span)
+        try:
+            return Number(int(text), span=span)
+        except ValueError:  # more digits than Python converts (4,300)
+            raise FactsFileError(
+                f"the integer {text[:20]}... has {len(text.lstrip('+-'))} digits, more than "
+                "Python converts; quote it to keep it as text",
+                span,
+            ) from None
     if _FLOAT.match(text):
         value = float(text)
         if math.isfinite(value):
@@ -81,6 +97,11 @@ def read_facts(predicate: str, source: FactSource | str | os.PathLike[str]) -> l
     Raises:
         FactsFileError: a missing file, an empty cell, or rows of different lengths.
     """
+    if not isinstance(predicate, str) or not _CONST.match(predicate):
+        raise ConfigurationError(
+            f"facts: {predicate!r} is not a predicate name (a lowercase letter, then letters, "
+            "digits or '_')"
+        )
     src = source if isinstance(source, FactSource) else FactSource(source)
     path = Path(src.path)
     try:
@@ -101,8 +122,19 @@ def read_facts(predicate: str, source: FactSource | str | os.PathLike[str]) -> l
                 delimiter = csv.Sniffer().sniff(text[:4096], delimiters=",\t;").delimiter
             except csv.Error:
                 delimiter = ","
-    rows = [r for r in csv.reader(text.splitlines(), delimiter=delimiter)]
-    numbered = [(i + 1, r) for i, r in enumerate(rows) if r and any(c.strip() for c in r)]
+    # Rows end at line breaks only (\n, \r\n, \r), not at the other characters
+    # str.splitlines() splits at (\v, \f, U+2028...); a quoted cell may span lines.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    numbered: list[tuple[int, list[str]]] = []  # (the row's first line, its cells)
+    first = 1
+    try:
+        for row in reader:
+            if row and any(c.strip() for c in row):
+                numbered.append((first, row))
+            first = reader.line_num + 1
+    except csv.Error as exc:
+        line = reader.line_num or 1
+        raise FactsFileError(f"malformed table: {exc}", Span(str(path), line, 1, line, 2)) from None
     header = src.header if src.header is not None else _guess_header([r for _, r in numbered])
     if header:
         numbered = numbered[1:]

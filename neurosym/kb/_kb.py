@@ -225,6 +225,8 @@ class KnowledgeBase:
             new = tuple(item)
         else:
             new = (item,)
+        if any(isinstance(s, Include) for s in new):  # before any is added: all or nothing
+            self._append(next(s for s in new if isinstance(s, Include)))
         for s in new:
             self._append(s)
         self._graph = None

@@ -185,13 +185,24 @@ class Builder:
     def weight(self, node: object) -> A.Weight:
         return self.weight_from(self.expr(node))
 
+    def as_float(self, e: A.Number) -> float:
+        """A weight's or parameter's value: an integer too large for a float is refused."""
+        try:
+            return float(e.value)
+        except OverflowError:
+            self.fail(
+                f"the number {e.value} is too large for a float",
+                e.span,
+                "numbers must be finite: the largest is about 1.8e308",
+            )
+
     def weight_from(self, e: A.Expr) -> A.Weight:
         if isinstance(e, A.Number):
-            return A.FixedWeight(float(e.value), span=e.span)
+            return A.FixedWeight(self.as_float(e), span=e.span)
         if isinstance(e, A.Call) and e.func == "t" and len(e.args) == 1:
             arg = e.args[0]
             if isinstance(arg, A.Number):
-                return A.LearnableWeight(float(arg.value), span=e.span)
+                return A.LearnableWeight(self.as_float(arg), span=e.span)
         self.fail(
             "a weight must be a number, t(<initial value>) or nn(...)",
             e.span,
@@ -224,11 +235,11 @@ class Builder:
     def param(self, name: str, value: object, sp: Span) -> A.ParamDecl:
         e = self.expr(value)
         if isinstance(e, A.Number):
-            return A.ParamDecl(name, float(e.value), span=sp)
+            return A.ParamDecl(name, self.as_float(e), span=sp)
         if isinstance(e, A.Call) and e.func == "t" and len(e.args) == 1:
             arg = e.args[0]
             if isinstance(arg, A.Number):
-                return A.ParamDecl(name, float(arg.value), learnable=True, span=sp)
+                return A.ParamDecl(name, self.as_float(arg), learnable=True, span=sp)
         self.fail(
             "a parameter's value must be a number, or t(<initial value>) to learn it",
             e.span,

@@ -387,7 +387,10 @@ def _unexpected_token(
             hint=f"names of predicates, rules, states and parameters are lowercase: "
             f"{str(tok)[:1].lower() + str(tok)[1:]!r}",
         )
-    return make_error(text, file, f"unexpected {shown}", span, hint=f"expected {_words(expected)}")
+    words = _words(expected)  # empty when lark lists nothing it knows a name for
+    return make_error(
+        text, file, f"unexpected {shown}", span, hint=f"expected {words}" if words else None
+    )
 
 
 def _previous_word_start(text: str, offset: int) -> int:

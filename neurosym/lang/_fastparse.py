@@ -155,6 +155,7 @@ _ARG = re.compile(
     rf"[ \t]*(?:(?P<neg>-[ \t]*)?(?P<num>{_NUM})|(?P<var>[A-Z_][A-Za-z0-9_]*)"
     r"|(?P<const>[a-z][A-Za-z0-9_]*))[ \t]*\Z"
 )
+_FLOAT_INT = 2**1023  # integers above this may not convert to a float (OverflowError)
 _NOT_FACTS = frozenset({"include", "rule", "if", "state", "param", "law", "der", "nn", "dynamic"})
 # Keywords of the grammar: not taken as a rule's name here (lark decides).
 _KEYWORDS = frozenset(
@@ -186,8 +187,8 @@ def _fact_from_line(m: re.Match[str], file: str, line: int, line_start: int) -> 
     w0, w1 = regs[_W]
     if w0 >= 0:
         w = _number_text(text[w0:w1])
-        if w is None:
-            return None
+        if w is None or (isinstance(w, int) and abs(w) > _FLOAT_INT):
+            return None  # lark judges a weight too large for a float
         weight = _new(A.FixedWeight)
         _set(weight, "value", float(w))
         _set(weight, "span", _span(file, line, w0 - base, line, w1 - base))
@@ -346,8 +347,8 @@ class _Parser:
         weight: A.Weight | None = None
         tok = self.peek(i)
         if tok.text == "::" and tok.kind == "OP":
-            if not isinstance(e, A.Number):
-                raise Unsupported
+            if not isinstance(e, A.Number) or abs(e.value) > _FLOAT_INT:
+                raise Unsupported  # lark reports a weight too large for a float
             weight = A.FixedWeight(float(e.value), span=e.span)
             e, _, i = self.expr(i + 1)
             tok = self.peek(i)

@@ -58,8 +58,8 @@ def to_sympy(e: A.Expr, *, symbols: Mapping[str, sympy.Symbol] | None = None) ->
         W/H**2
 
     Raises:
-        ConfigurationError: an unknown function, a string or list in arithmetic, or an
-            aggregate (which has no closed form).
+        ConfigurationError: an unknown function or a wrong number of arguments, a string
+            or list in arithmetic, or an aggregate (which has no closed form).
     """
     table = dict(symbols or {})
 
@@ -94,6 +94,10 @@ def to_sympy(e: A.Expr, *, symbols: Mapping[str, sympy.Symbol] | None = None) ->
                     f"unknown function {x.func!r} in arithmetic; "
                     f"the functions are {', '.join(sorted(FUNCTIONS))}"
                 )
+            variadic = x.func in {"min", "max"}
+            if (variadic and not x.args) or (not variadic and len(x.args) != 1):
+                wanted = "at least one argument" if variadic else "exactly one argument"
+                raise ConfigurationError(f"{x.func}(...) takes {wanted}, got {len(x.args)}")
             return FUNCTIONS[x.func](*(go(a) for a in x.args))
         if isinstance(x, A.Der):
             return DER(go(x.expr))
