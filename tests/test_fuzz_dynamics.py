@@ -117,10 +117,6 @@ def test_compiled_programs_answer_or_raise_neurosym_errors(
         prog.query(goal, inputs=inputs)
     except ns.NeurosymError as err:
         assert str(err).strip()
-    except NotImplementedError as err:  # documented: recursion under reinforcing semantics
-        assert "reinforces itself" in str(err) and semantics in (
-            "cf", "fuzzy-product", "fuzzy-lukasiewicz"
-        )  # fmt: skip
 
 
 # ------------------------------------------------------------------ regressions found here

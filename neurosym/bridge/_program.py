@@ -217,17 +217,14 @@ class Program(nn.Module):
         sr: StructuralProbability | StructuralExpr | StructuralLattice
         if self.semantics == "prob":
             sr = StructuralProbability(max_nodes=self.max_nodes)
-        elif not any(rec for _, rec in components_of(rewritten.rules)):
-            sr = StructuralExpr(self.semantics)
-        elif self.semantics in ("fuzzy-godel", "boolean"):
+        elif self.semantics in ("fuzzy-godel", "boolean") and any(
+            rec for _, rec in components_of(rewritten.rules)
+        ):
             sr = StructuralLattice(self.semantics)
         else:
-            raise NotImplementedError(
-                f"bridge.compile(semantics={self.semantics!r}) compiles non-recursive goals: "
-                "under this semantics evidence that comes back around a cycle reinforces "
-                "itself without end, which has no finite circuit; this goal reaches "
-                "recursive rules ('prob', 'fuzzy-godel' and 'boolean' compile recursion)"
-            )
+            # Non-recursive goals, and recursive components under the reinforcing
+            # semantics as fixpoint nodes iterated with tensors (StructuralExpr).
+            sr = StructuralExpr(self.semantics)
         try:
             ev = evaluate(rewritten, sr, record=True)
         except LimitError as exc:
@@ -787,9 +784,9 @@ def compile(
         kb: a knowledge base without check errors.
         semantics: ``"prob"`` (ProbLog's distribution semantics, exact, recursion
             included), or ``"fuzzy-godel"``, ``"fuzzy-product"``, ``"fuzzy-lukasiewicz"``,
-            ``"cf"`` (the same values as :func:`neurosym.infer` under that semantics;
-            recursive goals only under ``"fuzzy-godel"`` and ``"boolean"``, whose min and
-            max make a cycle add nothing), or ``"boolean"``, relaxed: weights are ignored
+            ``"cf"`` (the same values as :func:`neurosym.infer` under that semantics,
+            recursion included: a recursive component is iterated to its fixpoint with
+            tensors), or ``"boolean"``, relaxed: weights are ignored
             as in the engine's Boolean semantics (a derived fact is 1.0), a neural outcome
             counts with its probability, and conjunction and disjunction are min and max.
         max_nodes: the size bound of a grounding's BDD.

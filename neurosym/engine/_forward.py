@@ -677,17 +677,21 @@ class _Valuer:
             self.events[ev_key] = sr.event(rule.weight)
         return sr.rule(self.events[ev_key], premise)
 
+    def value_of(self, key: FactKey) -> Any:
+        """The value of ``key`` from the current values of what it is derived from."""
+        insts = self.ordered.get(key)
+        if insts is None:  # a fixed order makes float results repeat bit for bit
+            insts = self.ordered[key] = sorted(self.instances[key], key=repr)
+        parts = [self._instance(key, inst) for inst in insts]
+        if key in self.base:
+            parts.append(self.base[key])
+        return self.sr.plus_all(parts)
+
     def _compute(self, keys: Iterable[FactKey]) -> bool:
         changed = False
         sr = self.sr
         for key in keys:
-            insts = self.ordered.get(key)
-            if insts is None:  # a fixed order makes float results repeat bit for bit
-                insts = self.ordered[key] = sorted(self.instances[key], key=repr)
-            parts = [self._instance(key, inst) for inst in insts]
-            if key in self.base:
-                parts.append(self.base[key])
-            new = sr.plus_all(parts)
+            new = self.value_of(key)
             old = self.values.get(key)
             if old is None or not sr.close(old, new):
                 changed = True
@@ -700,8 +704,13 @@ class _Valuer:
                                               if m in self.store.relations else ())
             if (m, t) in self.instances
         ]  # fmt: skip
+        solve = getattr(self.sr, "solve_component", None)
         if not recursive:
             self._compute(keys)
+        elif solve is not None:
+            # A semiring of symbolic values (the compiled programs') states the fixpoint
+            # itself instead of iterating to it.
+            solve(keys, self)
         else:
             zero = self.sr.zero()
             for k in keys:
