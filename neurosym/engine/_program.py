@@ -57,26 +57,65 @@ def compile_kb(kb: KnowledgeBase) -> Program:
         return out, _components(out), {}
 
     rules, comps, plans = kb.memoised_rules("engine.rules", compile_rules)
-    base: dict[FactKey, list[float | None]] = {}
-    sources: dict[FactKey, list[Fact]] = {}
-    for f in kb.facts:
-        atom = f.atom
-        args = atom.args
-        values = [a.name if type(a) is Const else term_value(a) for a in args]
-        key = (pred_key(atom.predicate, len(args)), tuple(values))
-        w = f.weight
-        weight = (
-            None if w is None else w.value if isinstance(w, FixedWeight)
-            else w.initial if isinstance(w, LearnableWeight) else None
-        )  # fmt: skip
-        found = base.get(key)
-        if found is None:
-            base[key] = [weight]
-            sources[key] = [f]
-        else:
-            found.append(weight)
-            sources[key].append(f)
+    base, sources = _compiled_facts(kb)
     return Program(rules, base, sources, comps, plans)
+
+
+def _fact_key(f: Fact) -> FactKey:
+    atom = f.atom
+    args = atom.args
+    values = [a.name if type(a) is Const else term_value(a) for a in args]
+    return (pred_key(atom.predicate, len(args)), tuple(values))
+
+
+def _fact_weight(f: Fact) -> float | None:
+    w = f.weight
+    return (
+        None if w is None else w.value if isinstance(w, FixedWeight)
+        else w.initial if isinstance(w, LearnableWeight) else None
+    )  # fmt: skip
+
+
+def _compiled_facts(
+    kb: KnowledgeBase,
+) -> tuple[dict[FactKey, list[float | None]], dict[FactKey, list[Fact]]]:
+    """The base facts by key, with their weights and statements, in statement order.
+
+    Kept in the knowledge base and brought up to date from its log of fact changes, so a
+    consultation that adds and removes a few facts pays for those, not for every fact.
+    The dictionaries are shared by every program compiled from this knowledge base:
+    readers must not change them.
+    """
+    view = kb.fact_views.get("engine")
+    changes = None if view is None else kb.fact_changes(view[0])
+    if view is None or changes is None:
+        base: dict[FactKey, list[float | None]] = {}
+        sources: dict[FactKey, list[Fact]] = {}
+        position = kb.fact_log_position
+        kb.fact_changes(position)  # nothing before this is needed any more
+        changes = [(1, f) for f in kb.facts]
+    else:
+        position, (base, sources) = view
+        position = kb.fact_log_position
+    if changes:
+        # Lists are replaced, never changed in place: a program compiled before this
+        # call may still hold the old ones.
+        base, sources = dict(base), dict(sources)
+        for step, f in changes:
+            key = _fact_key(f)
+            found = sources.get(key)
+            if step > 0:
+                base[key] = [*base.get(key, ()), _fact_weight(f)]
+                sources[key] = [*(found or ()), f]
+            elif found is not None:
+                i = next(j for j, g in enumerate(found) if g is f)
+                if len(found) == 1:
+                    del base[key], sources[key]
+                else:
+                    base[key] = base[key][:i] + base[key][i + 1 :]
+                    sources[key] = found[:i] + found[i + 1 :]
+    kb.fact_views["engine"] = (position, (base, sources))
+    return base, sources
 
 
 def _components(rules: list[CRule]) -> list[tuple[set[str], bool]]:

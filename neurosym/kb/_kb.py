@@ -89,8 +89,16 @@ class KnowledgeBase:
         self.memo: dict[str, dict[int, tuple[Statement, Any]]] = {}
         self._rule_memo: dict[str, tuple[tuple[int, int], Any]] = {}
         self._added = 0
+        # Facts added (+1) and removed (-1), in order, for layers that keep their own
+        # view of the facts up to date instead of rebuilding it (see fact_changes).
+        self._fact_log: list[tuple[int, Fact]] = []
+        self._fact_log_base = 0  # the log position of _fact_log[0]
+        #: A layer's incrementally maintained view of the facts (the engine's compiled facts).
+        self.fact_views: dict[str, tuple[int, Any]] = {}
         for s in statements:
             self._append(s)
+        # a view made from scratch reads the facts themselves, not their log
+        self._fact_log_base, self._fact_log = len(self._fact_log), []
 
     # ------------------------------------------------------------------ contents
     def _append(self, s: Statement) -> None:
@@ -108,7 +116,9 @@ class KnowledgeBase:
             self._kinds.pop(type(s), None)
         self._diagnostics = None
         self._version += 1
-        if type(s) is not Fact:
+        if type(s) is Fact:
+            self._fact_log.append((step, s))
+        else:
             self._structure_version += 1
             if isinstance(s, Rule):
                 self._rules_version += 1
@@ -277,6 +287,27 @@ class KnowledgeBase:
 
             self._diagnostics = tuple(check_kb(self))
         return list(self._diagnostics)
+
+    @property
+    def fact_log_position(self) -> int:
+        """The position after the last fact change (see :meth:`fact_changes`)."""
+        return self._fact_log_base + len(self._fact_log)
+
+    def fact_changes(self, since: int) -> list[tuple[int, Fact]] | None:
+        """The facts added (``+1``) and removed (``-1``) since log position ``since``, in
+        order, or ``None`` when the log no longer reaches back that far.
+
+        The log is trimmed to what the one incremental view (``fact_views``) has not yet
+        read: it serves a single reader, the engine's compiled facts.
+        """
+        start = since - self._fact_log_base
+        if start < 0 or start > len(self._fact_log):
+            return None
+        changes = self._fact_log[start:]
+        # what was read is not needed again by the view that read it
+        del self._fact_log[:start]
+        self._fact_log_base = since
+        return changes
 
     def memoised(self, table: str, statement: Statement, compute: Any) -> Any:
         """``compute(statement)``, remembered per statement object in ``memo[table]``."""
