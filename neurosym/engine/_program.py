@@ -88,15 +88,28 @@ def _compiled_facts(
     """
     view = kb.fact_views.get("engine")
     changes = None if view is None else kb.fact_changes(view[0])
-    if view is None or changes is None:
-        base: dict[FactKey, list[float | None]] = {}
-        sources: dict[FactKey, list[Fact]] = {}
+    facts = kb.facts
+    base: dict[FactKey, list[float | None]]
+    sources: dict[FactKey, list[Fact]]
+    if view is None or changes is None or 2 * len(changes) >= len(facts):
+        # from scratch: the first time, or when the changes are not fewer than the facts
+        # (a small knowledge base's consultation: rebuilding is the cheaper way)
         position = kb.fact_log_position
         kb.fact_changes(position)  # nothing before this is needed any more
-        changes = [(1, f) for f in kb.facts]
-    else:
-        position, (base, sources) = view
-        position = kb.fact_log_position
+        base, sources = {}, {}
+        for f in facts:
+            key = _fact_key(f)
+            found = sources.get(key)
+            if found is None:
+                base[key] = [_fact_weight(f)]
+                sources[key] = [f]
+            else:
+                base[key].append(_fact_weight(f))
+                found.append(f)
+        kb.fact_views["engine"] = (position, (base, sources))
+        return base, sources
+    _, (base, sources) = view
+    position = kb.fact_log_position
     if changes:
         # Lists are replaced, never changed in place: a program compiled before this
         # call may still hold the old ones.
