@@ -185,35 +185,45 @@ def run_plan(
                             return
             go(k + 1)
         elif kind == "test":
-            test = step.item
-            assert isinstance(test, CTest)
-            try:
-                if test.binds and env[next(iter(test.binds))] is None:
-                    (slot,) = test.binds
-                    env[slot] = test.right(env, store)
-                    go(k + 1)
-                    env[slot] = None
-                    return
-                if compare(test.op, test.left(env, store), test.right(env, store), test.where):
-                    go(k + 1)
-            except NoValue:
-                return
+            run_test(step.item, env, store, go, k + 1)
         else:
-            assign = step.item
-            assert isinstance(assign, CAssign)
-            try:
-                value = assign.fn(env, store)
-            except NoValue:
-                return
-            current = env[assign.slot]
-            if current is None:
-                env[assign.slot] = value
-                go(k + 1)
-                env[assign.slot] = None
-            elif current == value:
-                go(k + 1)
+            run_assign(step.item, env, store, go, k + 1)
 
     go(0)
+
+
+def run_test(item: CItem, env: Env, store: Store, go: Callable[[int], None], k: int) -> None:
+    """A comparison step of a body: binds its one unbound variable (``X = expr``) or
+    filters, then continues with ``go(k)``; no solution when a value is missing."""
+    assert isinstance(item, CTest)
+    try:
+        if item.binds and env[next(iter(item.binds))] is None:
+            (slot,) = item.binds
+            env[slot] = item.right(env, store)
+            go(k)
+            env[slot] = None
+            return
+        if compare(item.op, item.left(env, store), item.right(env, store), item.where):
+            go(k)
+    except NoValue:
+        return
+
+
+def run_assign(item: CItem, env: Env, store: Store, go: Callable[[int], None], k: int) -> None:
+    """An ``X is expr`` step of a body: binds or checks ``X``, then continues with
+    ``go(k)``; no solution when a value is missing."""
+    assert isinstance(item, CAssign)
+    try:
+        value = item.fn(env, store)
+    except NoValue:
+        return
+    current = env[item.slot]
+    if current is None:
+        env[item.slot] = value
+        go(k)
+        env[item.slot] = None
+    elif current == value:
+        go(k)
 
 
 def solve_body(

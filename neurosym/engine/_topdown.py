@@ -25,9 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ._compile import CAssign, CLit, CRule, CTest, NoValue, compare
+from ._compile import CLit, CRule
 from ._forward import _NO_LIMITS, Limits, _check_limits, _derives_nothing, _positive_preds
-from ._join import Step, plan
+from ._join import Step, plan, run_assign, run_test
 from ._program import Program
 from ._store import Store
 
@@ -288,33 +288,9 @@ class _Solver:
                 if not call(step.pred, positions, key):
                     go(k + 1)
             elif kind == "test":
-                test = step.item
-                assert isinstance(test, CTest)
-                try:
-                    if test.binds and env[next(iter(test.binds))] is None:
-                        (slot,) = test.binds
-                        env[slot] = test.right(env, store)
-                        go(k + 1)
-                        env[slot] = None
-                        return
-                    if compare(test.op, test.left(env, store), test.right(env, store), test.where):
-                        go(k + 1)
-                except NoValue:
-                    return
+                run_test(step.item, env, store, go, k + 1)
             else:
-                assign = step.item
-                assert isinstance(assign, CAssign)
-                try:
-                    value = assign.fn(env, store)
-                except NoValue:
-                    return
-                current = env[assign.slot]
-                if current is None:
-                    env[assign.slot] = value
-                    go(k + 1)
-                    env[assign.slot] = None
-                elif current == value:
-                    go(k + 1)
+                run_assign(step.item, env, store, go, k + 1)
 
         go(0)
 
