@@ -97,14 +97,22 @@ def _compiled_facts(
         position = kb.fact_log_position
         kb.fact_changes(position)  # nothing before this is needed any more
         base, sources = {}, {}
-        for f in facts:
-            key = _fact_key(f)
+        for f in facts:  # _fact_key and _fact_weight inlined: this loop is hot
+            atom = f.atom
+            args = atom.args
+            values = [a.name if type(a) is Const else term_value(a) for a in args]
+            key = (pred_key(atom.predicate, len(args)), tuple(values))
+            w = f.weight
+            weight = (
+                None if w is None else w.value if isinstance(w, FixedWeight)
+                else w.initial if isinstance(w, LearnableWeight) else None
+            )  # fmt: skip
             found = sources.get(key)
             if found is None:
-                base[key] = [_fact_weight(f)]
+                base[key] = [weight]
                 sources[key] = [f]
             else:
-                base[key].append(_fact_weight(f))
+                base[key].append(weight)
                 found.append(f)
         kb.fact_views["engine"] = (position, (base, sources))
         return base, sources
