@@ -23,7 +23,7 @@ from test_fuzz import _mutate_chars, _mutate_tokens, check_syntax_error
 
 import neurosym as ns
 from neurosym.cli import main
-from neurosym.lang import Program, format_source, parse_text
+from neurosym.lang import Program, format_source, format_statement, parse_text
 from neurosym.lang._parser import _lark_region
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -281,11 +281,17 @@ def test_malformed_goals_raise_only_neurosym_errors(
         lambda: goal_model.explain(goal),
     ):
         try:
-            call()
+            result = call()
         except ns.NeurosymError as err:
             _goal_error_is_clear(goal, err)
         except Exception as exc:
             raise AssertionError(f"goal {goal!r} ({semantics}, {method}) raised {exc!r}") from exc
+        else:
+            # an answer's fact is ground text that reads back as that one fact
+            for answer in result if isinstance(result, list) else ():
+                text = str(answer.fact)
+                (fact,) = ns.parse(f"{text}.").facts
+                assert format_statement(fact) == f"{text}.", (text, format_statement(fact))
 
 
 VALUES = [
