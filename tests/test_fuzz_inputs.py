@@ -287,9 +287,12 @@ def test_malformed_goals_raise_only_neurosym_errors(
         except Exception as exc:
             raise AssertionError(f"goal {goal!r} ({semantics}, {method}) raised {exc!r}") from exc
         else:
-            # an answer's fact is ground text that reads back as that one fact
+            # an answer to one literal is ground text that reads back as that one fact (a
+            # conjunction's answer is the goal "with" its bindings)
             for answer in result if isinstance(result, list) else ():
                 text = str(answer.fact)
+                if " with " in text:
+                    continue
                 (fact,) = ns.parse(f"{text}.").facts
                 assert format_statement(fact) == f"{text}.", (text, format_statement(fact))
 
