@@ -203,3 +203,20 @@ def test_oscillator_scores_both_coefficient_errors_by_hand() -> None:
     # vector: sqrt(0.001^2 + 0.0006^2 + 0.002^2) / sqrt(1 + 1 + 0.04)
     expected = math.sqrt(1e-6 + 3.6e-7 + 4e-6) / math.sqrt(2.04)
     assert s["coef_error_norm"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_reachability_example_compiled_against_the_engine() -> None:
+    out = _load("reachability").main(["--quick"])
+    assert out["exact"]
+    for compiled, engine in out["exact"].values():
+        assert compiled == pytest.approx(engine, abs=1e-9)
+    ks = sorted(out["top_k"])
+    for answer, (exact, _) in out["exact"].items():
+        bounds = [out["top_k"][k].get(answer, (0.0, 0.0))[0] for k in ks]
+        assert bounds == sorted(bounds) and bounds[-1] <= exact + 1e-12  # lower bounds
+    for k in ks:
+        for compiled, engine in out["top_k"][k].values():
+            assert compiled == pytest.approx(engine, abs=1e-9)  # the engine's TopKProbability
+    fuzzy = out["fuzzy"]
+    assert abs(fuzzy["end"] - 0.9) < abs(fuzzy["start"] - 0.9)
+    assert fuzzy["engine_after"] == pytest.approx(fuzzy["end"], abs=1e-4)  # to_rules rounds
