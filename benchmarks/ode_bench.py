@@ -6,7 +6,8 @@ batch of 512 states of dim 16 with an MLP 16-64-16 field (dopri5, rtol 1e-5, ato
 error against a float64 scipy DOP853 reference; fixed-step RK4 with 100 steps.
 
 Peers that are not installed are skipped; diffrax (JAX) runs the same network with the same
-weights as one joint state. Run: ``python benchmarks/ode_bench.py``; on a GPU machine
+weights as one joint state (on CUDA by default; on the CPU with ``--diffrax``). Run:
+``python benchmarks/ode_bench.py``; on a GPU machine
 ``python benchmarks/ode_bench.py --device cuda --large`` adds the batch 8192 x dim 64 x
 hidden 256 case and reports the host-device synchronisations inside one solve. On CUDA
 every timed call ends with ``torch.cuda.synchronize()`` (JAX: ``block_until_ready``), so
@@ -314,7 +315,20 @@ def main(argv: list[str] | None = None) -> None:
         "--large", action="store_true", help="add batch 8192 x dim 64 x hidden 256 (for GPUs)"
     )
     parser.add_argument("--no-spiral", action="store_true", help="skip the spiral workload")
+    parser.add_argument(
+        "--diffrax",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run diffrax too (default: on CUDA only; on the CPU, JAX's threads in the same "
+        "process slowed the torch libraries' timings by up to 25%%)",
+    )
     args = parser.parse_args(argv)
+    if not (args.diffrax if args.diffrax is not None else args.device.startswith("cuda")):
+        HAVE["diffrax"] = False
+    elif not args.device.startswith("cuda"):
+        os.environ.setdefault(
+            "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        )
     torch.set_num_threads(1)
     dev = torch.device(args.device)
     if dev.type == "cuda":
