@@ -101,6 +101,16 @@ class CLit:
     source: Literal_ | None = field(default=None, compare=False)
     #: slots of anonymous variables (under ``not`` they mean "there is none")
     anonymous: frozenset[int] = frozenset()
+    #: argument positions that are not anonymous (what a negated literal looks up)
+    bound: tuple[int, ...] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        bound = tuple(
+            i
+            for i, (is_var, v) in enumerate(self.atom.args)
+            if not (is_var and v in self.anonymous)
+        )
+        object.__setattr__(self, "bound", bound)
 
     @property
     def needs(self) -> frozenset[int]:

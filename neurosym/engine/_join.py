@@ -168,16 +168,7 @@ def run_plan(
                 rel = relations.get(step.pred)
                 if rel is not None:
                     if item.anonymous:  # not p(X, _): no tuple matches the bound positions
-                        positions = tuple(
-                            i for i, (is_var, v) in enumerate(item.atom.args)
-                            if not (is_var and v in item.anonymous)
-                        )  # fmt: skip
-                        key = tuple(
-                            env[item.atom.args[i][1]] if item.atom.args[i][0]
-                            else item.atom.args[i][1]
-                            for i in positions
-                        )  # fmt: skip
-                        if rel.lookup(positions, key):
+                        if rel.lookup(item.bound, bound_key(item, env)):
                             return
                     else:
                         t = tuple(env[v] if is_var else v for is_var, v in item.atom.args)
@@ -190,6 +181,12 @@ def run_plan(
             run_assign(step.item, env, store, go, k + 1)
 
     go(0)
+
+
+def bound_key(item: CLit, env: Env) -> tuple[Any, ...]:
+    """A negated literal's values at its non-anonymous positions (``item.bound``)."""
+    args = item.atom.args
+    return tuple(env[args[i][1]] if args[i][0] else args[i][1] for i in item.bound)
 
 
 def run_test(item: CItem, env: Env, store: Store, go: Callable[[int], None], k: int) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 
 from ._compile import CLit, CRule
 from ._forward import _NO_LIMITS, Limits, _check_limits, _derives_nothing, _positive_preds
-from ._join import Step, plan, run_assign, run_test
+from ._join import Step, bound_key, plan, run_assign, run_test
 from ._program import Program
 from ._store import Store
 
@@ -279,13 +279,7 @@ class _Solver:
             elif kind == "neg":
                 item = step.item
                 assert isinstance(item, CLit)
-                args = item.atom.args
-                positions = tuple(
-                    i for i, (is_var, v) in enumerate(args)
-                    if not (is_var and v in item.anonymous)
-                )  # fmt: skip
-                key = tuple(env[args[i][1]] if args[i][0] else args[i][1] for i in positions)
-                if not call(step.pred, positions, key):
+                if not call(step.pred, item.bound, bound_key(item, env)):
                     go(k + 1)
             elif kind == "test":
                 run_test(step.item, env, store, go, k + 1)

@@ -38,6 +38,7 @@ from ._integrate import (
     _finite_rows,
     _initial_step,
     _tolerance,
+    underflow_status,
 )
 from ._solver import AbstractExplicitRK, Field
 from ._status import Status
@@ -147,13 +148,7 @@ class _Loop:
             prev2.copy_(ctrl.prev2)
             still = active & ~(accept & last)
             under = still & (h_new <= torch.maximum(t.abs(), t_end_abs).mul_(eps4))
-            if joint:
-                culprit = under & (ratio_own > one)
-                under = culprit | (under & ~culprit.any())
-            code = torch.where(
-                torch.isinf(ratio_own), int(Status.NONFINITE), int(Status.DT_UNDERFLOW)
-            )
-            new_status = torch.where(under[:, 0], code[:, 0], status)
+            new_status, under = underflow_status(under, ratio_own, one, status, joint)
             still = still & ~under
             maxed = still & (steps_b >= max_steps)
             status.copy_(torch.where(maxed[:, 0], int(Status.MAX_STEPS), new_status))

@@ -68,6 +68,19 @@ class RawSolution:
 _STRETCH = 1.1
 
 
+def underflow_status(
+    under: Tensor, ratio_own: Tensor, one: Tensor, status: Tensor, joint: bool
+) -> tuple[Tensor, Tensor]:
+    """The status after a step-size underflow of the samples ``under`` ``(batch, 1)``, and
+    which samples fail: under joint control only the one that forced the shrinking (its
+    own error too large), the others go on. A non-finite error is ``NONFINITE``."""
+    if joint:
+        culprit = under & (ratio_own > one)
+        under = culprit | (under & ~culprit.any())
+    code = torch.where(torch.isinf(ratio_own), int(Status.NONFINITE), int(Status.DT_UNDERFLOW))
+    return torch.where(under[:, 0], code[:, 0], status), under
+
+
 def _stretched(h: float, remaining: float) -> float:
     return remaining if h * _STRETCH >= remaining else h
 
@@ -362,14 +375,7 @@ def integrate_adaptive(
             else:
                 under = active & (h <= floor)
             if not host or bool(under.any()):
-                if joint:
-                    # The sample that forced the shrinking fails; the others go on.
-                    culprit = under & (ratio_own > one)
-                    under = culprit | (under & ~culprit.any())
-                code = torch.where(
-                    torch.isinf(ratio_own), int(Status.NONFINITE), int(Status.DT_UNDERFLOW)
-                )
-                status = torch.where(under[:, 0], code[:, 0], status)
+                status, under = underflow_status(under, ratio_own, one, status, joint)
                 active = active & ~under
             if it >= max_steps:
                 maxed = active & (steps_b >= max_steps - uniform)
