@@ -339,3 +339,26 @@ def test_shared_positions_dense_output_equals_per_sample(method: str, float_h: b
     ref = solver.interpolate_many(res, torch.tensor(thetas, dtype=F64).expand(5, -1))
     assert got.shape == (4, 5, 3)
     torch.testing.assert_close(got, ref.transpose(0, 1), rtol=0, atol=5e-14)
+
+
+def test_gathered_horner_equals_its_definition_and_gradchecks() -> None:
+    # The dense output's gather + in-place Horner against the plain formula
+    # ends[rows_start] + θ C0[rows] + θ² C1[rows] + θ³ C2[rows], with repeated rows (two
+    # outputs in one step) and rows read at a step's end (θ = 0 from the y1 half).
+    from neurosym.ode._dense import _GatherHorner
+
+    gen = torch.Generator().manual_seed(3)
+    n, dim = 4, 3
+    ends = torch.randn(2 * n, dim, dtype=F64, generator=gen, requires_grad=True)
+    coeffs = [torch.randn(n, dim, dtype=F64, generator=gen, requires_grad=True) for _ in range(3)]
+    rows = torch.tensor([0, 0, 2, 3, 1, 3])
+    rows_start = torch.tensor([0, 0, 2, 3 + n, 1, 3])
+    theta = torch.tensor([[0.2], [0.7], [0.5], [0.0], [1.0], [0.3]], dtype=F64)
+    got = _GatherHorner.apply(rows, rows_start, theta, ends, *coeffs)
+    want = ends[rows_start] + sum(theta ** (p + 1) * c[rows] for p, c in enumerate(coeffs))
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-15)
+    assert torch.equal(got[3], ends[3 + n])  # an output on a step's end is its y1 exactly
+    assert torch.autograd.gradcheck(
+        lambda e, a, b, c: _GatherHorner.apply(rows, rows_start, theta, e, a, b, c),
+        (ends, *coeffs),
+    )
