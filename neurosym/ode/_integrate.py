@@ -28,7 +28,7 @@ from ._event import EventFn, event_state, locate_root
 from ._solver import AbstractExplicitRK, AbstractSolver, Field, StepResult
 from ._status import Status
 
-__all__ = ["Counted", "RawSolution", "integrate_adaptive"]
+__all__ = ["Counted", "RawSolution", "host_loop_applies", "integrate_adaptive"]
 
 
 @final
@@ -72,11 +72,13 @@ def underflow_status(
     under: Tensor, ratio_own: Tensor, one: Tensor, status: Tensor, joint: bool
 ) -> tuple[Tensor, Tensor]:
     """The status after a step-size underflow of the samples ``under`` ``(batch, 1)``, and
-    which samples fail: under joint control only the one that forced the shrinking (its
-    own error too large), the others go on. A non-finite error is ``NONFINITE``."""
+    which samples fail: under joint control only those that forced the shrinking (their
+    own error too large, else the largest), the others go on. A non-finite error is
+    ``NONFINITE``."""
     if joint:
         culprit = under & (ratio_own > one)
-        under = culprit | (under & ~culprit.any())
+        worst = torch.where(under, ratio_own, -math.inf).amax()
+        under = culprit | (under & ~culprit.any() & (ratio_own >= worst))
     code = torch.where(torch.isinf(ratio_own), int(Status.NONFINITE), int(Status.DT_UNDERFLOW))
     return torch.where(under[:, 0], code[:, 0], status), under
 
@@ -158,6 +160,24 @@ def _initial_step(
         return torch.where(h > 0, h, h0)  # also h0 where h is NaN
 
 
+def host_loop_applies(
+    solver: AbstractSolver,
+    controller: AbstractStepController,
+    device: torch.device,
+    event: EventFn | None,
+) -> bool:
+    """Whether joint step control runs on host floats (:func:`_integrate_joint_cpu`):
+    on the CPU, without events, for an explicit FSAL Runge–Kutta method under a PI(D)
+    controller. Elsewhere joint control is the tensor loop with one shared step size."""
+    return (
+        event is None
+        and device.type == "cpu"
+        and isinstance(solver, AbstractExplicitRK)
+        and solver.provides_f1
+        and isinstance(controller, (PIDController, PIController))
+    )
+
+
 def integrate_adaptive(
     f: Field,
     y0: Tensor,
@@ -200,10 +220,8 @@ def integrate_adaptive(
     clamp = solver.clamps_to_outputs
     if (
         joint
-        and event is None
-        and y0.device.type == "cpu"
-        and isinstance(solver, AbstractExplicitRK)
-        and solver.provides_f1
+        and host_loop_applies(solver, controller, y0.device, event)
+        and isinstance(solver, AbstractExplicitRK)  # (for the type checker)
         and isinstance(controller, (PIDController, PIController))
     ):
         return _integrate_joint_cpu(
@@ -504,10 +522,11 @@ def _integrate_joint_cpu(
         if h <= eps4 * max(abs(t), abs(t_end), 1.0):
             with torch.no_grad():
                 act = ok if active is None else active
-                # The samples that forced the shrinking fail; the others go on.
+                # The samples that forced the shrinking fail (their own error too large,
+                # else the largest); the others go on.
                 culprit = act & (r_own > 1.0)
                 if not bool(culprit.any()):
-                    culprit = act
+                    culprit = act & (r_own >= torch.where(act, r_own, -math.inf).amax())
                 code = torch.where(
                     torch.isinf(r_own), int(Status.NONFINITE), int(Status.DT_UNDERFLOW)
                 )

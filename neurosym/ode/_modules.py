@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from neurosym.errors import ConfigurationError
 
 from ._solution import Solution
-from ._solve import MethodName, solve
+from ._solve import MethodName, StepControl, solve
 from ._solver import AbstractSolver
 
 __all__ = ["MLPField", "NFECounter", "NeuralODE"]
@@ -107,7 +107,8 @@ class NeuralODE(nn.Module):
         atol: absolute tolerance.
         adjoint: differentiate by the adjoint method (memory independent of steps).
         checkpoint: differentiate by recomputing each output interval.
-        step_control: ``"per_sample"`` or ``"joint"``.
+        step_control: ``"auto"``, ``"per_sample"`` or ``"joint"`` (see
+            :func:`~neurosym.ode.solve`).
         max_steps: step attempts allowed per sample.
         throw: raise on failure (else inspect ``Solution.status``).
 
@@ -126,7 +127,7 @@ class NeuralODE(nn.Module):
         atol: float = 1e-8,
         adjoint: bool = False,
         checkpoint: bool = False,
-        step_control: Literal["per_sample", "joint"] = "per_sample",
+        step_control: StepControl = "auto",
         max_steps: int = 10_000,
         throw: bool = True,
     ) -> None:
@@ -137,7 +138,7 @@ class NeuralODE(nn.Module):
         self.atol = atol
         self.adjoint = adjoint
         self.checkpoint = checkpoint
-        self.step_control: Literal["per_sample", "joint"] = step_control
+        self.step_control: StepControl = step_control
         self.max_steps = max_steps
         self.throw = throw
 

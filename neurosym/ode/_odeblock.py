@@ -20,7 +20,7 @@ from neurosym.errors import ConfigurationError
 
 from ._regularise import Regularisation, RegularisedField, draw_noise
 from ._solution import Solution, Stats
-from ._solve import MethodName, resolve_method, solve
+from ._solve import MethodName, StepControl, resolve_method, solve
 from ._solver import AbstractSolver, Field
 
 __all__ = ["ODEBlock", "SolverSetting"]
@@ -37,7 +37,8 @@ class SolverSetting:
         atol: absolute tolerance (adaptive solvers).
         steps: fixed steps over the block's time span (any solver), instead of adaptive.
         dt: fixed step size, instead of ``steps``.
-        step_control: ``"per_sample"`` or ``"joint"`` (adaptive solvers).
+        step_control: ``"auto"``, ``"per_sample"`` or ``"joint"`` (adaptive solvers; see
+            :func:`~neurosym.ode.solve`).
         max_steps: step attempts allowed per sample.
 
     Raises:
@@ -56,7 +57,7 @@ class SolverSetting:
     atol: float = 1e-6
     steps: int | None = None
     dt: float | None = None
-    step_control: Literal["per_sample", "joint"] = "per_sample"
+    step_control: StepControl = "auto"
     max_steps: int = 10_000
 
     def __post_init__(self) -> None:
@@ -114,7 +115,8 @@ class ODEBlock(nn.Module):
         steps: fixed steps instead of adaptive ones (``method="euler", steps=1`` is a
             residual block).
         dt: fixed step size instead of ``steps``.
-        step_control: ``"per_sample"`` or ``"joint"``.
+        step_control: ``"auto"``, ``"per_sample"`` or ``"joint"`` (see
+            :func:`~neurosym.ode.solve`).
         max_steps: step attempts allowed per sample.
         adjoint: differentiate by the adjoint method.
         augment_dim: zero columns appended to the state before the solve.
@@ -142,7 +144,7 @@ class ODEBlock(nn.Module):
         atol: float = 1e-6,
         steps: int | None = None,
         dt: float | None = None,
-        step_control: Literal["per_sample", "joint"] = "per_sample",
+        step_control: StepControl = "auto",
         max_steps: int = 10_000,
         adjoint: bool = False,
         augment_dim: int = 0,

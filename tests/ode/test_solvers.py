@@ -130,12 +130,66 @@ def test_dense_output_does_not_step_onto_requested_times() -> None:
     assert torch.equal(many.ys[-1], few.ys[-1])
 
 
+def test_auto_step_control_is_joint_on_cpu_with_shared_times() -> None:
+    rates = torch.tensor([[0.3], [1.0], [2.0]], dtype=torch.float64)
+    y0 = torch.ones(3, 1, dtype=torch.float64)
+    t = torch.linspace(0.0, 1.0, 7, dtype=torch.float64)
+
+    def solve(t: torch.Tensor, mode: str) -> ode.Solution:
+        return ode.solve(lambda s, y: -rates * y, y0, t, rtol=1e-7, atol=1e-9, step_control=mode)
+
+    auto, joint, per = solve(t, "auto"), solve(t, "joint"), solve(t, "per_sample")
+    assert torch.equal(auto.ys, joint.ys)
+    # Joint: every sample takes the stiffest one's steps; per sample they differ.
+    assert auto.stats.accepted_per_sample.tolist() == joint.stats.accepted_per_sample.tolist()
+    assert len(set(auto.stats.accepted_per_sample.tolist())) == 1
+    assert len(set(per.stats.accepted_per_sample.tolist())) == 3
+    torch.testing.assert_close(
+        auto.ys[..., 0], torch.exp(-rates[:, 0] * t[:, None]), rtol=1e-6, atol=0
+    )
+    # Per-sample times: joint control cannot apply, auto is per-sample control.
+    tb = t.expand(3, -1) * torch.tensor([[1.0], [0.5], [2.0]], dtype=torch.float64)
+    assert torch.equal(solve(tb, "auto").ys, solve(tb, "per_sample").ys)
+
+
+def test_auto_step_control_retries_per_sample_when_steps_run_out() -> None:
+    # One stiff sample (rate 2000) holds a shared step size near 1e-3: with 400 steps the
+    # joint attempt runs every sample out of steps, per-sample control finishes the mild
+    # one (~10 steps). Auto returns the per-sample outcome and counts both attempts' work.
+    rates = torch.tensor([[1.0], [2000.0]], dtype=torch.float64)
+    y0 = torch.ones(2, 1, dtype=torch.float64)
+    t = torch.tensor([0.0, 1.0], dtype=torch.float64)
+
+    def solve(mode: str) -> ode.Solution:
+        return ode.solve(
+            lambda s, y: -rates * y, y0, t, rtol=1e-6, atol=1e-9, max_steps=400,
+            step_control=mode, throw=False,
+        )  # fmt: skip
+
+    auto, joint, per = solve("auto"), solve("joint"), solve("per_sample")
+    assert joint.status.tolist() == [ode.Status.MAX_STEPS] * 2
+    assert per.status.tolist() == [ode.Status.SUCCESS, ode.Status.MAX_STEPS]
+    assert auto.status.tolist() == per.status.tolist()
+    torch.testing.assert_close(auto.ys, per.ys, rtol=0, atol=0, equal_nan=True)
+    assert abs(float(auto.ys[-1, 0, 0]) - math.exp(-1.0)) < 1e-5
+    assert auto.stats.nfe == joint.stats.nfe + per.stats.nfe
+    assert auto.stats.steps == joint.stats.steps + per.stats.steps
+
+
 @pytest.mark.parametrize("method", ["dopri5", "bosh3"])
 def test_per_sample_and_joint_agree(method: str) -> None:
     rates = torch.tensor([[0.1], [1.0], [10.0]], dtype=torch.float64)
     y0 = torch.ones(3, 1, dtype=torch.float64)
     t = torch.linspace(0.0, 1.0, 5, dtype=torch.float64)
-    per = ode.solve(lambda t, y: -rates * y, y0, t, method=method, rtol=1e-7, atol=1e-9)
+    per = ode.solve(
+        lambda t, y: -rates * y,
+        y0,
+        t,
+        method=method,
+        rtol=1e-7,
+        atol=1e-9,
+        step_control="per_sample",
+    )
     joint = ode.solve(
         lambda t, y: -rates * y, y0, t, method=method, rtol=1e-7, atol=1e-9, step_control="joint"
     )
