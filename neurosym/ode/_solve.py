@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
+import math
 from collections.abc import Sequence
 from types import MappingProxyType
 from typing import Literal
@@ -111,12 +113,23 @@ def _check_inputs(y0: object, t: object) -> tuple[Tensor, Tensor, bool]:
     if t.device != y0.device:
         raise ConfigurationError(f"t is on {t.device} but y0 is on {y0.device}")
     tt = t.detach().to(y0.dtype)
-    if not bool(torch.isfinite(tt).all()):
-        raise ConfigurationError("t contains NaN or infinite times")
-    d = tt[..., 1:] - tt[..., :-1]
-    if bool((d > 0).all()):
+    if tt.ndim == 1 and tt.device.type == "cpu" and tt.shape[0] <= 64:
+        # A short shared time vector on the CPU: checked in Python (~5 µs; the tensor
+        # checks below cost ~50 µs of a solve that takes a few ms).
+        vals = tt.tolist()
+        if not all(math.isfinite(v) for v in vals):
+            raise ConfigurationError("t contains NaN or infinite times")
+        diffs = [b - a for a, b in itertools.pairwise(vals)]
+        increasing, decreasing = all(d > 0 for d in diffs), all(d < 0 for d in diffs)
+    else:
+        if not bool(torch.isfinite(tt).all()):
+            raise ConfigurationError("t contains NaN or infinite times")
+        d = tt[..., 1:] - tt[..., :-1]
+        increasing = bool((d > 0).all())
+        decreasing = not increasing and bool((d < 0).all())
+    if increasing:
         return y0, tt, False
-    if bool((d < 0).all()):
+    if decreasing:
         return y0, tt, True
     raise ConfigurationError(
         "t must be strictly increasing or strictly decreasing (the same way for every sample)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, final
@@ -269,6 +270,7 @@ class AbstractExplicitRK(AbstractSolver):
         dense = _dense_matrix(tab)
         self._dense = None if dense is None else torch.tensor(dense, dtype=torch.float64)
         self._dense_list = dense
+        self._dense_cols = () if dense is None else tuple(zip(*dense, strict=True))
         self._c = torch.tensor([tab.c], dtype=torch.float64)
         self._cache: dict[
             tuple[torch.dtype, torch.device], tuple[Tensor, Tensor, Tensor | None]
@@ -378,10 +380,11 @@ class AbstractExplicitRK(AbstractSolver):
             return self.interpolate_many(step, theta).transpose(0, 1)
         s, batch, dim = step.stages.shape
         h = step.h
-        weights = [
-            [h * sum(th ** (p + 1) * row[i] for p, row in enumerate(dense)) for i in range(s)]
-            for th in thetas
-        ]
+        weights = []
+        for th in thetas:
+            # h θ^(p+1) per power, then one dot product per stage (columns of D).
+            scaled = [h * th ** (p + 1) for p in range(len(dense))]
+            weights.append([sum(map(operator.mul, scaled, col)) for col in self._dense_cols])
         w = step.y0.new_tensor(weights)
         vals = torch.addmm(step.y0.reshape(1, -1), w, step.stages.reshape(s, -1))
         return vals.view(len(thetas), batch, dim)
