@@ -22,8 +22,13 @@ from typing import final
 import torch
 from torch import Tensor
 
-from ._controller import AbstractStepController, PIController, PIDController
-from ._dense import FLUSH, Passed, flush_outputs, outputs
+from ._controller import (
+    AbstractStepController,
+    ControllerState,
+    PIController,
+    PIDController,
+)
+from ._dense import FLUSH, Passed, _dense_rows, flush_outputs, outputs
 from ._event import EventFn, event_state, locate_root
 from ._solver import AbstractExplicitRK, AbstractSolver, Field, StepResult
 from ._status import Status
@@ -192,6 +197,7 @@ def integrate_adaptive(
     joint: bool,
     event: EventFn | None,
     check_every: int,
+    compact: bool = False,
 ) -> RawSolution:
     """Integrate with error control from ``ts[:, 0]`` to ``ts[:, -1]`` (increasing).
 
@@ -208,6 +214,9 @@ def integrate_adaptive(
         joint: one step size for the whole batch instead of one per sample.
         event: terminal event function or ``None``.
         check_every: steps between host checks of whether any sample is still active.
+        compact: per-sample control, reading the device every step: whenever the active
+            samples fall to half of the batch being stepped, drop the others from it (the
+            field is then called on the active rows only; see :class:`_Compacted`).
 
     Returns:
         The raw solution.
@@ -282,11 +291,40 @@ def integrate_adaptive(
     next_check = 0
     it = 0
     uniform = 0  # steps in which every sample was active and accepted
+    # Set once samples have been dropped from the batch being stepped (compact=True).
+    packed: _Compacted | None = None
+    compact = compact and host and not joint
     while True:
         if host:
             n_active = int(active.sum())
             if n_active == 0:
                 break
+            if compact and 2 * n_active <= batch:
+                if packed is None:
+                    packed = _Compacted(y0, n_times)
+                steps_b += uniform
+                acc_b += uniform
+                uniform = 0
+                packed.store(solver, ts, recs, start, buf, status, t, y, steps_b, acc_b, event_t)
+                keep = active[:, 0].nonzero()[:, 0]
+                recs, buf = [], packed.outputs_of(keep)
+                ts, t, y, f0, h, remaining, t_end = (
+                    x.index_select(0, keep) for x in (ts, t, y, f0, h, remaining, t_end)
+                )
+                status, next_idx, steps_b, acc_b, active, t_end_abs = (
+                    x.index_select(0, keep)
+                    for x in (status, next_idx, steps_b, acc_b, active, t_end_abs)
+                )
+                start = next_idx
+                idx_sum = int(next_idx.sum())
+                if floor is not None:
+                    floor = floor.index_select(0, keep)
+                ctrl = ControllerState(
+                    ctrl.prev1.index_select(0, keep), ctrl.prev2.index_select(0, keep)
+                )
+                if event_t is not None and g_prev is not None:
+                    event_t, g_prev = event_t[keep], g_prev[keep]
+                batch = n_active
         elif it >= next_check:
             if not bool(active.any()):
                 break
@@ -346,7 +384,7 @@ def integrate_adaptive(
             next_idx = new_idx
             idx_sum = new_sum
             if len(recs) >= FLUSH and not res.y1.requires_grad:
-                buf, start = flush_outputs(solver, y0, ts, recs, start, buf)
+                buf, start = flush_outputs(solver, y, ts, recs, start, buf)
                 recs = []
         t_old = t
         if all_accepted:
@@ -403,6 +441,19 @@ def integrate_adaptive(
             h = torch.where(h * _STRETCH >= remaining, remaining, h)
     steps_b += uniform
     acc_b += uniform
+    if packed is not None:
+        packed.store(solver, ts, recs, start, buf, status, t, y, steps_b, acc_b, event_t)
+        return RawSolution(
+            ys=packed.ys(),
+            status=packed.status,
+            t_final=packed.t[:, 0],
+            y_final=packed.y,
+            steps=it,
+            nfe=fc.n,
+            accepted=packed.acc[:, 0],
+            rejected=(packed.steps - packed.acc)[:, 0],
+            event_t=packed.event_t,
+        )
     return RawSolution(
         ys=outputs(solver, y0, ts, recs, start, buf),
         status=status,
@@ -414,6 +465,80 @@ def integrate_adaptive(
         rejected=(steps_b - acc_b)[:, 0],
         event_t=event_t,
     )
+
+
+class _Compacted:
+    """The whole batch's results while the loop steps only some of its samples.
+
+    ``rows`` are the samples being stepped (indices into the whole batch). Each time the
+    loop drops samples, :meth:`store` turns its recorded steps into outputs and writes
+    every sample it was stepping (finished ones included) into the whole-batch tensors;
+    :meth:`outputs_of` starts the outputs of the next, smaller batch from what is known.
+    Out-of-place ``index_copy`` throughout, so gradients flow to every piece.
+    """
+
+    def __init__(self, y0: Tensor, n_times: int) -> None:
+        batch, dim = y0.shape
+        device = y0.device
+        self.y0 = y0
+        self.n_out = n_times - 1
+        self.rows = torch.arange(batch, device=device)
+        self.out = y0.new_full((self.n_out * batch, dim), math.nan)
+        self.status = torch.zeros(batch, dtype=torch.long, device=device)
+        self.t = y0.new_zeros(batch, 1)
+        self.y = y0
+        self.steps = torch.zeros(batch, 1, dtype=torch.long, device=device)
+        self.acc = torch.zeros_like(self.steps)
+        self.event_t: Tensor | None = None
+
+    def _flat(self, rows: Tensor) -> Tensor:
+        # Output rows k · batch + sample of the given samples, for k = 1 ... n_times - 1.
+        batch = self.y0.shape[0]
+        ks = torch.arange(self.n_out, device=rows.device)[:, None] * batch
+        return (ks + rows[None, :]).reshape(-1)
+
+    def store(
+        self,
+        solver: AbstractSolver,
+        ts: Tensor,
+        recs: list[Passed],
+        start: Tensor | None,
+        buf: Tensor | None,
+        status: Tensor,
+        t: Tensor,
+        y: Tensor,
+        steps: Tensor,
+        acc: Tensor,
+        event_t: Tensor | None,
+    ) -> None:
+        """Write the stepped samples' outputs and final state into the whole batch."""
+        rows = self.rows
+        vals: Tensor | None = buf
+        if recs:
+            val, reached = _dense_rows(solver, y, ts, recs, start)
+            vals = torch.where(reached, val, math.nan if buf is None else buf)
+        if vals is not None:
+            self.out = self.out.index_copy(0, self._flat(rows), vals)
+        self.status = self.status.index_copy(0, rows, status)
+        self.t = self.t.index_copy(0, rows, t)
+        self.y = self.y.index_copy(0, rows, y)
+        self.steps = self.steps.index_copy(0, rows, steps)
+        self.acc = self.acc.index_copy(0, rows, acc)
+        if event_t is not None:
+            whole = event_t.new_full((self.y0.shape[0],), math.nan)
+            self.event_t = (whole if self.event_t is None else self.event_t).index_copy(
+                0, rows, event_t
+            )
+
+    def outputs_of(self, keep: Tensor) -> Tensor:
+        """Keep the samples ``keep`` (indices into the stepped ones); return their outputs
+        so far as the next batch's output buffer."""
+        self.rows = self.rows.index_select(0, keep)
+        return self.out.index_select(0, self._flat(self.rows))
+
+    def ys(self) -> Tensor:
+        batch, dim = self.y0.shape
+        return torch.cat([self.y0[None], self.out.view(self.n_out, batch, dim)])
 
 
 def _integrate_joint_cpu(

@@ -163,6 +163,7 @@ def solve(
     checkpoint: bool = False,
     check_every: int | None = None,
     cuda_graph: bool = False,
+    compact: bool = False,
 ) -> Solution:
     """Solve ``dy/dt = f(t, y)`` for a batch of initial states.
 
@@ -211,6 +212,12 @@ def solve(
             field must be capturable: tensor operations only, no host reads. The
             captured loop is reused by the next solve of the same field and shapes
             (:func:`clear_cuda_graphs` drops them).
+        compact: under per-sample control (the default with ``compact=True``), step only
+            the samples still going: whenever they fall to half of the batch being
+            stepped, the others are dropped from it, so a few slow samples no longer pay
+            for the whole batch. The field is then called with fewer rows than ``y0``
+            has: it must compute each row from that row alone (a field that holds
+            per-sample tensors of the batch's size cannot be compacted).
 
     Returns:
         The :class:`Solution`.
@@ -249,6 +256,11 @@ def solve(
         )
     if step_control == "joint" and tt.ndim == 2:
         raise ConfigurationError("step_control='joint' needs shared times t of shape (T,)")
+    if compact and step_control == "joint":
+        raise ConfigurationError(
+            "compact=True drops finished samples from per-sample steps: use "
+            "step_control='per_sample' (or 'auto')"
+        )
     if adjoint and checkpoint:
         raise ConfigurationError("choose adjoint=True or checkpoint=True, not both")
     if adjoint and event is not None:
@@ -263,6 +275,11 @@ def solve(
         # Measured on an H200 too (docs/ode.md): reading the device every step costs less
         # than the masked work of a loop that never reads it, when steps are launch-bound.
         check_every = 1
+    if compact and (check_every != 1 or cuda_graph):
+        raise ConfigurationError(
+            "compact=True reads how many samples are active every step: it needs "
+            "check_every=1 and cuda_graph=False"
+        )
     if cuda_graph:
         from ._graphed import graph_unsupported
 
@@ -291,6 +308,7 @@ def solve(
     # when the shared step size ran some sample out of steps.
     retry = (
         step_control == "auto"
+        and not compact
         and not fixed
         and not cuda_graph
         and tt.ndim == 1
@@ -344,6 +362,7 @@ def solve(
             joint=joint,
             event=ev,
             check_every=check_every,
+            compact=compact,
         )
 
     if adjoint:
