@@ -111,6 +111,8 @@ class NeuralODE(nn.Module):
             :func:`~neurosym.ode.solve`).
         max_steps: step attempts allowed per sample.
         throw: raise on failure (else inspect ``Solution.status``).
+        compact: step only the samples still going (see :func:`~neurosym.ode.solve`;
+            the field must compute each row from that row alone).
 
     Example:
         >>> node = NeuralODE(MLPField(2, (8,)))
@@ -130,6 +132,7 @@ class NeuralODE(nn.Module):
         step_control: StepControl = "auto",
         max_steps: int = 10_000,
         throw: bool = True,
+        compact: bool = False,
     ) -> None:
         super().__init__()
         self.field = field
@@ -141,6 +144,7 @@ class NeuralODE(nn.Module):
         self.step_control: StepControl = step_control
         self.max_steps = max_steps
         self.throw = throw
+        self.compact = compact
 
     def forward(self, y0: Tensor, t: Tensor) -> Solution:
         """Solve from ``y0`` ``(batch, dim)`` over the times ``t``."""
@@ -156,4 +160,5 @@ class NeuralODE(nn.Module):
             step_control=self.step_control,
             max_steps=self.max_steps,
             throw=self.throw,
+            compact=self.compact,
         )

@@ -169,3 +169,23 @@ def test_compaction_refuses_what_it_cannot_do(kwargs: dict[str, object], message
         ode.solve(
             _oscillators, _batch(4), torch.tensor([0.0, 1.0]).double(), compact=True, **kwargs
         )  # type: ignore[arg-type]
+
+
+def test_neural_ode_passes_compaction_on() -> None:
+    # The module's option reaches the solver: the field sees a shrinking batch.
+    class Field(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.sizes: list[int] = []
+
+        def forward(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            self.sizes.append(y.shape[0])
+            return _oscillators(t, y)
+
+    field = Field()
+    node = ode.NeuralODE(field, rtol=1e-8, atol=1e-10, compact=True)
+    y0, t = _batch(8), torch.linspace(0.0, 1.0, 3, dtype=F64)
+    torch.testing.assert_close(
+        node(y0, t).ys[..., 0], torch.cos(y0[:, 2] * t[:, None]), rtol=0, atol=1e-6
+    )
+    assert field.sizes[0] == 8 and min(field.sizes) == 1
