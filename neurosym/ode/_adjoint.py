@@ -101,15 +101,20 @@ def solve_adjoint(
 
 class _AdjointFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, cfg: Any, y0: Tensor, ts: Tensor, *params: Tensor) -> Tensor:
+    def forward(cfg: Any, y0: Tensor, ts: Tensor, *params: Tensor) -> Tensor:
         f, run, _back, _rtol, _atol, _max, _semi, holder = cfg
         with torch.no_grad():
             raw = run(f, y0, ts)
         holder.raw = raw
-        ctx.cfg = cfg
-        ctx.save_for_backward(raw.ys, ts, *params)
         out: Tensor = raw.ys
         return out
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+        # (A separate setup_context lets torch.func.grad differentiate through it.)
+        cfg, _y0, ts, *params = inputs
+        ctx.cfg = cfg
+        ctx.save_for_backward(output, ts, *params)
 
     @staticmethod
     def backward(ctx: Any, grad_ys: Tensor) -> Any:

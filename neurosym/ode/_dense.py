@@ -4,7 +4,7 @@ steps that passed output times (recorded by ``integrate_adaptive``)."""
 from __future__ import annotations
 
 import math
-from typing import TypeGuard
+from typing import Any, TypeGuard
 
 import torch
 from torch import Tensor
@@ -151,29 +151,27 @@ class _GatherHorner(torch.autograd.Function):
 
     @staticmethod
     def forward(
-        ctx: torch.autograd.function.FunctionCtx,
-        rows: Tensor,
-        rows_start: Tensor,
-        theta: Tensor,
-        ends: Tensor,
-        *coeffs: Tensor,
+        rows: Tensor, rows_start: Tensor, theta: Tensor, ends: Tensor, *coeffs: Tensor
     ) -> Tensor:
         out = torch.index_select(coeffs[-1], 0, rows)
         tmp = torch.empty_like(out)
         for c in coeffs[-2::-1]:
             torch.addcmul(torch.index_select(c, 0, rows, out=tmp), out, theta, out=out)
         torch.addcmul(torch.index_select(ends, 0, rows_start, out=tmp), out, theta, out=out)
-        ctx.save_for_backward(rows, rows_start, theta)
-        ctx.sizes = (ends.shape[0], coeffs[0].shape[0])  # type: ignore[attr-defined]
         return out
 
     @staticmethod
-    def backward(
-        ctx: torch.autograd.function.FunctionCtx, grad: Tensor
-    ) -> tuple[Tensor | None, ...]:
-        rows, rows_start, theta = ctx.saved_tensors  # type: ignore[attr-defined]
-        n_ends, n = ctx.sizes  # type: ignore[attr-defined]
-        needs = ctx.needs_input_grad  # type: ignore[attr-defined]
+    def setup_context(ctx: Any, inputs: tuple[Tensor, ...], output: Tensor) -> None:
+        # (A separate setup_context lets torch.func.grad differentiate through it.)
+        rows, rows_start, theta, ends, *coeffs = inputs
+        ctx.save_for_backward(rows, rows_start, theta)
+        ctx.sizes = (ends.shape[0], coeffs[0].shape[0])
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
+        rows, rows_start, theta = ctx.saved_tensors
+        n_ends, n = ctx.sizes
+        needs = ctx.needs_input_grad
         dim = grad.shape[1]
         grads: list[Tensor | None] = [None, None, None]
         grads.append(
