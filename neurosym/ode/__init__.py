@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 from ._adaptive_solvers import Bosh3, Dopri5, Tsit5
+from ._compiled import clear_compiled_steps
 from ._controller import AbstractStepController, PIController, PIDController
 from ._dopri8 import Dopri8
 from ._fixed_solvers import RK4, Euler, Heun, Midpoint
@@ -65,6 +66,7 @@ __all__ = [
     "StepResult",
     "Trajectory",
     "Tsit5",
+    "clear_compiled_steps",
     "clear_cuda_graphs",
     "damped_oscillator",
     "draw_noise",

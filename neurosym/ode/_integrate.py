@@ -15,9 +15,10 @@ Two loops share the step and error helpers here (hence the one module):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
-from typing import final
+from typing import TYPE_CHECKING, final
 
 import torch
 from torch import Tensor
@@ -32,6 +33,9 @@ from ._dense import FLUSH, Passed, _dense_rows, flush_outputs, outputs
 from ._event import EventFn, event_state, locate_root
 from ._solver import AbstractExplicitRK, AbstractSolver, Field, StepResult
 from ._status import Status
+
+if TYPE_CHECKING:
+    from ._compiled import CompiledStep
 
 __all__ = ["Counted", "RawSolution", "host_loop_applies", "integrate_adaptive"]
 
@@ -112,6 +116,16 @@ def _error_ratio(res: StepResult, tol: tuple[float, Tensor, Tensor], check_f1: b
         q = q.addcmul_(res.f1, zero)
     r = torch.linalg.vector_norm(q, dim=-1, keepdim=True)
     return torch.nan_to_num_(r, nan=math.inf, posinf=math.inf)
+
+
+def _compiled(
+    f: Field, solver: AbstractSolver, tol: tuple[float, Tensor, Tensor], check_f1: bool
+) -> CompiledStep:
+    if not isinstance(solver, AbstractExplicitRK):
+        raise RuntimeError("bug in neurosym.ode: compile=True needs an explicit RK solver")
+    from ._compiled import compiled_step
+
+    return compiled_step(f, solver, tol, check_f1)
 
 
 def _tolerance(y0: Tensor, rtol: float, atol: float) -> tuple[float, Tensor, Tensor]:
@@ -198,6 +212,7 @@ def integrate_adaptive(
     event: EventFn | None,
     check_every: int,
     compact: bool = False,
+    compile: bool = False,
 ) -> RawSolution:
     """Integrate with error control from ``ts[:, 0]`` to ``ts[:, -1]`` (increasing).
 
@@ -214,6 +229,8 @@ def integrate_adaptive(
         joint: one step size for the whole batch instead of one per sample.
         event: terminal event function or ``None``.
         check_every: steps between host checks of whether any sample is still active.
+        compile: run each step through :func:`~neurosym.ode._compiled.compiled_step`
+            (an explicit Runge–Kutta solver).
         compact: per-sample control, reading the device every step: whenever the active
             samples fall to half of the batch being stepped, drop the others from it (the
             field is then called on the active rows only; see :class:`_Compacted`).
@@ -234,8 +251,9 @@ def integrate_adaptive(
         and isinstance(controller, (PIDController, PIController))
     ):
         return _integrate_joint_cpu(
-            fc, y0, ts, solver, controller, rtol, atol, dt0, max_steps, check_f1, eo, clamp
-        )
+            fc, y0, ts, solver, controller, rtol, atol, dt0, max_steps, check_f1, eo, clamp,
+            compile,
+        )  # fmt: skip
     batch, _ = y0.shape
     n_times = ts.shape[1]
     long = torch.long
@@ -248,6 +266,7 @@ def integrate_adaptive(
         active = _finite_rows(y0, f0)
         status = torch.where(active[:, 0], int(Status.SUCCESS), int(Status.NONFINITE)).to(long)
         tol = _tolerance(y0, rtol, atol)
+        step_fn = _compiled(f, solver, tol, check_f1) if compile else None
         if dt0 is None:
             h = _initial_step(fc, t, y, f0, solver.order, tol, t_end - t)
         else:
@@ -343,9 +362,14 @@ def integrate_adaptive(
         else:
             h_try = h
         h_step = h_try if full else h_try * active
-        res = solver.step(fc, t, y, f0, h_step)
+        if step_fn is not None:
+            res, ratio_own = step_fn(t, y, f0, h_step, tol)
+            fc.n += step_fn.evals
+        else:
+            res = solver.step(fc, t, y, f0, h_step)
+            with torch.no_grad():
+                ratio_own = _error_ratio(res, tol, check_f1)
         with torch.no_grad():
-            ratio_own = _error_ratio(res, tol, check_f1)
             if joint:
                 ratio = torch.where(active, ratio_own, 0.0).amax().expand_as(ratio_own)
             else:
@@ -554,6 +578,7 @@ def _integrate_joint_cpu(
     check_f1: bool,
     eo: int,
     clamp: bool,
+    compile: bool,
 ) -> RawSolution:
     """Joint step control on the host: time, step size, acceptance and the controller are
     Python floats (one read of the batch's largest error ratio per step, free on CPU).
@@ -580,6 +605,7 @@ def _integrate_joint_cpu(
             if not bool(ok.any()):
                 return _joint_result(y0, [y0], n_times, status, t, y, 0, fc.n, 0, 0, stops)
         tol = _tolerance(y0, rtol, atol)
+        step_fn = _compiled(fc.f, solver, tol, check_f1) if compile else None
         if dt0 is None:
             tt = y0.new_full((batch, 1), t)
             h0 = _initial_step(fc, tt, y, f0, solver.order, tol, t_end - tt)
@@ -609,9 +635,17 @@ def _integrate_joint_cpu(
             t_new = t_end if last else t + h
         # A bool mask times a Python float would be float32: scale in the state's dtype.
         h_step: Tensor | float = h_try if active is None else active.to(y0.dtype) * h_try
-        res = solver.step(fc, y0.new_full((batch, 1), t), y, f0, h_step)
+        if step_fn is not None:
+            # (A float step size would be compiled in as a constant: pass a tensor.)
+            h_t = h_step if isinstance(h_step, Tensor) else y0.new_tensor(h_step)
+            res, r_own = step_fn(y0.new_full((batch, 1), t), y, f0, h_t, tol)
+            res = dataclasses.replace(res, h=h_step)  # the float for the dense output
+            fc.n += step_fn.evals
+        else:
+            res = solver.step(fc, y0.new_full((batch, 1), t), y, f0, h_step)
+            with torch.no_grad():
+                r_own = _error_ratio(res, tol, check_f1)
         with torch.no_grad():
-            r_own = _error_ratio(res, tol, check_f1)
             ratio = float((r_own if active is None else torch.where(active, r_own, 0.0)).amax())
         accept = ratio <= 1.0
         if accept:

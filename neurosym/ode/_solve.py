@@ -24,7 +24,7 @@ from ._fixed_solvers import RK4, Euler, Heun, Midpoint
 from ._integrate import RawSolution, host_loop_applies, integrate_adaptive
 from ._rosenbrock import Rodas3
 from ._solution import Solution, Stats
-from ._solver import AbstractSolver, Field
+from ._solver import AbstractExplicitRK, AbstractSolver, Field
 from ._status import Status
 
 __all__ = ["METHODS", "MethodName", "StepControl", "resolve_method", "solve"]
@@ -164,6 +164,7 @@ def solve(
     check_every: int | None = None,
     cuda_graph: bool = False,
     compact: bool = False,
+    compile: bool = False,
 ) -> Solution:
     """Solve ``dy/dt = f(t, y)`` for a batch of initial states.
 
@@ -218,6 +219,12 @@ def solve(
             for the whole batch. The field is then called with fewer rows than ``y0``
             has: it must compute each row from that row alone (a field that holds
             per-sample tensors of the batch's size cannot be compacted).
+        compile: compile one step (every stage with its field call, the solution, the
+            error estimate and its norm) with ``torch.compile`` and reuse it for every
+            step and for later solves of the same field object, solver, tolerances and
+            shapes (adaptive explicit Runge–Kutta methods; the first solve pays the
+            compilation, ~10-30 s; on the CPU it needs a C++ compiler).
+            :func:`clear_compiled_steps` drops the cached steps.
 
     Returns:
         The :class:`Solution`.
@@ -275,6 +282,12 @@ def solve(
         # Measured on an H200 too (docs/ode.md): reading the device every step costs less
         # than the masked work of a loop that never reads it, when steps are launch-bound.
         check_every = 1
+    if compile and (fixed or not isinstance(solver, AbstractExplicitRK) or cuda_graph):
+        raise ConfigurationError(
+            "compile=True compiles the step of an adaptive explicit Runge–Kutta method "
+            f"(bosh3, dopri5, tsit5, dopri8), without cuda_graph=True; got {solver.name!r}"
+            + (" with fixed steps" if fixed else "")
+        )
     if compact and (check_every != 1 or cuda_graph):
         raise ConfigurationError(
             "compact=True reads how many samples are active every step: it needs "
@@ -363,6 +376,7 @@ def solve(
             event=ev,
             check_every=check_every,
             compact=compact,
+            compile=compile,
         )
 
     if adjoint:

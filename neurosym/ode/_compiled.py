@@ -1,0 +1,91 @@
+"""``solve(..., compile=True)``: one step of an explicit Runge–Kutta method, field and
+error norm included, compiled by ``torch.compile`` and reused across solves.
+
+The step loops stay in Python (their host reads decide acceptance and outputs); what is
+compiled is the straight-line tensor code of a step: every stage of the tableau, the
+field at each stage, the solution, the error estimate and its scaled norm. Inductor
+fuses the elementwise work between the field's matrix products into a few generated
+kernels (C++ on the CPU, Triton on a GPU) and differentiates the whole as one graph.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import final
+
+import torch
+from torch import Tensor
+
+from neurosym.errors import ConfigurationError
+
+from ._solver import AbstractExplicitRK, Field, StepResult
+
+__all__ = ["CompiledStep", "clear_compiled_steps", "compiled_step"]
+
+_CACHE: OrderedDict[tuple[object, ...], CompiledStep] = OrderedDict()
+_CACHE_SIZE = 8
+
+
+def clear_compiled_steps() -> None:
+    """Drop every cached compiled step (and the field each one holds)."""
+    _CACHE.clear()
+
+
+@final
+class CompiledStep:
+    """A compiled ``(t, y, f0, h) -> (step, error ratio)`` for one field and solver.
+
+    ``h`` must be a tensor (``(batch, 1)`` or 0-d): a Python float would be baked into
+    the compiled code and recompile it at every new step size.
+    """
+
+    __slots__ = ("_fn", "evals")
+
+    def __init__(self, f: Field, solver: AbstractExplicitRK, rtol_s: float, check_f1: bool) -> None:
+        from ._integrate import _error_ratio
+
+        def step(
+            t: Tensor, y: Tensor, f0: Tensor, h: Tensor, atol_s: Tensor, zero: Tensor
+        ) -> tuple[Tensor, Tensor | None, Tensor | None, Tensor | None, Tensor]:
+            res = solver.step(f, t, y, f0, h)
+            with torch.no_grad():
+                ratio = _error_ratio(res, (rtol_s, atol_s, zero), check_f1)
+            return res.y1, res.f1, res.y_err, res.stages, ratio
+
+        self._fn: Callable[..., tuple[Tensor, Tensor | None, Tensor | None, Tensor | None, Tensor]]
+        self._fn = torch.compile(step, dynamic=False)
+        # Field evaluations per step (the first stage is the given f0).
+        self.evals = solver.tableau.stages - 1
+
+    def __call__(
+        self, t: Tensor, y: Tensor, f0: Tensor, h: Tensor, tol: tuple[float, Tensor, Tensor]
+    ) -> tuple[StepResult, Tensor]:
+        try:
+            y1, f1, y_err, stages, ratio = self._fn(t, y, f0, h, tol[1], tol[2])
+        except Exception as err:
+            if type(err).__name__ in ("InvalidCxxCompiler", "BackendCompilerFailed"):
+                raise ConfigurationError(
+                    f"compile=True: torch.compile could not build the step ({err}); on the "
+                    "CPU it needs a working C++ compiler. Solve without compile=True."
+                ) from err
+            raise
+        res = StepResult(y0=y, y1=y1, y_err=y_err, f0=f0, f1=f1, h=h, stages=stages)
+        return res, ratio
+
+
+def compiled_step(
+    f: Field, solver: AbstractExplicitRK, tol: tuple[float, Tensor, Tensor], check_f1: bool
+) -> CompiledStep:
+    """The cached compiled step of ``f`` under ``solver`` (built on first use; the few
+    most recent are kept, see :func:`clear_compiled_steps`)."""
+    key = (f, solver, tol[0], float(tol[1]), check_f1, tol[1].dtype, tol[1].device)
+    got = _CACHE.get(key)
+    if got is None:
+        got = CompiledStep(f, solver, tol[0], check_f1)
+        _CACHE[key] = got
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    else:
+        _CACHE.move_to_end(key)
+    return got

@@ -1,0 +1,77 @@
+"""``compile=True``: the torch.compile'd step gives the eager step's solve.
+
+The reference is the same solve without compilation; inductor may reorder floating-point
+operations, so values agree to rounding (float64) and step counts exactly.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from neurosym import ode
+from neurosym.errors import ConfigurationError
+
+F64 = torch.float64
+# torch.compile raises these inside torch while it traces (not shown to users, whose
+# warnings are not errors; not ours to fix).
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning"),
+    pytest.mark.filterwarnings(
+        "ignore:The .grad attribute of a Tensor that is not a leaf:UserWarning"
+    ),
+]
+
+
+class _Field(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)
+        ).double()
+
+    def forward(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.net(y) - 0.5 * y
+
+
+FIELD = _Field()
+Y0 = torch.linspace(-1.0, 1.0, 15, dtype=F64).view(5, 3)
+T = torch.linspace(0.0, 2.0, 7, dtype=F64)
+
+
+@pytest.mark.parametrize("step_control", ["joint", "per_sample"])
+def test_compiled_solve_equals_eager(step_control: str) -> None:
+    kw = {"rtol": 1e-9, "atol": 1e-11, "step_control": step_control}
+    with torch.no_grad():
+        want = ode.solve(FIELD, Y0, T, **kw)  # type: ignore[arg-type]
+        got = ode.solve(FIELD, Y0, T, compile=True, **kw)  # type: ignore[arg-type]
+        again = ode.solve(FIELD, Y0 * 0.5, T, compile=True, **kw)  # type: ignore[arg-type]
+        want_again = ode.solve(FIELD, Y0 * 0.5, T, **kw)  # type: ignore[arg-type]
+    torch.testing.assert_close(got.ys, want.ys, rtol=0, atol=1e-12)
+    torch.testing.assert_close(again.ys, want_again.ys, rtol=0, atol=1e-12)
+    assert got.stats.nfe == want.stats.nfe
+    assert torch.equal(got.stats.accepted_per_sample, want.stats.accepted_per_sample)
+    assert torch.equal(got.stats.rejected_per_sample, want.stats.rejected_per_sample)
+
+
+def test_compiled_gradients_equal_eager() -> None:
+    params = list(FIELD.parameters())
+    y0 = Y0.clone().requires_grad_(True)
+    grads = []
+    for compile in (False, True):
+        sol = ode.solve(FIELD, y0, T, rtol=1e-9, atol=1e-11, step_control="joint", compile=compile)
+        loss = sol.ys.square().sum()
+        grads.append(torch.autograd.grad(loss, [y0, *params]))
+    for g_eager, g_compiled in zip(*grads, strict=True):
+        torch.testing.assert_close(g_compiled, g_eager, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"method": "rodas3"}, {"method": "rk4", "steps": 10}, {"dt": 0.1}],
+    ids=["implicit", "fixed_rk4", "fixed_dt"],
+)
+def test_compile_refuses_what_it_does_not_compile(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ConfigurationError, match="compile=True compiles the step"):
+        ode.solve(FIELD, Y0, T, compile=True, **kwargs)  # type: ignore[arg-type]
