@@ -15,7 +15,8 @@ EXPECTED = {
     "Solution", "Stats", "Status", "StepResult", "Tsit5", "solve",
     # networks as differential equations
     "LMResBlock", "MomentumResBlock", "Regularisation", "RegularisedField", "SolverSetting",
-    "SolverSwapReport", "draw_noise", "solver_swap_check", "clear_cuda_graphs",
+    "SolverSwapReport", "draw_noise", "solver_swap_check", "clear_compiled_steps",
+        "clear_cuda_graphs",
     # data generators
     "Trajectory", "damped_oscillator", "lorenz", "lotka_volterra", "pendulum",
 }  # fmt: skip
