@@ -25,7 +25,7 @@ from torch import Tensor
 from ._controller import AbstractStepController, PIController, PIDController
 from ._dense import FLUSH, Passed, flush_outputs, outputs
 from ._event import EventFn, event_state, locate_root
-from ._solver import AbstractExplicitRK, AbstractSolver, Field, StepResult
+from ._solver import AbstractExplicitRK, AbstractSolver, Field, StepResult, combined_error
 from ._status import Status
 
 __all__ = ["Counted", "RawSolution", "integrate_adaptive"]
@@ -93,17 +93,22 @@ def _error_ratio(res: StepResult, tol: tuple[float, Tensor, Tensor], check_f1: b
     reaches the ratio through the scale; an overflow to inf (which the scale would
     swallow) through ``+ inf · 0``, which is NaN. ``check_f1`` adds the same test for
     ``f`` at the new state when the error estimate does not weigh it. (Tensor-tensor
-    kernels throughout: a Python scalar operand costs about twice as much on CPU.)
+    kernels throughout: a Python scalar operand costs about twice as much on CPU.) A
+    step with a second estimate (DOP853) gets the norm of both combined.
     """
     if res.y_err is None:
         raise RuntimeError("bug in neurosym.ode: adaptive step without an error estimate")
     rtol_s, atol_s, zero = tol
     m = torch.maximum(res.y0.abs(), res.y1.abs())
-    q = res.y_err / torch.add(atol_s, m, alpha=rtol_s)
+    scale = torch.add(atol_s, m, alpha=rtol_s)
+    q = res.y_err / scale
     q = q.addcmul_(m, zero)
     if check_f1 and res.f1 is not None:
         q = q.addcmul_(res.f1, zero)
     r = torch.linalg.vector_norm(q, dim=-1, keepdim=True)
+    if res.y_err_low is not None:
+        r_low = torch.linalg.vector_norm(res.y_err_low / scale, dim=-1, keepdim=True)
+        r = combined_error(r, r_low)
     return torch.nan_to_num_(r, nan=math.inf, posinf=math.inf)
 
 
@@ -311,6 +316,7 @@ def integrate_adaptive(
                 g_new = event(t_new, res.y1.detach()).detach().reshape(-1)
                 cross = accept[:, 0] & (g_prev != 0) & (torch.sign(g_prev) != torch.sign(g_new))
                 if bool(cross.any()):
+                    res = solver.complete_dense(fc, t, res)
                     theta_e = locate_root(solver, res, t, event, g_prev)
                     limit = torch.where(cross[:, None], t + theta_e * h_step, t_new)
                 else:
@@ -324,7 +330,7 @@ def integrate_adaptive(
         if new_sum > idx_sum:
             # Interpolated at the end, all at once (see _dense.outputs), or every FLUSH records
             # when there is no graph to keep.
-            recs.append((res, t, t_new, new_idx))
+            recs.append((solver.complete_dense(fc, t, res), t, t_new, new_idx))
             next_idx = new_idx
             idx_sum = new_sum
             if len(recs) >= FLUSH and not res.y1.requires_grad:
@@ -480,6 +486,7 @@ def _integrate_joint_cpu(
                 interior = k1 - 1 if times[k1 - 1] >= t_new else k1
                 if interior > k0:
                     thetas = [(times[k] - t) / h_try for k in range(k0, interior)]
+                    res = solver.complete_dense(fc, y0.new_full((batch, 1), t), res)
                     outs.extend(solver.interpolate_shared(res, thetas).unbind(0))
                 if interior < k1:
                     outs.append(res.y1)
