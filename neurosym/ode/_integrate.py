@@ -472,7 +472,8 @@ def _integrate_joint_cpu(
             t_new = t_end if last else t + h
         # A bool mask times a Python float would be float32: scale in the state's dtype.
         h_step: Tensor | float = h_try if active is None else active.to(y0.dtype) * h_try
-        res = solver.step(fc, y0.new_full((batch, 1), t), y, f0, h_step)
+        t_col = y0.new_full((batch, 1), t)
+        res = solver.step(fc, t_col, y, f0, h_step)
         with torch.no_grad():
             r_own = _error_ratio(res, tol, check_f1)
             ratio = float((r_own if active is None else torch.where(active, r_own, 0.0)).amax())
@@ -486,7 +487,7 @@ def _integrate_joint_cpu(
                 interior = k1 - 1 if times[k1 - 1] >= t_new else k1
                 if interior > k0:
                     thetas = [(times[k] - t) / h_try for k in range(k0, interior)]
-                    res = solver.complete_dense(fc, y0.new_full((batch, 1), t), res)
+                    res = solver.complete_dense(fc, t_col, res)
                     outs.extend(solver.interpolate_shared(res, thetas).unbind(0))
                 if interior < k1:
                     outs.append(res.y1)
