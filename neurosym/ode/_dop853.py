@@ -1,8 +1,8 @@
 """Dormand–Prince 8(5,3), Hairer's DOP853, with its seventh-order continuous extension.
 
 Coefficients: E. Hairer, S. P. Nørsett and G. Wanner, *Solving Ordinary Differential
-Equations I* (2nd ed., Springer 1993), II.5 (the method) and II.6 (its dense output), as
-programmed in Hairer's Fortran code ``dop853.f`` (http://www.unige.ch/~hairer/). The
+Equations I* (2nd ed., Springer 1993; the method and its dense output), as programmed
+in Hairer's Fortran code ``dop853.f`` (http://www.unige.ch/~hairer/). The
 doubles below are those published values (read from the table in SciPy's
 ``dop853_coefficients.py``, which reproduces them); ``tests/ode/test_dop853.py`` checks
 them against the order conditions.

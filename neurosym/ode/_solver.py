@@ -62,7 +62,7 @@ def combined_error(r: Tensor, r_low: Tensor) -> Tensor:
     ``r`` and ``r_low`` are the scaled norms of the fifth- and third-order estimates
     (each ``h`` times a combination of the stages): the third-order one is large where
     the fifth-order one underestimates the error, and the result is ``O(h^8)`` (Hairer,
-    Nørsett & Wanner, Solving ODEs I, II.10; ``dop853.f``). Hairer writes it as
+    Nørsett & Wanner, Solving ODEs I, and Hairer's ``dop853.f``). Hairer writes it as
     ``|h| err5 / √(n (err5 + 0.01 err3))`` over sums of squares without ``h``; with ``h``
     inside both estimates and RMS norms the two agree.
     """
