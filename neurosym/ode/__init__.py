@@ -17,6 +17,7 @@ from __future__ import annotations
 from ._adaptive_solvers import Bosh3, Dopri5, Tsit5
 from ._compiled import clear_compiled_steps
 from ._controller import AbstractStepController, PIController, PIDController
+from ._dop853 import Dop853
 from ._dopri8 import Dopri8
 from ._fixed_solvers import RK4, Euler, Heun, Midpoint
 from ._graph import GraphODE
@@ -41,6 +42,7 @@ __all__ = [
     "AbstractStepController",
     "Bosh3",
     "ButcherTableau",
+    "Dop853",
     "Dopri5",
     "Dopri8",
     "Euler",

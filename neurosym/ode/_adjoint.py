@@ -25,7 +25,7 @@ from neurosym.errors import ConfigurationError, SolverError
 from ._adaptive_solvers import Dopri5
 from ._controller import PIDController
 from ._integrate import RawSolution, _stretched
-from ._solver import AbstractExplicitRK, AbstractSolver, Field
+from ._solver import AbstractExplicitRK, AbstractSolver, Field, combined_error
 
 __all__ = ["solve_adjoint"]
 
@@ -176,7 +176,7 @@ def _backward_interval(
 ) -> tuple[Tensor, Tensor, list[Tensor], float]:
     tab = solver.tableau
     s_count = tab.stages
-    b_err = tab.b_err
+    b_err, b_low = tab.b_err, tab.b_err_low
     if b_err is None:
         raise RuntimeError("bug in neurosym.ode: backward solver without error estimate")
     span = t_from - t_to
@@ -218,17 +218,34 @@ def _backward_interval(
                 ea = ea + (h * b_err[j]) * ka[j]
         dg = [_combine(kp, n, tab.b, h) for n in range(len(g))]
 
-        def ratio_of(err: Tensor, x0: Tensor, x1: Tensor) -> Tensor:
+        def ratio_of(err: Tensor, x0: Tensor, x1: Tensor, low: Tensor | None) -> Tensor:
             scale = atol + rtol * torch.maximum(x0.abs(), x1.abs())
-            return (err / scale).square().mean(-1).sqrt().amax()
+            r = (err / scale).square().mean(-1, keepdim=True).sqrt()
+            if low is not None:  # DOP853's combined estimate, as in the forward solve
+                r = combined_error(r, (low / scale).square().mean(-1, keepdim=True).sqrt())
+            return r.amax()
 
-        ratio = torch.maximum(ratio_of(ey, y, y_new), ratio_of(ea, a, a_new))
+        ey_low = ea_low = None
+        if b_low is not None:
+            ey_low = _combine([[k] for k in ky], 0, b_low, h)
+            ea_low = _combine([[k] for k in ka], 0, b_low, h)
+        ratio = torch.maximum(ratio_of(ey, y, y_new, ey_low), ratio_of(ea, a, a_new, ea_low))
         if not seminorm and g:
             g_new = [gn + dgn for gn, dgn in zip(g, dg)]
             eg = torch.cat([_combine(kp, n, b_err, h).reshape(-1) for n in range(len(g))])
             flat_g = torch.cat([x.reshape(-1) for x in g])
             flat_new = torch.cat([x.reshape(-1) for x in g_new])
-            ratio = torch.maximum(ratio, ratio_of(eg[None], flat_g[None], flat_new[None]))
+            eg_low = (
+                None
+                if b_low is None
+                else torch.cat([_combine(kp, n, b_low, h).reshape(-1) for n in range(len(g))])
+            )
+            ratio = torch.maximum(
+                ratio,
+                ratio_of(
+                    eg[None], flat_g[None], flat_new[None], None if eg_low is None else eg_low[None]
+                ),
+            )
         r = float(ratio)
         accept = math.isfinite(r) and r <= 1.0
         if accept:

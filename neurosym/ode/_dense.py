@@ -9,7 +9,7 @@ from typing import Any, TypeGuard
 import torch
 from torch import Tensor
 
-from ._solver import AbstractSolver, StepResult
+from ._solver import AbstractExplicitRK, AbstractSolver, StepResult
 
 __all__ = ["FLUSH", "Passed", "flush_outputs", "outputs"]
 
@@ -119,8 +119,10 @@ def _dense_rows(
     f1s = [st.f1 for st in steps]
     if _all(stages):
         s_all = torch.cat(stages, 1)
-        # Stage solvers (explicit Runge–Kutta) return f1 as their last (FSAL) stage.
-        f0_all, f1_all = s_all[0], (s_all[-1] if _all(f1s) else None)
+        # Stage solvers (explicit Runge–Kutta) return f1 as their last (FSAL) stage, or
+        # the last before the continuous extension's stages from complete_dense.
+        extra = len(solver.tableau.dense_c) if isinstance(solver, AbstractExplicitRK) else 0
+        f0_all, f1_all = s_all[0], (s_all[-1 - extra] if _all(f1s) else None)
     else:
         s_all = None
         f0_all = torch.cat([st.f0 for st in steps])

@@ -142,7 +142,9 @@ class Dopri8(AbstractExplicitRK):
     Its dense output is a quartic (4th order) against 8th-order steps, so adaptive
     solves end a step on every output time instead of interpolating between long steps
     (``clamps_to_outputs``): outputs are as accurate as the steps, at the cost of extra
-    steps only where output times are denser than the natural steps.
+    steps only where output times are denser than the natural steps. For outputs
+    interpolated between long steps use :class:`~neurosym.ode.Dop853` (``"dop853"``), whose
+    seventh-order continuous extension costs three field evaluations per step instead.
     """
 
     order: ClassVar[int] = 8

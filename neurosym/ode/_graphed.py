@@ -56,9 +56,9 @@ def graph_unsupported(solver: object, n_times: int, *, event: bool, grad: bool) 
     if event:
         return "events need host reads inside the step: drop event="
     if not (isinstance(solver, AbstractExplicitRK) and solver.provides_f1):
-        return "it needs an explicit Runge-Kutta method with FSAL (bosh3, dopri5, tsit5)"
+        return "it needs an explicit Runge-Kutta method with FSAL (bosh3, dopri5, tsit5, dop853)"
     if solver.clamps_to_outputs:
-        return "it needs a method with dense output between steps (bosh3, dopri5, tsit5)"
+        return "it needs a method with dense output between steps (bosh3, dopri5, tsit5, dop853)"
     if n_times - 1 > MAX_OUTPUTS:
         return f"it interpolates at most {MAX_OUTPUTS} output times after the first"
     return None
@@ -132,6 +132,8 @@ class _Loop:
             tgt = ts.gather(1, idx)
             theta = ((tgt - t) / h_step.clamp_min(tiny)).clamp_(0.0, 1.0)
             at_end = (tgt >= t_new)[..., None]
+            # Every step's dense output is evaluated (masked): DOP853's extra stages too.
+            res = solver.complete_dense(fc, t, res)
             val = torch.where(at_end, res.y1[:, None], solver.interpolate_many(res, theta))
             flat = torch.where(valid, idx * batch + rows, garbage)
             out.index_copy_(0, flat.reshape(-1), val.reshape(-1, dim))

@@ -31,7 +31,7 @@ from ._controller import (
 )
 from ._dense import FLUSH, Passed, _dense_rows, flush_outputs, outputs
 from ._event import EventFn, event_state, locate_root
-from ._solver import AbstractExplicitRK, AbstractSolver, Field, StepResult
+from ._solver import AbstractExplicitRK, AbstractSolver, Field, StepResult, combined_error
 from ._status import Status
 
 if TYPE_CHECKING:
@@ -104,17 +104,22 @@ def _error_ratio(res: StepResult, tol: tuple[float, Tensor, Tensor], check_f1: b
     reaches the ratio through the scale; an overflow to inf (which the scale would
     swallow) through ``+ inf · 0``, which is NaN. ``check_f1`` adds the same test for
     ``f`` at the new state when the error estimate does not weigh it. (Tensor-tensor
-    kernels throughout: a Python scalar operand costs about twice as much on CPU.)
+    kernels throughout: a Python scalar operand costs about twice as much on CPU.) A
+    step with a second estimate (DOP853) gets the norm of both combined.
     """
     if res.y_err is None:
         raise RuntimeError("bug in neurosym.ode: adaptive step without an error estimate")
     rtol_s, atol_s, zero = tol
     m = torch.maximum(res.y0.abs(), res.y1.abs())
-    q = res.y_err / torch.add(atol_s, m, alpha=rtol_s)
+    scale = torch.add(atol_s, m, alpha=rtol_s)
+    q = res.y_err / scale
     q = q.addcmul_(m, zero)
     if check_f1 and res.f1 is not None:
         q = q.addcmul_(res.f1, zero)
     r = torch.linalg.vector_norm(q, dim=-1, keepdim=True)
+    if res.y_err_low is not None:
+        r_low = torch.linalg.vector_norm(res.y_err_low / scale, dim=-1, keepdim=True)
+        r = combined_error(r, r_low)
     return torch.nan_to_num_(r, nan=math.inf, posinf=math.inf)
 
 
@@ -391,6 +396,7 @@ def integrate_adaptive(
                 g_new = event(t_new, res.y1.detach()).detach().reshape(-1)
                 cross = accept[:, 0] & (g_prev != 0) & (torch.sign(g_prev) != torch.sign(g_new))
                 if bool(cross.any()):
+                    res = solver.complete_dense(fc, t, res)
                     theta_e = locate_root(solver, res, t, event, g_prev)
                     limit = torch.where(cross[:, None], t + theta_e * h_step, t_new)
                 else:
@@ -404,7 +410,7 @@ def integrate_adaptive(
         if new_sum > idx_sum:
             # Interpolated at the end, all at once (see _dense.outputs), or every FLUSH records
             # when there is no graph to keep.
-            recs.append((res, t, t_new, new_idx))
+            recs.append((solver.complete_dense(fc, t, res), t, t_new, new_idx))
             next_idx = new_idx
             idx_sum = new_sum
             if len(recs) >= FLUSH and not res.y1.requires_grad:
@@ -635,14 +641,15 @@ def _integrate_joint_cpu(
             t_new = t_end if last else t + h
         # A bool mask times a Python float would be float32: scale in the state's dtype.
         h_step: Tensor | float = h_try if active is None else active.to(y0.dtype) * h_try
+        t_col = y0.new_full((batch, 1), t)
         if step_fn is not None:
             # (A float step size would be compiled in as a constant: pass a tensor.)
             h_t = h_step if isinstance(h_step, Tensor) else y0.new_tensor(h_step)
-            res, r_own = step_fn(y0.new_full((batch, 1), t), y, f0, h_t, tol)
+            res, r_own = step_fn(t_col, y, f0, h_t, tol)
             res = dataclasses.replace(res, h=h_step)  # the float for the dense output
             fc.n += step_fn.evals
         else:
-            res = solver.step(fc, y0.new_full((batch, 1), t), y, f0, h_step)
+            res = solver.step(fc, t_col, y, f0, h_step)
             with torch.no_grad():
                 r_own = _error_ratio(res, tol, check_f1)
         with torch.no_grad():
@@ -657,6 +664,7 @@ def _integrate_joint_cpu(
                 interior = k1 - 1 if times[k1 - 1] >= t_new else k1
                 if interior > k0:
                     thetas = [(times[k] - t) / h_try for k in range(k0, interior)]
+                    res = solver.complete_dense(fc, t_col, res)
                     outs.extend(solver.interpolate_shared(res, thetas).unbind(0))
                 if interior < k1:
                     outs.append(res.y1)

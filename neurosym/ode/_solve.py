@@ -17,6 +17,7 @@ from neurosym.errors import ConfigurationError, SolverError
 
 from ._adaptive_solvers import Bosh3, Dopri5, Tsit5
 from ._controller import AbstractStepController, PIDController
+from ._dop853 import Dop853
 from ._dopri8 import Dopri8
 from ._event import EventFn
 from ._fixed_loop import integrate_fixed
@@ -30,7 +31,7 @@ from ._status import Status
 __all__ = ["METHODS", "MethodName", "StepControl", "resolve_method", "solve"]
 
 MethodName = Literal[
-    "euler", "midpoint", "heun", "rk4", "bosh3", "dopri5", "tsit5", "dopri8", "rodas3"
+    "euler", "midpoint", "heun", "rk4", "bosh3", "dopri5", "tsit5", "dopri8", "dop853", "rodas3"
 ]
 
 METHODS: MappingProxyType[str, type[AbstractSolver]] = MappingProxyType(
@@ -43,6 +44,7 @@ METHODS: MappingProxyType[str, type[AbstractSolver]] = MappingProxyType(
         "dopri5": Dopri5,
         "tsit5": Tsit5,
         "dopri8": Dopri8,
+        "dop853": Dop853,
         "rodas3": Rodas3,
     }
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import dataclasses
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ __all__ = [
     "Field",
     "StepResult",
     "axpy",
+    "combined_error",
 ]
 
 Field = Callable[[Tensor, Tensor], Tensor]
@@ -39,7 +41,10 @@ class StepResult:
         f1: vector field at the end (``None`` when the solver does not provide it).
         h: step sizes, ``(batch, 1)``, or one float shared by the batch.
         stages: stage derivatives ``(stages, batch, dim)`` for solver-specific dense
-            output, or ``None``.
+            output, or ``None``; :meth:`AbstractSolver.complete_dense` appends the extra
+            stages of a continuous extension that needs them.
+        y_err_low: a second, lower-order error estimate, or ``None``: when present the
+            error norm is DOP853's combination of both (see :func:`combined_error`).
     """
 
     y0: Tensor
@@ -49,6 +54,22 @@ class StepResult:
     f1: Tensor | None
     h: Tensor | float
     stages: Tensor | None = None
+    y_err_low: Tensor | None = None
+
+
+def combined_error(r: Tensor, r_low: Tensor) -> Tensor:
+    """DOP853's error norm ``r² / √(r² + 0.01 r_low²)`` (0 where both are 0).
+
+    ``r`` and ``r_low`` are the scaled norms of the fifth- and third-order estimates
+    (each ``h`` times a combination of the stages): the third-order one is large where
+    the fifth-order one underestimates the error, and the result is ``O(h^8)`` (Hairer,
+    Nørsett & Wanner, Solving ODEs I, and Hairer's ``dop853.f``). Hairer writes it as
+    ``|h| err5 / √(n (err5 + 0.01 err3))`` over sums of squares without ``h``; with ``h``
+    inside both estimates and RMS norms the two agree.
+    """
+    den = r.square().add_(r_low.square(), alpha=0.01)
+    den = torch.where(den > 0, den, 1.0)
+    return r.square().div_(den.sqrt_())
 
 
 class AbstractSolver(abc.ABC):
@@ -99,6 +120,24 @@ class AbstractSolver(abc.ABC):
         accuracy the steps achieve, so each output time becomes a step end instead.
         """
         return self.dense_order <= self.order // 2
+
+    def complete_dense(self, f: Field, t: Tensor, step: StepResult) -> StepResult:
+        """The step made ready for its dense output: the extra stages of a continuous
+        extension that needs them, evaluated with ``f`` (DOP853's three).
+
+        The loops call it only for steps whose dense output they use, so the extra field
+        evaluations are paid only there. For every other solver it returns ``step``
+        unchanged; calling it again on a completed step changes nothing.
+
+        Args:
+            f: the vector field.
+            t: the step's start times, ``(batch, 1)``.
+            step: an accepted step.
+
+        Returns:
+            The step with every stage its dense output reads.
+        """
+        return step
 
     def interpolate(self, step: StepResult, theta: Tensor) -> Tensor:
         """Dense output inside an accepted step at positions ``theta`` ``(batch, 1)``.
@@ -165,7 +204,13 @@ class ButcherTableau:
             output, or ``None`` for cubic Hermite.
         dense: the method's own continuous extension, as rows ``P[j]`` with
             ``y(θ) = y0 + h Σ_j θ^(j+1) Σ_i P[j][i] k_i`` (overrides ``c_mid``), or
-            ``None``.
+            ``None``. With ``dense_c`` its rows weigh the extra stages too.
+        b_err_low: weights of a second, lower-order error estimate combined with
+            ``b_err`` as DOP853 does (:func:`combined_error`), or ``None``.
+        dense_c: nodes of extra stages that only the continuous extension uses
+            (evaluated by :meth:`AbstractSolver.complete_dense`), or empty.
+        dense_a: their rows of ``a``, row ``i`` weighing the ``stages + i`` stages
+            before it.
     """
 
     c: tuple[float, ...]
@@ -174,17 +219,29 @@ class ButcherTableau:
     b_err: tuple[float, ...] | None = None
     c_mid: tuple[float, ...] | None = None
     dense: tuple[tuple[float, ...], ...] | None = None
+    b_err_low: tuple[float, ...] | None = None
+    dense_c: tuple[float, ...] = ()
+    dense_a: tuple[tuple[float, ...], ...] = ()
 
     def __post_init__(self) -> None:
         s = len(self.c)
         if len(self.a) != s - 1 or any(len(r) != i + 1 for i, r in enumerate(self.a)):
             raise ValueError("a tableau's a must have rows of length 1, 2, ..., s-1")
-        for name in ("b", "b_err", "c_mid"):
+        for name in ("b", "b_err", "c_mid", "b_err_low"):
             v = getattr(self, name)
             if v is not None and len(v) != s:
                 raise ValueError(f"a tableau's {name} must have {s} entries, got {len(v)}")
-        if self.dense is not None and any(len(r) != s for r in self.dense):
-            raise ValueError(f"a tableau's dense rows must have {s} entries each")
+        if self.b_err_low is not None and self.b_err is None:
+            raise ValueError("a tableau's b_err_low needs b_err (it is combined with it)")
+        n_extra = len(self.dense_c)
+        if len(self.dense_a) != n_extra or any(len(r) != s + i for i, r in enumerate(self.dense_a)):
+            raise ValueError(
+                f"a tableau's dense_a must have {n_extra} rows of length {s}, {s + 1}, ..."
+            )
+        if n_extra and self.dense is None:
+            raise ValueError("a tableau's dense_c needs dense rows that weigh its stages")
+        if self.dense is not None and any(len(r) != s + n_extra for r in self.dense):
+            raise ValueError(f"a tableau's dense rows must have {s + n_extra} entries each")
 
     @property
     def stages(self) -> int:
@@ -265,7 +322,7 @@ class AbstractExplicitRK(AbstractSolver):
 
     def __init__(self) -> None:
         tab = self.tableau
-        rows = [tab.b] + ([tab.b_err] if tab.b_err is not None else [])
+        rows = [tab.b] + [r for r in (tab.b_err, tab.b_err_low) if r is not None]
         self._out = torch.tensor(rows, dtype=torch.float64)
         dense = _dense_matrix(tab)
         self._dense = None if dense is None else torch.tensor(dense, dtype=torch.float64)
@@ -280,6 +337,7 @@ class AbstractExplicitRK(AbstractSolver):
         # relative to it; the same for b.
         self._rows = tuple(_sparse_row(row) for row in tab.a)
         self._b = _sparse_row(tab.b)
+        self._extra = tuple(_sparse_row(row) for row in tab.dense_a)
 
     @staticmethod
     def _chain(y: Tensor, h: Tensor | float, ks: list[Tensor], row: _Row) -> Tensor:
@@ -344,7 +402,32 @@ class AbstractExplicitRK(AbstractSolver):
             f1=f1 if self._fsal else None,
             h=h,
             stages=stack,
+            y_err_low=h * res[2] if tab.b_err_low is not None else None,
         )
+
+    def complete_dense(self, f: Field, t: Tensor, step: StepResult) -> StepResult:
+        """Evaluate the tableau's ``dense_c`` stages, if any (see
+        :meth:`AbstractSolver.complete_dense`)."""
+        tab = self.tableau
+        stages = step.stages
+        if not self._extra or stages is None or stages.shape[0] > tab.stages:
+            return step
+        h, y = step.h, step.y0
+        ks = list(stages.unbind(0))
+        for c, row in zip(tab.dense_c, self._extra):
+            ks.append(f(t + h * c, self._chain(y, h, ks, row)))
+        new = torch.stack(ks[tab.stages :])
+        return dataclasses.replace(step, stages=torch.cat([stages, new]))
+
+    def _dense_stages(self, step: StepResult, n: int) -> Tensor:
+        # The dense rows weigh n stages (more than the step's with dense_c).
+        stages = step.stages
+        if stages is None or stages.shape[0] != n:
+            raise RuntimeError(
+                f"bug in neurosym.ode: dense output of a {self.name} step without its "
+                "extra stages (call complete_dense first)"
+            )
+        return stages
 
     def interpolate(self, step: StepResult, theta: Tensor) -> Tensor:
         """Dense output: quartic through a midpoint value when the tableau has one, else
@@ -357,8 +440,9 @@ class AbstractExplicitRK(AbstractSolver):
         dense = self._coeffs(step.y0)[2]
         if dense is None or step.stages is None:
             return super().dense_coefficients(step)
-        s, batch, dim = step.stages.shape
-        q = (dense @ step.stages.view(s, -1)).view(-1, batch, dim)
+        stages = self._dense_stages(step, dense.shape[1])
+        s, batch, dim = stages.shape
+        q = (dense @ stages.view(s, -1)).view(-1, batch, dim)
         return q * step.h
 
     def interpolate_shared(self, step: StepResult, thetas: list[float]) -> Tensor:
@@ -378,7 +462,7 @@ class AbstractExplicitRK(AbstractSolver):
         if dense is None or step.stages is None or isinstance(step.h, Tensor):
             theta = step.y0.new_tensor(thetas).expand(step.y0.shape[0], -1)
             return self.interpolate_many(step, theta).transpose(0, 1)
-        s, batch, dim = step.stages.shape
+        s, batch, dim = self._dense_stages(step, len(dense[0])).shape
         h = step.h
         weights = []
         for th in thetas:
@@ -398,11 +482,12 @@ class AbstractExplicitRK(AbstractSolver):
         dense = self._coeffs(step.y0)[2]
         if dense is None or step.stages is None:
             return super().interpolate_many(step, theta)
-        s, batch, dim = step.stages.shape
+        stages = self._dense_stages(step, dense.shape[1])
+        s, batch, dim = stages.shape
         # y(θ) = y0 + h Σ_p θ^(p+1) Q_p with Q = dense · stages (one small matrix product),
         # evaluated by Horner for all m positions at once (no batched product over the
         # batch, which measured ~170 µs per step at 512 x 16).
-        q = (dense @ step.stages.reshape(s, -1)).view(-1, batch, 1, dim)
+        q = (dense @ stages.reshape(s, -1)).view(-1, batch, 1, dim)
         th = theta[..., None]
         comb = q[-1]
         for j in range(q.shape[0] - 2, -1, -1):

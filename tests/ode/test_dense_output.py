@@ -1,4 +1,5 @@
-"""Output times between steps: Dopri8 lands on them, the others interpolate.
+"""Output times between steps: Dopri8 lands on them, the others interpolate (DOP853's
+own tests are in test_dop853.py).
 
 The damped oscillator x'' + 0.2 x' + x = 0 has the closed form
 x(t) = e^(-t/10) (x0 cos ωt + (v0 + x0/10)/ω sin ωt) with ω = √0.99.
@@ -94,7 +95,7 @@ def test_dopri8_steps_grow_only_with_denser_outputs(step_control: str) -> None:
     assert 200 <= dense <= 201
 
 
-@pytest.mark.parametrize("method", ["bosh3", "dopri5", "tsit5", "rodas3"])
+@pytest.mark.parametrize("method", ["bosh3", "dopri5", "tsit5", "dop853", "rodas3"])
 def test_other_solvers_still_interpolate(method: str) -> None:
     y0 = Y0[:1]
 

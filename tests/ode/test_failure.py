@@ -147,7 +147,7 @@ def test_stiff_van_der_pol_refused_by_dopri5() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "needle"),
     [
-        ({"method": "rk45"}, "unknown method 'rk45'; expected one of bosh3, dopri5"),
+        ({"method": "rk45"}, "unknown method 'rk45'; expected one of bosh3, dop853, dopri5"),
         ({"method": "rk4"}, "rk4 is a fixed-step solver: pass dt= or steps="),
         ({"rtol": -1.0}, "rtol must be a positive number, got -1.0"),
         ({"dt": 0.1, "steps": 4}, "either dt or steps"),

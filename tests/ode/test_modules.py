@@ -9,8 +9,8 @@ from neurosym import ode
 
 EXPECTED = {
     "METHODS", "RK4", "AbstractExplicitRK", "AbstractSolver", "AbstractStepController",
-    "Bosh3", "ButcherTableau", "Dopri5", "Dopri8", "Euler", "GraphODE", "Heun", "MLPField",
-    "Midpoint",
+    "Bosh3", "ButcherTableau", "Dop853", "Dopri5", "Dopri8", "Euler", "GraphODE", "Heun",
+    "MLPField", "Midpoint",
     "NFECounter", "NeuralODE", "ODEBlock", "PIController", "PIDController", "Rodas3",
     "Solution", "Stats", "Status", "StepResult", "Tsit5", "solve",
     # networks as differential equations

@@ -85,7 +85,7 @@ def test_empirical_order_nonlinear_nonautonomous(method: str) -> None:
     assert abs(slope - ORDERS[method]) <= 0.3, f"{method} slope {slope:.3f}"
 
 
-@pytest.mark.parametrize("method", ["bosh3", "dopri5", "tsit5", "dopri8", "rodas3"])
+@pytest.mark.parametrize("method", ["bosh3", "dopri5", "tsit5", "dopri8", "dop853", "rodas3"])
 def test_exponential_decay_per_sample_rates_and_times(method: str) -> None:
     rates = torch.tensor([[0.5], [1.0], [3.0]], dtype=torch.float64)
     y0 = torch.tensor([[1.0], [2.0], [-1.0]], dtype=torch.float64)
