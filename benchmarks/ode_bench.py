@@ -89,6 +89,9 @@ class Spiral(nn.Module):
         return self.net(y**3)
 
 
+COMPILE = True  # also time solve(..., compile=True) (set by --no-compile)
+
+
 def make_runners(field: nn.Module, y0: torch.Tensor, t: torch.Tensor, rtol: float, atol: float):  # type: ignore[no-untyped-def]
     run: dict[str, dict[str, Callable[[bool], torch.Tensor]]] = {}
     run["neurosym"] = {
@@ -101,6 +104,12 @@ def make_runners(field: nn.Module, y0: torch.Tensor, t: torch.Tensor, rtol: floa
     run[f"neurosym {other}"] = {
         "direct": lambda grad: ode.solve(field, y0, t, rtol=rtol, atol=atol, step_control=other).ys,
     }
+    if COMPILE:
+        # The step compiled by torch.compile (the first call's compilation is not timed:
+        # compare() warms every runner up; first_call() reports it).
+        run["neurosym compile"] = {
+            "direct": lambda grad: ode.solve(field, y0, t, rtol=rtol, atol=atol, compile=True).ys,
+        }
     if y0.device.type != "cpu":
         # the loop that reads the device only every 8 steps, against the default (every step)
         run["neurosym check_every=8"] = {
@@ -139,6 +148,14 @@ def make_runners(field: nn.Module, y0: torch.Tensor, t: torch.Tensor, rtol: floa
 
         run["torchode"] = {"direct": torchode_direct}
     return run
+
+
+def first_call(label: str, fn: Callable[[], object]) -> None:
+    """Print the time of a compiled runner's first call (compilation included)."""
+    t0 = time.perf_counter()
+    fn()
+    SYNC()
+    print(f"  {label:32s} {'compile: first call':22s} {time.perf_counter() - t0:9.2f} s")
 
 
 def fwd(fn: Callable[[bool], torch.Tensor]) -> Callable[[], object]:
@@ -244,6 +261,11 @@ def mlp_workload(  # type: ignore[no-untyped-def]
     nfe[f"neurosym {other}"] = ode.solve(
         field, y0, t, rtol=rtol, atol=atol, step_control=other
     ).stats.nfe
+    if COMPILE:
+        with torch.no_grad():
+            nfe["neurosym compile"] = ode.solve(
+                field, y0, t, rtol=rtol, atol=atol, compile=True
+            ).stats.nfe
     if dev.type == "cuda":
         with torch.no_grad():
             nfe["neurosym cuda_graph"] = ode.solve(
@@ -262,6 +284,9 @@ def mlp_workload(  # type: ignore[no-untyped-def]
     ad = {lib: fwdbwd(r["adjoint"], params) for lib, r in runs.items() if "adjoint" in r}
     if jx is not None:
         fw["diffrax"], fb["diffrax"], ad["diffrax"] = jx["forward"], jx["direct"], jx["adjoint"]
+    if "neurosym compile" in fw:
+        first_call(f"{label} forward", fw["neurosym compile"])
+        first_call(f"{label} fwd+bwd direct", fb["neurosym compile"])
     measure(f"{label} forward", fw)
     measure(f"{label} fwd+bwd direct", fb)
     measure(f"{label} fwd+bwd adjoint", ad)
@@ -309,7 +334,7 @@ def mlp_workload(  # type: ignore[no-untyped-def]
 
 
 def main(argv: list[str] | None = None) -> None:
-    global SYNC
+    global SYNC, COMPILE
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
@@ -318,6 +343,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--no-spiral", action="store_true", help="skip the spiral workload")
     parser.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also time solve(..., compile=True) (torch.compile of the step; its first "
+        "call, with the compilation, is reported apart)",
+    )
+    parser.add_argument(
         "--diffrax",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -325,6 +357,7 @@ def main(argv: list[str] | None = None) -> None:
         "process slowed the torch libraries' timings by up to 25%%)",
     )
     args = parser.parse_args(argv)
+    COMPILE = args.compile
     if not (args.diffrax if args.diffrax is not None else args.device.startswith("cuda")):
         HAVE["diffrax"] = False
     elif not args.device.startswith("cuda"):
@@ -358,6 +391,8 @@ def main(argv: list[str] | None = None) -> None:
         runs = make_runners(spiral, y0s, ts, 1e-7, 1e-9)
         params = list(spiral.parameters())
         fns = {lib: fwdbwd(r["direct"], params) for lib, r in runs.items() if "direct" in r}
+        if "neurosym compile" in fns:
+            first_call("spiral train iter (dopri5)", fns["neurosym compile"])
         if HAVE["diffrax"]:
             fns["diffrax"] = diffrax_runners(spiral.net, y0s, ts, 1e-7, 1e-9, cube=True)["direct"]
         measure("spiral train iter (dopri5)", fns)
@@ -374,6 +409,12 @@ def main(argv: list[str] | None = None) -> None:
     rk: dict[str, Callable[[], object]] = {
         "neurosym": lambda: ode.solve(field, y0, t, method="rk4", steps=100)
     }
+    if COMPILE:
+        rk["neurosym compile"] = lambda: ode.solve(
+            field, y0, t, method="rk4", steps=100, compile=True
+        )
+        with torch.no_grad():
+            first_call("mlp512 rk4 100 steps", rk["neurosym compile"])
     if HAVE["torchdiffeq"]:
         import torchdiffeq
 

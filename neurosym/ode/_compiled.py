@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import final
+from typing import TypeVar, final
 
 import torch
 from torch import Tensor
@@ -21,10 +21,17 @@ from neurosym.errors import ConfigurationError
 
 from ._solver import AbstractExplicitRK, Field, StepResult
 
-__all__ = ["CompiledStep", "clear_compiled_steps", "compiled_step"]
+__all__ = [
+    "CompiledFixedStep",
+    "CompiledStep",
+    "clear_compiled_steps",
+    "compiled_fixed_step",
+    "compiled_step",
+]
 
-_CACHE: OrderedDict[tuple[object, ...], CompiledStep] = OrderedDict()
+_CACHE: OrderedDict[tuple[object, ...], CompiledStep | CompiledFixedStep] = OrderedDict()
 _CACHE_SIZE = 8
+_T = TypeVar("_T")
 
 
 def clear_compiled_steps() -> None:
@@ -61,15 +68,7 @@ class CompiledStep:
     def __call__(
         self, t: Tensor, y: Tensor, f0: Tensor, h: Tensor, tol: tuple[float, Tensor, Tensor]
     ) -> tuple[StepResult, Tensor]:
-        try:
-            y1, f1, y_err, stages, ratio = self._fn(t, y, f0, h, tol[1], tol[2])
-        except Exception as err:
-            if type(err).__name__ in ("InvalidCxxCompiler", "BackendCompilerFailed"):
-                raise ConfigurationError(
-                    f"compile=True: torch.compile could not build the step ({err}); on the "
-                    "CPU it needs a working C++ compiler. Solve without compile=True."
-                ) from err
-            raise
+        y1, f1, y_err, stages, ratio = _run(self._fn, t, y, f0, h, tol[1], tol[2])
         res = StepResult(y0=y, y1=y1, y_err=y_err, f0=f0, f1=f1, h=h, stages=stages)
         return res, ratio
 
@@ -80,12 +79,66 @@ def compiled_step(
     """The cached compiled step of ``f`` under ``solver`` (built on first use; the few
     most recent are kept, see :func:`clear_compiled_steps`)."""
     key = (f, solver, tol[0], float(tol[1]), check_f1, tol[1].dtype, tol[1].device)
+    got = _cached(key, lambda: CompiledStep(f, solver, tol[0], check_f1))
+    if not isinstance(got, CompiledStep):
+        raise RuntimeError("bug in neurosym.ode: compiled step cache mixed up")
+    return got
+
+
+@final
+class CompiledFixedStep:
+    """A compiled fixed step ``(t, y, f0, h) -> (y1, f(t1, y1) or None)``; ``f0`` is
+    ``None`` for a method without a first-same-as-last stage (its first evaluation is
+    compiled in too)."""
+
+    __slots__ = ("_fn", "evals")
+
+    def __init__(self, f: Field, solver: AbstractExplicitRK) -> None:
+        def step(
+            t: Tensor, y: Tensor, f0: Tensor | None, h: Tensor
+        ) -> tuple[Tensor, Tensor | None]:
+            res = solver.step(f, t, y, f(t, y) if f0 is None else f0, h)
+            return res.y1, res.f1
+
+        self._fn: Callable[..., tuple[Tensor, Tensor | None]] = torch.compile(step, dynamic=False)
+        self.evals = solver.tableau.stages - (1 if solver.provides_f1 else 0)
+
+    def __call__(
+        self, t: Tensor, y: Tensor, f0: Tensor | None, h: Tensor
+    ) -> tuple[Tensor, Tensor | None]:
+        return _run(self._fn, t, y, f0, h)
+
+
+def compiled_fixed_step(f: Field, solver: AbstractExplicitRK) -> CompiledFixedStep:
+    """The cached compiled fixed step of ``f`` under ``solver``."""
+    got = _cached((f, solver, "fixed"), lambda: CompiledFixedStep(f, solver))
+    if not isinstance(got, CompiledFixedStep):
+        raise RuntimeError("bug in neurosym.ode: compiled step cache mixed up")
+    return got
+
+
+def _cached(
+    key: tuple[object, ...], build: Callable[[], CompiledStep | CompiledFixedStep]
+) -> CompiledStep | CompiledFixedStep:
     got = _CACHE.get(key)
     if got is None:
-        got = CompiledStep(f, solver, tol[0], check_f1)
+        got = build()
         _CACHE[key] = got
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
     else:
         _CACHE.move_to_end(key)
     return got
+
+
+def _run(fn: Callable[..., _T], *args: object) -> _T:
+    """Call a compiled function; a missing C++ compiler is a configuration error."""
+    try:
+        return fn(*args)
+    except Exception as err:
+        if type(err).__name__ in ("InvalidCxxCompiler", "BackendCompilerFailed"):
+            raise ConfigurationError(
+                f"compile=True: torch.compile could not build the step ({err}); on the "
+                "CPU it needs a working C++ compiler. Solve without compile=True."
+            ) from err
+        raise

@@ -34,6 +34,7 @@ def integrate_fixed(
     solver: AbstractSolver,
     dt: float | None,
     steps: int | None,
+    compile: bool = False,
 ) -> RawSolution:
     """Integrate with fixed steps, landing exactly on every requested time.
 
@@ -48,6 +49,8 @@ def integrate_fixed(
         solver: any solver (an embedded error estimate is ignored).
         dt: the largest step, or ``None`` when ``steps`` is given.
         steps: the number of steps over the whole span, or ``None``.
+        compile: run each step through a compiled step (an explicit Runge–Kutta
+            solver; see :mod:`neurosym.ode._compiled`).
 
     Returns:
         The raw solution; samples with non-finite values get ``NONFINITE``.
@@ -73,10 +76,28 @@ def integrate_fixed(
     out = [y0]
     total = 0
     f0: Tensor | None = None
+    if compile:
+        if not isinstance(solver, AbstractExplicitRK):
+            raise RuntimeError("bug in neurosym.ode: compile=True needs an explicit RK solver")
+        from ._compiled import compiled_fixed_step
+
+        step_fn = compiled_fixed_step(f, solver)
     for i, n in enumerate(counts_list):
         h_t = (widths[:, i : i + 1] / n).detach()
         h = (times[i + 1] - times[i]) / n if times is not None else 0.0
         t0 = ts[:, i : i + 1]
+        if compile:
+            # One tensor step size per interval (a float would be compiled in).
+            h_c = y0.new_tensor(h) if rk is not None else h_t
+            for j in range(n):
+                if fsal and f0 is None:
+                    f0 = fc(t0, y)
+                y, f1 = step_fn(t0 + j * h_c, y, f0, h_c)
+                fc.n += step_fn.evals
+                f0 = f1 if fsal else None
+            total += n
+            out.append(y)
+            continue
         for j in range(n):
             t = t0 + j * h if rk is not None else t0 + j * h_t
             if f0 is None:

@@ -224,8 +224,8 @@ def solve(
         compile: compile one step (every stage with its field call, the solution, the
             error estimate and its norm) with ``torch.compile`` and reuse it for every
             step and for later solves of the same field object, solver, tolerances and
-            shapes (adaptive explicit Runge–Kutta methods; the first solve pays the
-            compilation, ~10-30 s; on the CPU it needs a C++ compiler).
+            shapes (explicit Runge–Kutta methods, adaptive or fixed steps; the first
+            solve pays the compilation, ~10-30 s; on the CPU it needs a C++ compiler).
             :func:`clear_compiled_steps` drops the cached steps.
 
     Returns:
@@ -284,11 +284,11 @@ def solve(
         # Measured on an H200 too (docs/ode.md): reading the device every step costs less
         # than the masked work of a loop that never reads it, when steps are launch-bound.
         check_every = 1
-    if compile and (fixed or not isinstance(solver, AbstractExplicitRK) or cuda_graph):
+    if compile and (not isinstance(solver, AbstractExplicitRK) or cuda_graph):
         raise ConfigurationError(
-            "compile=True compiles the step of an adaptive explicit Runge–Kutta method "
-            f"(bosh3, dopri5, tsit5, dopri8), without cuda_graph=True; got {solver.name!r}"
-            + (" with fixed steps" if fixed else "")
+            "compile=True compiles the step of an explicit Runge–Kutta method (euler, "
+            "midpoint, heun, rk4, bosh3, dopri5, tsit5, dopri8, dop853), without "
+            f"cuda_graph=True; got {solver.name!r}"
         )
     if compact and (check_every != 1 or cuda_graph):
         raise ConfigurationError(
@@ -338,7 +338,9 @@ def solve(
 
     def run(field: Field, y_init: Tensor, times: Tensor) -> RawSolution:
         if fixed:
-            return integrate_fixed(field, y_init, times, solver=solver, dt=dt, steps=steps)
+            return integrate_fixed(
+                field, y_init, times, solver=solver, dt=dt, steps=steps, compile=compile
+            )
         if cuda_graph:
             from ._graphed import integrate_graphed
 
