@@ -312,3 +312,31 @@ def test_cuda_graph_reports_a_field_it_cannot_capture() -> None:
 
     with torch.no_grad(), pytest.raises(ConfigurationError, match="could not be captured"):
         ode.solve(host_made, y0, t, cuda_graph=True)
+
+
+@needs_cuda
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor that is not a leaf:UserWarning")
+@pytest.mark.parametrize("step_control", ["per_sample", "joint"])
+def test_cuda_compiled_step_matches_eager(step_control: str) -> None:
+    # compile=True on the device (Triton kernels): the eager device solve is the oracle,
+    # gradients included.
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 2)).double().to(CUDA)
+
+    def field(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return net(y) - 0.2 * y
+
+    t = torch.linspace(0.0, 2.0, 5, dtype=torch.float64, device=CUDA)
+    grads = []
+    sols = []
+    for compile in (False, True):
+        y0 = _y0(CUDA).requires_grad_(True)
+        sol = ode.solve(field, y0, t, rtol=1e-8, atol=1e-10, step_control=step_control,
+                        compile=compile)  # fmt: skip
+        sols.append(sol)
+        grads.append(torch.autograd.grad(sol.ys.square().sum(), [y0, *net.parameters()]))
+    torch.testing.assert_close(sols[1].ys, sols[0].ys, rtol=0, atol=1e-11)
+    assert sols[1].stats.nfe == sols[0].stats.nfe
+    for g_eager, g_compiled in zip(*grads, strict=True):
+        torch.testing.assert_close(g_compiled, g_eager, rtol=1e-9, atol=1e-11)
