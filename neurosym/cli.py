@@ -84,10 +84,10 @@ def _diag_json(d: Diagnostic) -> dict[str, object]:
 
 
 def _load_diagnostics(
-    path: Path, facts: dict[str, str]
+    path: Path, facts: dict[str, str], include_roots: Sequence[str] = ()
 ) -> tuple[KnowledgeBase | None, list[Diagnostic]]:
     try:
-        kb = load(path, facts=facts or None)
+        kb = load(path, facts=facts or None, include_roots=include_roots)
     except RuleSyntaxError as exc:
         return None, [exc.diagnostic]
     except KnowledgeBaseError as exc:
@@ -116,7 +116,7 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     all_diags: list[Diagnostic] = []
     summaries: list[str] = []
     for path in files:
-        kb, diags = _load_diagnostics(path, facts)
+        kb, diags = _load_diagnostics(path, facts, args.include_root)
         all_diags.extend(diags)
         if kb is not None:
             summaries.append(
@@ -147,7 +147,7 @@ def _cmd_graph(args: argparse.Namespace, out: TextIO) -> int:
     path = Path(args.file)
     if not path.is_file():
         raise _UsageError(f"{path}: no such file")
-    kb, diags = _load_diagnostics(path, _facts_args(args.facts))
+    kb, diags = _load_diagnostics(path, _facts_args(args.facts), args.include_root)
     if kb is None:
         for d in diags:
             sys.stderr.write(d.render() + "\n")
@@ -202,7 +202,7 @@ def _kb_for(args: argparse.Namespace) -> KnowledgeBase | int:
     path = Path(args.file)
     if not path.is_file():
         raise _UsageError(f"{path}: no such file")
-    kb, diags = _load_diagnostics(path, _facts_args(args.facts))
+    kb, diags = _load_diagnostics(path, _facts_args(args.facts), args.include_root)
     errors = [d for d in diags if d.is_error]
     if kb is None or errors:
         for d in errors or diags:
@@ -328,6 +328,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--quiet", "-q", action="store_true", help="only the diagnostics")
     c.add_argument("--facts", action="append", default=[], metavar="PRED=FILE",
                    help="load a CSV/TSV table as facts of PRED (repeatable)")  # fmt: skip
+    c.add_argument("--include-root", action="append", default=[], metavar="DIR",
+                   help="a directory includes may also read from (repeatable)")  # fmt: skip
     c.set_defaults(func=_cmd_check)
 
     g = sub.add_parser("graph", help="export the knowledge-base graph")
@@ -339,6 +341,8 @@ def _parser() -> argparse.ArgumentParser:
         help="OUT.graphml, OUT.dot, OUT.json, or OUT.png/.svg/.pdf (viz extra)",
     )
     g.add_argument("--facts", action="append", default=[], metavar="PRED=FILE")
+    g.add_argument("--include-root", action="append", default=[], metavar="DIR",
+                   help="a directory includes may also read from (repeatable)")  # fmt: skip
     g.set_defaults(func=_cmd_graph)
 
     q = sub.add_parser("query", help="answer a goal, with values and explanations")
@@ -349,6 +353,8 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--explain", action="store_true", help="print the proof of each answer")
     q.add_argument("--format", choices=["text", "json"], default="text")
     q.add_argument("--facts", action="append", default=[], metavar="PRED=FILE")
+    q.add_argument("--include-root", action="append", default=[], metavar="DIR",
+                   help="a directory includes may also read from (repeatable)")  # fmt: skip
     q.set_defaults(func=_cmd_query)
 
     e = sub.add_parser("explain", help="how a goal holds, or why it does not")
@@ -357,6 +363,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--semantics", choices=SEMANTICS_CHOICES, default="boolean")
     e.add_argument("--format", choices=["text", "json"], default="text")
     e.add_argument("--facts", action="append", default=[], metavar="PRED=FILE")
+    e.add_argument("--include-root", action="append", default=[], metavar="DIR",
+                   help="a directory includes may also read from (repeatable)")  # fmt: skip
     e.set_defaults(func=_cmd_explain)
 
     d = sub.add_parser("demo", help="a consultation on the bundled knowledge bases")

@@ -140,3 +140,16 @@ def test_fmt_refuses_broken_files_and_leaves_them(tmp_path: Path) -> None:
     f = _rules(tmp_path, "b.rules", "p(a\n")
     assert main(["fmt", "-w", str(f)]) == 1
     assert f.read_text() == "p(a\n"
+
+
+def test_check_refuses_an_include_outside_the_rule_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "private").mkdir()
+    (tmp_path / "private" / "x.rules").write_text("q(1).\n", encoding="utf-8")
+    (tmp_path / "kb").mkdir()
+    f = _rules(tmp_path / "kb", "main.rules", 'include "../private/x.rules".\n')
+    assert main(["check", str(f)]) == 1
+    out = capsys.readouterr().out
+    assert f"{f}:1:1: error: include '../private/x.rules' leaves the rule directory" in out
+    assert main(["check", "--include-root", str(tmp_path / "private"), str(f)]) == 0

@@ -66,6 +66,62 @@ def test_parse_resolves_includes_against_base_dir(tmp_path: Path) -> None:
     assert len(kb.facts) == 1 and len(kb.rules) == 1
 
 
+def _secret(tmp_path: Path) -> Path:
+    # A file outside the knowledge base's directory whose first line is not valid rules:
+    # had it been read, a syntax error would quote it.
+    return _write(tmp_path / "private" / "secret.rules", "TOP SECRET token 1234\n")
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["../private/secret.rules", "{root}/private/secret.rules", "sub/../../private/secret.rules"],
+    ids=["relative", "absolute", "dotdot_inside"],
+)
+def test_an_include_cannot_leave_the_rule_directory(tmp_path: Path, target: str) -> None:
+    _secret(tmp_path)
+    path = target.format(root=tmp_path.as_posix())
+    main = _write(tmp_path / "kb" / "main.rules", f'p(a).\ninclude "{path}".\n')
+    with pytest.raises(ns.IncludeError) as info:
+        ns.load(main)
+    (diag,) = info.value.diagnostics
+    assert diag.span is not None and (diag.span.line, diag.span.column) == (2, 1)
+    assert "leaves the rule directory" in diag.message
+    assert "include_roots" in (diag.hint or "")
+    assert "SECRET" not in str(info.value)
+    # Allowed once its directory is named.
+    with pytest.raises(ns.RuleSyntaxError, match="SECRET"):
+        ns.load(main, include_roots=[tmp_path / "private"])
+
+
+def test_a_symbolic_link_out_of_the_rule_directory_is_refused(tmp_path: Path) -> None:
+    secret = _secret(tmp_path)
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb" / "link.rules").symlink_to(secret)
+    main = _write(tmp_path / "kb" / "main.rules", 'include "link.rules".\n')
+    with pytest.raises(ns.IncludeError, match="leaves the rule directory"):
+        ns.load(main)
+
+
+def test_nested_includes_stay_under_the_top_files_directory(tmp_path: Path) -> None:
+    # A file included from a subdirectory may include its siblings' parent (still under
+    # the top file's directory) but not beyond it.
+    _write(tmp_path / "kb" / "main.rules", 'include "sub/a.rules".\n')
+    _write(tmp_path / "kb" / "sub" / "a.rules", 'include "../shared.rules".\n')
+    _write(tmp_path / "kb" / "shared.rules", "p(1).\n")
+    assert len(ns.load(tmp_path / "kb" / "main.rules").facts) == 1
+    _write(tmp_path / "kb" / "shared.rules", 'include "../outside.rules".\n')
+    _write(tmp_path / "outside.rules", "q(1).\n")
+    with pytest.raises(ns.IncludeError, match="leaves the rule directory"):
+        ns.load(tmp_path / "kb" / "main.rules")
+
+
+def test_parse_confines_includes_to_base_dir(tmp_path: Path) -> None:
+    _secret(tmp_path)
+    (tmp_path / "kb").mkdir()
+    with pytest.raises(ns.IncludeError, match="leaves the rule directory"):
+        ns.parse('include "../private/secret.rules".\n', base_dir=tmp_path / "kb")
+
+
 # ---------------------------------------------------------------------- fact tables
 
 

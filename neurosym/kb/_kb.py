@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, final
 
@@ -376,10 +376,16 @@ class KnowledgeBase:
 
 
 class _Loader:
-    def __init__(self) -> None:
+    def __init__(self, roots: Sequence[str | os.PathLike[str]]) -> None:
         self.sources: dict[str, str] = {}
         self.files: list[str] = []
         self.seen: set[str] = set()
+        # Directories (resolved) that includes may read from: rule files are untrusted
+        # data, so an include cannot reach the rest of the file system.
+        self.roots = tuple(os.path.realpath(r) for r in roots)
+
+    def _allowed(self, key: str) -> bool:
+        return any(key == r or key.startswith(r.rstrip(os.sep) + os.sep) for r in self.roots)
 
     def program(self, text: str, file: str) -> Program:
         self.sources[file] = text
@@ -398,6 +404,20 @@ class _Loader:
                 shown = " -> ".join(os.path.relpath(c) for c in chain)
                 raise IncludeError(
                     [self._diag(s, f"include cycle: {shown}", "remove one of these includes")]
+                )
+            if not self._allowed(key):
+                # Refused before reading: nothing of an outside file is ever quoted.
+                shown = self.roots[0] if len(self.roots) == 1 else ", ".join(self.roots)
+                raise IncludeError(
+                    [
+                        self._diag(
+                            s,
+                            f"include {s.path!r} leaves the rule directory {shown}",
+                            "rule files may include only files under their knowledge base's "
+                            "directory; pass include_roots=[...] to load()/parse() (or "
+                            "--include-root DIR on the command line) to allow another one",
+                        )
+                    ]
                 )
             if key in self.seen:
                 continue  # a diamond: each file is read once
@@ -435,20 +455,29 @@ def _with_facts(loader: _Loader, statements: list[Statement], facts: FactsArg | 
         statements.extend(rows)
 
 
-def load(path: str | os.PathLike[str], *, facts: FactsArg | None = None) -> KnowledgeBase:
+def load(
+    path: str | os.PathLike[str],
+    *,
+    facts: FactsArg | None = None,
+    include_roots: Sequence[str | os.PathLike[str]] = (),
+) -> KnowledgeBase:
     """Load a ``.rules`` file, its includes, and optional fact tables.
 
     Args:
         path: the rule file.
         facts: ``{"parent": "people.csv"}``: a table per predicate (``.csv``/``.tsv``,
             header optional, numbers typed); a :class:`FactSource` gives more control.
+        include_roots: directories, besides the rule file's own, that ``include`` may
+            read from (symbolic links resolved; an include anywhere else is an
+            :class:`IncludeError`, raised before the file is opened).
 
     Returns:
         The :class:`KnowledgeBase`. Call :meth:`KnowledgeBase.check` for static analysis.
 
     Raises:
         RuleSyntaxError: the first syntax error, as ``file:line:col`` with a caret.
-        IncludeError: a missing included file or an include cycle, at the include line.
+        IncludeError: a missing included file, an include cycle or an include outside
+            the allowed directories, at the include line.
         FactsFileError: a fact table that cannot be read.
         KnowledgeBaseError: ``path`` itself cannot be read.
     """
@@ -459,7 +488,7 @@ def load(path: str | os.PathLike[str], *, facts: FactsArg | None = None) -> Know
         raise KnowledgeBaseError(f"{p}: no such rule file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise KnowledgeBaseError(f"{p}: cannot read the rule file: {exc}") from exc
-    loader = _Loader()
+    loader = _Loader([p.parent, *include_roots])
     file = str(p)
     loader.seen.add(os.path.realpath(file))
     program = loader.program(text, file)
@@ -474,14 +503,18 @@ def parse(
     file: str = "<string>",
     base_dir: str | os.PathLike[str] | None = None,
     facts: FactsArg | None = None,
+    include_roots: Sequence[str | os.PathLike[str]] = (),
 ) -> KnowledgeBase:
     """Build a knowledge base from rule text.
 
     Args:
         text: the rules.
         file: the name used in diagnostics.
-        base_dir: where ``include`` paths are resolved (default: the current directory).
+        base_dir: where ``include`` paths are resolved, and the directory they may read
+            from (default: the current directory).
         facts: fact tables, as for :func:`load`.
+        include_roots: further directories ``include`` may read from, as for
+            :func:`load`.
 
     Example:
         >>> import neurosym as ns
@@ -491,9 +524,9 @@ def parse(
     Raises:
         RuleSyntaxError, IncludeError, FactsFileError: as for :func:`load`.
     """
-    loader = _Loader()
-    program = loader.program(text, file)
     base = Path(base_dir) if base_dir is not None else Path.cwd()
+    loader = _Loader([base, *include_roots])
+    program = loader.program(text, file)
     statements = list(loader.expand(program, base, ()))
     _with_facts(loader, statements, facts)
     return KnowledgeBase(statements, sources=loader.sources, files=loader.files)
