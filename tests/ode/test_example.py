@@ -15,3 +15,18 @@ def test_ode_spiral_quick(capsys: object) -> None:
     spec.loader.exec_module(module)
     loss = module.main(["--quick"])
     assert math.isfinite(loss)
+
+
+def test_ode_batches_quick(capsys) -> None:  # type: ignore[no-untyped-def]
+    path = Path(__file__).resolve().parents[2] / "examples" / "ode_batches.py"
+    spec = importlib.util.spec_from_file_location("ode_batches_example", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    errors = module.main(["--quick"])
+    # Against cos(w t): every step control within the tolerance's reach, dop853's
+    # interpolated outputs at rtol 1e-10, dopri8's landed ones near round-off.
+    assert max(errors[k] for k in ("auto", "per_sample", "compact")) < 1e-6
+    assert errors["dop853"] < 1e-8 and errors["dopri8"] < 1e-12
+    out = capsys.readouterr().out
+    assert "steps per sample: slow" in out and "dop853  loop steps" in out
