@@ -11,6 +11,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from neurosym import ode
 from neurosym.errors import ConfigurationError, SolverError
@@ -189,3 +191,59 @@ def test_neural_ode_passes_compaction_on() -> None:
         node(y0, t).ys[..., 0], torch.cos(y0[:, 2] * t[:, None]), rtol=0, atol=1e-6
     )
     assert field.sizes[0] == 8 and min(field.sizes) == 1
+
+
+def _mixed(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    # Per row (x, v, w, kind): kind 0 an oscillator of frequency w, kind 1 the blow-up
+    # x' = x² (fails at t = 1/x0), kind 2 a decay x' = -w x.
+    x, v, w, kind = y[:, :1], y[:, 1:2], y[:, 2:3], y[:, 3:4]
+    osc = torch.cat([v, -(w**2) * x], 1)
+    blow = torch.cat([x * x, torch.zeros_like(x)], 1)
+    decay = torch.cat([-w * x, torch.zeros_like(x)], 1)
+    dxv = torch.where(kind == 0, osc, torch.where(kind == 1, blow, decay))
+    return torch.cat([dxv, torch.zeros_like(y[:, 2:])], 1)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from([0, 0, 0, 1, 2]),
+            st.floats(0.2, 12.0),
+            st.floats(-1.5, 1.5),
+        ),
+        min_size=1,
+        max_size=9,
+    ),
+    n_times=st.integers(2, 9),
+    per_sample_t=st.booleans(),
+    max_steps=st.sampled_from([15, 60, 10_000]),
+)
+def test_compaction_never_changes_a_solve(
+    rows: list[tuple[int, float, float]], n_times: int, per_sample_t: bool, max_steps: int
+) -> None:
+    # Random batches of oscillators, decays and blow-ups (some fail, some run out of
+    # steps) under random output times: compaction changes nothing but the batch the
+    # field sees, and "auto" ends as joint control or, when a sample ran out of steps,
+    # as per-sample control.
+    y0 = torch.tensor(
+        [[x0 if kind != 1 else abs(x0) + 0.6, 0.0, w, float(kind)] for kind, w, x0 in rows],
+        dtype=F64,
+    )
+    t = torch.linspace(0.0, 2.0, n_times, dtype=F64)
+    if per_sample_t:
+        t = t * torch.linspace(0.6, 1.3, len(rows), dtype=F64)[:, None]
+    kw = {"rtol": 1e-7, "atol": 1e-9, "throw": False, "max_steps": max_steps}
+    ref = ode.solve(_mixed, y0, t, step_control="per_sample", **kw)  # type: ignore[arg-type]
+    got = ode.solve(_mixed, y0, t, compact=True, **kw)  # type: ignore[arg-type]
+    assert torch.equal(got.status, ref.status)
+    assert torch.equal(got.stats.accepted_per_sample, ref.stats.accepted_per_sample)
+    assert torch.equal(torch.isnan(got.ys), torch.isnan(ref.ys))
+    torch.testing.assert_close(got.ys, ref.ys, rtol=1e-9, atol=1e-9, equal_nan=True)
+    torch.testing.assert_close(got.t_final, ref.t_final, rtol=0, atol=0)
+    if not per_sample_t:
+        auto = ode.solve(_mixed, y0, t, **kw)  # type: ignore[arg-type]
+        joint = ode.solve(_mixed, y0, t, step_control="joint", **kw)  # type: ignore[arg-type]
+        want = ref if bool((joint.status == ode.Status.MAX_STEPS).any()) else joint
+        assert torch.equal(auto.status, want.status)
+        torch.testing.assert_close(auto.ys, want.ys, rtol=0, atol=0, equal_nan=True)
