@@ -76,7 +76,10 @@ def build(name: str, width: int, hidden: int, depth: int, rtol: float) -> Classi
         fields = [ode.MLPField(width, (hidden,), time_input=False) for _ in range(depth)]
         body: nn.Module = ode.LMResBlock(fields, k=0.0, learn_k=name == "lm_resnet")
     else:
-        body = ode.ODEBlock(ode.MLPField(width, (hidden,)), rtol=rtol, atol=rtol / 10)
+        # Per-sample control, as in docs/odenet.md's table (accepted steps per sample).
+        body = ode.ODEBlock(
+            ode.MLPField(width, (hidden,)), rtol=rtol, atol=rtol / 10, step_control="per_sample"
+        )
     return Classifier(body, width)
 
 
