@@ -136,9 +136,10 @@ def _run(fn: Callable[..., _T], *args: object) -> _T:
     try:
         return fn(*args)
     except Exception as err:
-        if type(err).__name__ in ("InvalidCxxCompiler", "BackendCompilerFailed"):
+        # (torch wraps it: InductorError / BackendCompilerFailed around InvalidCxxCompiler.)
+        if "InvalidCxxCompiler" in f"{type(err).__name__}: {err}":
             raise ConfigurationError(
-                f"compile=True: torch.compile could not build the step ({err}); on the "
-                "CPU it needs a working C++ compiler. Solve without compile=True."
+                "compile=True: torch.compile found no working C++ compiler to build the "
+                "step (on the CPU it needs one, e.g. g++); solve without compile=True"
             ) from err
         raise

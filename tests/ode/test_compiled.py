@@ -91,3 +91,15 @@ def test_compiled_fixed_steps_equal_eager(method: str, fixed: dict[str, object])
 def test_compile_refuses_an_implicit_method() -> None:
     with pytest.raises(ConfigurationError, match="compile=True compiles the step"):
         ode.solve(FIELD, Y0, T, method="rodas3", compile=True)
+
+
+def test_a_missing_cpp_compiler_is_a_configuration_error() -> None:
+    import torch._inductor.config as inductor
+
+    field = torch.nn.Linear(3, 3).double()  # a new field object: nothing cached for it
+    with (
+        inductor.patch({"cpp.cxx": ("/nonexistent/g++",), "fx_graph_cache": False}),
+        pytest.raises(ConfigurationError, match="no working C\\+\\+ compiler"),
+    ):
+        ode.solve(lambda t, y: field(y), Y0, T, compile=True)
+    ode.clear_compiled_steps()
