@@ -11,29 +11,14 @@ import math
 
 import pytest
 import torch
+from damped_oscillator import Y0, W
+from damped_oscillator import exact as _exact
+from damped_oscillator import osc as _osc
 
 from neurosym import ode
 
 F64 = torch.float64
-W = math.sqrt(0.99)
 TOL = {"rtol": 1e-10, "atol": 1e-12}
-
-
-def _osc(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return torch.stack([y[:, 1], -y[:, 0] - 0.2 * y[:, 1]], -1)
-
-
-def _exact(y0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Closed form at times ``t`` ``(batch, T)``, as ``(T, batch, 2)``."""
-    x0, v0 = y0[:, :1], y0[:, 1:]
-    a, b = x0, (v0 + 0.1 * x0) / W
-    e, c, s = torch.exp(-0.1 * t), torch.cos(W * t), torch.sin(W * t)
-    x = e * (a * c + b * s)
-    v = e * ((b * W - 0.1 * a) * c - (a * W + 0.1 * b) * s)
-    return torch.stack([x, v], -1).transpose(0, 1)
-
-
-Y0 = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-0.5, 2.0]], dtype=F64)
 
 
 def test_closed_form_is_right() -> None:
