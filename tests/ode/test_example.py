@@ -7,23 +7,22 @@ import math
 from pathlib import Path
 
 
-def test_ode_spiral_quick(capsys: object) -> None:
-    path = Path(__file__).resolve().parents[2] / "examples" / "ode_spiral.py"
-    spec = importlib.util.spec_from_file_location("ode_spiral_example", path)
+def _example(name: str):  # type: ignore[no-untyped-def]
+    path = Path(__file__).resolve().parents[2] / "examples" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"{name}_example", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    loss = module.main(["--quick"])
+    return module
+
+
+def test_ode_spiral_quick(capsys: object) -> None:
+    loss = _example("ode_spiral").main(["--quick"])
     assert math.isfinite(loss)
 
 
 def test_ode_batches_quick(capsys) -> None:  # type: ignore[no-untyped-def]
-    path = Path(__file__).resolve().parents[2] / "examples" / "ode_batches.py"
-    spec = importlib.util.spec_from_file_location("ode_batches_example", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    errors = module.main(["--quick"])
+    errors = _example("ode_batches").main(["--quick"])
     # Against cos(w t): every step control within the tolerance's reach, dop853's
     # interpolated outputs at rtol 1e-10, dopri8's landed ones near round-off.
     assert max(errors[k] for k in ("auto", "per_sample", "compact")) < 1e-6
