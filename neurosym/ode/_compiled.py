@@ -49,7 +49,14 @@ class CompiledStep:
 
     __slots__ = ("_fn", "evals")
 
-    def __init__(self, f: Field, solver: AbstractExplicitRK, rtol_s: float, check_f1: bool) -> None:
+    def __init__(
+        self,
+        f: Field,
+        solver: AbstractExplicitRK,
+        rtol_s: float,
+        check_f1: bool,
+        dynamic: bool = False,
+    ) -> None:
         from ._integrate import _error_ratio
 
         def step(
@@ -61,7 +68,10 @@ class CompiledStep:
             return res.y1, res.f1, res.y_err, res.stages, ratio
 
         self._fn: Callable[..., tuple[Tensor, Tensor | None, Tensor | None, Tensor | None, Tensor]]
-        self._fn = torch.compile(step, dynamic=False)
+        # dynamic: batch sizes symbolic (compaction shrinks the batch; torch still
+        # specialises sizes 0 and 1);
+        # static shapes otherwise (faster code, recompiled only for new shapes).
+        self._fn = torch.compile(step, dynamic=dynamic)
         # Field evaluations per step (the first stage is the given f0).
         self.evals = solver.tableau.stages - 1
 
@@ -74,12 +84,16 @@ class CompiledStep:
 
 
 def compiled_step(
-    f: Field, solver: AbstractExplicitRK, tol: tuple[float, Tensor, Tensor], check_f1: bool
+    f: Field,
+    solver: AbstractExplicitRK,
+    tol: tuple[float, Tensor, Tensor],
+    check_f1: bool,
+    dynamic: bool = False,
 ) -> CompiledStep:
     """The cached compiled step of ``f`` under ``solver`` (built on first use; the few
     most recent are kept, see :func:`clear_compiled_steps`)."""
-    key = (f, solver, tol[0], float(tol[1]), check_f1, tol[1].dtype, tol[1].device)
-    got = _cached(key, lambda: CompiledStep(f, solver, tol[0], check_f1))
+    key = (f, solver, tol[0], float(tol[1]), check_f1, tol[1].dtype, tol[1].device, dynamic)
+    got = _cached(key, lambda: CompiledStep(f, solver, tol[0], check_f1, dynamic))
     if not isinstance(got, CompiledStep):
         raise RuntimeError("bug in neurosym.ode: compiled step cache mixed up")
     return got

@@ -124,13 +124,17 @@ def _error_ratio(res: StepResult, tol: tuple[float, Tensor, Tensor], check_f1: b
 
 
 def _compiled(
-    f: Field, solver: AbstractSolver, tol: tuple[float, Tensor, Tensor], check_f1: bool
+    f: Field,
+    solver: AbstractSolver,
+    tol: tuple[float, Tensor, Tensor],
+    check_f1: bool,
+    dynamic: bool = False,
 ) -> CompiledStep:
     if not isinstance(solver, AbstractExplicitRK):
         raise RuntimeError("bug in neurosym.ode: compile=True needs an explicit RK solver")
     from ._compiled import compiled_step
 
-    return compiled_step(f, solver, tol, check_f1)
+    return compiled_step(f, solver, tol, check_f1, dynamic)
 
 
 def _tolerance(y0: Tensor, rtol: float, atol: float) -> tuple[float, Tensor, Tensor]:
@@ -271,7 +275,8 @@ def integrate_adaptive(
         active = _finite_rows(y0, f0)
         status = torch.where(active[:, 0], int(Status.SUCCESS), int(Status.NONFINITE)).to(long)
         tol = _tolerance(y0, rtol, atol)
-        step_fn = _compiled(f, solver, tol, check_f1) if compile else None
+        # (Compaction changes the batch size: dynamic shapes, not a compilation per size.)
+        step_fn = _compiled(f, solver, tol, check_f1, compact) if compile else None
         if dt0 is None:
             h = _initial_step(fc, t, y, f0, solver.order, tol, t_end - t)
         else:
