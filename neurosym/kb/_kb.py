@@ -34,6 +34,7 @@ from neurosym.lang import (
 )
 
 from ._facts import FactSource, read_facts
+from ._summary import FactSummary
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -95,6 +96,7 @@ class KnowledgeBase:
         self._fact_log_base = 0  # the log position of _fact_log[0]
         #: A layer's incrementally maintained view of the facts (the engine's compiled facts).
         self.fact_views: dict[str, tuple[int, Any]] = {}
+        self._fact_summary = FactSummary()
         for s in statements:
             self._append(s)
         # a view made from scratch reads the facts themselves, not their log
@@ -118,6 +120,7 @@ class KnowledgeBase:
         self._version += 1
         if type(s) is Fact:
             self._fact_log.append((step, s))
+            self._fact_summary.change(s, step)
         else:
             self._structure_version += 1
             if isinstance(s, Rule):
@@ -287,6 +290,16 @@ class KnowledgeBase:
 
             self._diagnostics = tuple(check_kb(self))
         return list(self._diagnostics)
+
+    @property
+    def fact_count(self) -> int:
+        """How many facts there are (without building :attr:`facts`)."""
+        return self._fact_summary.count
+
+    @property
+    def fact_summary(self) -> FactSummary:
+        """Counts over the facts kept as they come and go, for the static checks."""
+        return self._fact_summary
 
     @property
     def fact_log_position(self) -> int:
