@@ -34,6 +34,17 @@ class Relation:
         self._lazy: list[Any] = []
         self.indexes: dict[tuple[int, ...], dict[Fact, list[Fact]]] = {}
 
+    @classmethod
+    def of(cls, tuples: Iterable[Fact]) -> Relation:
+        """A relation of these (distinct) tuples."""
+        rel = cls()
+        rel._tuples = set(tuples)
+        return rel
+
+    def copy(self) -> Relation:
+        """The same tuples, to change apart from this one (indexes are made again)."""
+        return Relation.of(self.tuples)
+
     @property
     def tuples(self) -> set[Fact]:
         """The tuples as a set (rows added in bulk are turned into tuples on first use)."""
@@ -52,6 +63,8 @@ class Relation:
             self.add(t)
 
     def __len__(self) -> int:
+        if not self._lazy:
+            return len(self._tuples)
         return len(self._tuples) + sum(len(r) for r in self._lazy)
 
     def __contains__(self, t: object) -> bool:
@@ -115,18 +128,34 @@ class Relation:
 
 @final
 class Store:
-    """Relations by predicate key (``name/arity``)."""
+    """Relations by predicate key (``name/arity``).
 
-    __slots__ = ("relations",)
+    Read a relation through ``relations``; change one only through :meth:`get`, which
+    copies a relation shared with others (:meth:`share`) before it is changed.
+    """
+
+    __slots__ = ("relations", "shared")
 
     def __init__(self) -> None:
         self.relations: dict[str, Relation] = {}
+        #: the predicates whose relations belong to others (base facts): copied on write
+        self.shared: set[str] = set()
 
     def get(self, pred: str) -> Relation:
+        """The relation of ``pred``, to add to (or take from)."""
         rel = self.relations.get(pred)
         if rel is None:
             rel = self.relations[pred] = Relation()
+        elif self.shared and pred in self.shared:
+            self.shared.discard(pred)
+            rel = self.relations[pred] = rel.copy()
         return rel
+
+    def share(self, pred: str, rel: Relation) -> None:
+        """Hold ``rel`` (not empty) as the relation of ``pred`` without copying it: it is
+        read in place, and copied by :meth:`get` before any change."""
+        self.relations[pred] = rel
+        self.shared.add(pred)
 
     def size(self) -> int:
         return sum(len(r) for r in self.relations.values())

@@ -1,0 +1,357 @@
+"""The base facts of a program, by predicate, kept up to date as facts come and go.
+
+A consultation (assert a few observations, infer or ask, retract them) should cost what
+its rules can read, not what the knowledge base holds. So the compiled facts are kept per
+predicate: a change to the facts copies the entries of the predicates it touches (the
+rest are shared with the earlier snapshot, which a program compiled before keeps), and an
+evaluation takes the relations of the predicates its rules reach, shared copy on write
+(:meth:`.Store.share`), instead of filling a store fact by fact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, final
+
+from neurosym.lang import Const, Fact, FixedWeight, LearnableWeight
+
+from ._compile import pred_key
+from ._store import Relation, Store
+from ._values import Value, term_value
+
+__all__ = ["BaseFacts", "PredFacts", "fact_key", "fact_weight"]
+
+FactKey = tuple[str, tuple[Value, ...]]
+Args = tuple[Value, ...]
+
+
+def fact_key(f: Fact) -> FactKey:
+    """``("p/2", ("a", 1))`` for the fact ``p(a, 1).``"""
+    atom = f.atom
+    args = atom.args
+    values = [a.name if type(a) is Const else term_value(a) for a in args]
+    return (pred_key(atom.predicate, len(args)), tuple(values))
+
+
+def fact_weight(f: Fact) -> float | None:
+    """A fact's weight (a learnable one's initial value), or ``None`` without one."""
+    w = f.weight
+    return (
+        None if w is None else w.value if isinstance(w, FixedWeight)
+        else w.initial if isinstance(w, LearnableWeight) else None
+    )  # fmt: skip
+
+
+def _odd(weight: Any) -> bool:
+    """A number outside [0, 1]: meaningful only to some semantics (certainty factors)."""
+    return type(weight) in (float, int) and not 0.0 <= weight <= 1.0
+
+
+def _holds(weights: Sequence[Any]) -> bool:
+    """Whether a fact holds under boolean semantics: some weight positive, or none given."""
+    return None in weights or any(w > 0 for w in weights)
+
+
+@final
+class PredFacts:
+    """The base facts of one predicate: weights and statements by argument tuple, and
+    their relations (made on first use; every tuple, or those that hold under boolean
+    semantics). Changed only while being built; shared, never changed, afterwards."""
+
+    __slots__ = ("_every", "_holding", "blocked", "odd", "sources", "weights")
+
+    def __init__(self) -> None:
+        self.weights: dict[Args, list[Any]] = {}
+        self.sources: dict[Args, list[Fact]] = {}
+        #: tuples that do not hold under boolean semantics; None: not counted yet
+        self.blocked: int | None = 0
+        #: weights that are numbers outside [0, 1]
+        self.odd = 0
+        self._every: Relation | None = None
+        self._holding: Relation | None = None
+
+    def copy(self) -> PredFacts:
+        """A copy to change (its lists are replaced on change, never changed in place)."""
+        new = PredFacts()
+        new.weights = self.weights.copy()
+        new.sources = self.sources.copy()
+        new.blocked = self.blocked
+        new.odd = self.odd
+        return new
+
+    def add(self, args: Args, weight: Any, fact: Fact | None) -> None:
+        if _odd(weight):
+            self.odd += 1
+        ws = self.weights.get(args)
+        if ws is None:
+            self.weights[args] = [weight]
+            self.sources[args] = [] if fact is None else [fact]
+            if self.blocked is not None and not _holds((weight,)):
+                self.blocked += 1
+        else:
+            new = [*ws, weight]
+            if self.blocked is not None and not _holds(ws) and _holds(new):
+                self.blocked -= 1
+            self.weights[args] = new
+            if fact is not None:
+                self.sources[args] = [*self.sources[args], fact]
+        self._every = self._holding = None
+
+    def remove(self, args: Args, fact: Fact) -> None:
+        found = self.sources.get(args)
+        if found is None:
+            return
+        i = next((j for j, g in enumerate(found) if g is fact), None)
+        if i is None:
+            return
+        ws = self.weights[args]
+        if _odd(ws[i]):
+            self.odd -= 1
+        was = self.blocked is not None and _holds(ws)
+        if len(found) == 1:
+            del self.weights[args], self.sources[args]
+            if self.blocked is not None and not was:
+                self.blocked -= 1
+        else:
+            new = ws[:i] + ws[i + 1 :]
+            self.weights[args] = new
+            self.sources[args] = found[:i] + found[i + 1 :]
+            if self.blocked is not None and was and not _holds(new):
+                self.blocked += 1
+        self._every = self._holding = None
+
+    def holding_count(self) -> int:
+        """How many tuples hold under boolean semantics."""
+        if self.blocked is None:
+            self.blocked = sum(1 for ws in self.weights.values() if not _holds(ws))
+        return len(self.weights) - self.blocked
+
+    def relation(self, valued: bool) -> Relation | None:
+        """Every tuple (``valued``), or those that hold under boolean semantics (``None``:
+        none does); made once, then shared by every evaluation that reads this predicate."""
+        if valued:
+            rel = self._every
+            if rel is None:
+                rel = self._every = Relation.of(self.weights)
+            return rel
+        rel = self._holding
+        if rel is None:
+            n = self.holding_count()
+            if not n:
+                return None
+            if n == len(self.weights):
+                rel = self.relation(True)
+            else:
+                rel = Relation.of([t for t, ws in self.weights.items() if _holds(ws)])
+            self._holding = rel
+        return rel
+
+
+@final
+class BaseFacts:
+    """The base facts of a program, by predicate key; a snapshot, never changed once made
+    (:meth:`changed` makes the next one, sharing the predicates a change leaves alone)."""
+
+    __slots__ = ("_holding", "_keys", "by_pred", "count", "odd")
+
+    def __init__(self, by_pred: dict[str, PredFacts]) -> None:
+        #: the predicates with facts (each has at least one)
+        self.by_pred = by_pred
+        #: distinct fact tuples, every predicate together
+        self.count = sum(len(p.weights) for p in by_pred.values())
+        #: weights that are numbers outside [0, 1], every predicate together
+        self.odd = sum(p.odd for p in by_pred.values())
+        self._holding: int | None = None
+        self._keys: frozenset[str] | None = None
+
+    @classmethod
+    def of_statements(cls, facts: Iterable[Fact]) -> BaseFacts:
+        by_pred: dict[str, PredFacts] = {}
+        count = odd = blocked = 0
+        for f in facts:  # fact_key, fact_weight and PredFacts.add inlined: this loop is hot
+            atom = f.atom
+            args = atom.args
+            key = tuple([a.name if type(a) is Const else term_value(a) for a in args])
+            pred = pred_key(atom.predicate, len(args))
+            w = f.weight
+            weight = (
+                None if w is None else w.value if isinstance(w, FixedWeight)
+                else w.initial if isinstance(w, LearnableWeight) else None
+            )  # fmt: skip
+            pf = by_pred.get(pred)
+            if pf is None:
+                pf = by_pred[pred] = PredFacts()
+            if key in pf.weights:  # the same fact again
+                before = pf.odd, pf.blocked
+                pf.add(key, weight, f)
+                odd += pf.odd - before[0]
+                blocked += pf.blocked - before[1]  # type: ignore[operator]  # counted
+                continue
+            pf.weights[key] = [weight]
+            pf.sources[key] = [f]
+            count += 1
+            if weight is not None:
+                if not weight > 0:
+                    pf.blocked += 1  # type: ignore[operator]  # counted from the start
+                    blocked += 1
+                if not 0.0 <= weight <= 1.0:
+                    pf.odd += 1
+                    odd += 1
+        return cls._made(by_pred, count, odd, count - blocked)
+
+    @classmethod
+    def _made(
+        cls, by_pred: dict[str, PredFacts], count: int, odd: int, holding: int | None
+    ) -> BaseFacts:
+        new = cls.__new__(cls)
+        new.by_pred, new.count, new.odd, new._holding, new._keys = (
+            by_pred, count, odd, holding, None)  # fmt: skip
+        return new
+
+    @classmethod
+    def of_mappings(
+        cls, base: Mapping[FactKey, Sequence[Any]], sources: Mapping[FactKey, Sequence[Fact]]
+    ) -> BaseFacts:
+        """From weights (of any kind the semiring takes) and statements by fact key."""
+        by_pred: dict[str, PredFacts] = {}
+        for (pred, args), weights in base.items():
+            pf = by_pred.get(pred)
+            if pf is None:
+                pf = by_pred[pred] = PredFacts()
+                pf.blocked = None  # the weights may not be numbers: counted when needed
+            pf.weights[args] = list(weights)
+            pf.odd += sum(map(_odd, weights))
+            pf.sources[args] = list(sources.get((pred, args), ()))
+        return cls(by_pred)
+
+    def changed(self, changes: Iterable[tuple[int, Fact]]) -> BaseFacts:
+        """The facts after ``changes`` (``+1``: added, ``-1``: removed, in order)."""
+        by_pred = self.by_pred.copy()
+        copied: dict[str, PredFacts] = {}
+        for step, f in changes:
+            pred, args = fact_key(f)
+            pf = copied.get(pred)
+            if pf is None:
+                old = by_pred.get(pred)
+                pf = copied[pred] = old.copy() if old is not None else PredFacts()
+                by_pred[pred] = pf
+            if step > 0:
+                pf.add(args, fact_weight(f), f)
+            else:
+                pf.remove(args, f)
+        holding = self._holding
+        count, odd = self.count, self.odd
+        for pred, pf in copied.items():
+            old = self.by_pred.get(pred)
+            if not pf.weights:
+                del by_pred[pred]
+            count += len(pf.weights) - (len(old.weights) if old is not None else 0)
+            odd += pf.odd - (old.odd if old is not None else 0)
+            if holding is not None:
+                holding += pf.holding_count() - (old.holding_count() if old is not None else 0)
+        new = BaseFacts._made(by_pred, count, odd, holding)
+        new._keys = (
+            self._keys
+            if self._keys is not None and all((p in by_pred) == (p in self._keys) for p in copied)
+            else None
+        )
+        return new
+
+    def share_into(self, store: Store, preds: frozenset[str], *, valued: bool) -> int:
+        """Put the relations of the predicates of ``preds`` that have facts into ``store``,
+        shared (:meth:`.Store.share`, inlined), not copied; returns how many tuples they
+        hold (valued: every fact; boolean: those that hold)."""
+        total = 0
+        by_pred, relations, shared = self.by_pred, store.relations, store.shared
+        for pred in self.among(preds):
+            pf = by_pred[pred]
+            rel = pf._every if valued else pf._holding
+            if rel is None:
+                rel = pf.relation(valued)
+                if rel is None:
+                    continue
+            relations[pred] = rel
+            shared.add(pred)
+            total += len(pf.weights) - (0 if valued else pf.blocked or 0)
+        return total
+
+    def preds(self) -> frozenset[str]:
+        """The predicates with facts."""
+        if self._keys is None:
+            self._keys = frozenset(self.by_pred)
+        return self._keys
+
+    def among(self, preds: frozenset[str] | set[str]) -> list[str]:
+        """The predicates of ``preds`` that have facts (looked up from the smaller side)."""
+        by_pred = self.by_pred
+        if len(by_pred) <= len(preds):
+            return [p for p in by_pred if p in preds]
+        return [p for p in preds if p in by_pred]
+
+    def size(self, valued: bool) -> int:
+        """How many fact tuples an evaluation starts from (valued: every one; boolean:
+        those that hold)."""
+        if valued:
+            return self.count
+        if self._holding is None:
+            self._holding = sum(p.holding_count() for p in self.by_pred.values())
+        return self._holding
+
+    def check_weights(self, fact: Callable[[Any], object], skip: frozenset[str]) -> None:
+        """Pass each weight outside [0, 1] of the predicates not in ``skip`` to ``fact``
+        (a semiring's, which raises for weights its semantics refuses)."""
+        if not self.odd:
+            return
+        for pred, pf in self.by_pred.items():
+            if pf.odd and pred not in skip:
+                for ws in pf.weights.values():
+                    for w in ws:
+                        if _odd(w):
+                            fact(w)
+
+    def weights(self) -> Mapping[FactKey, list[Any]]:
+        """Every fact's weights, by key: a read-only view."""
+        return _Flat(self.by_pred, "weights")
+
+    def sources(self) -> Mapping[FactKey, list[Fact]]:
+        """Every fact's statements, by key: a read-only view."""
+        return _Flat(self.by_pred, "sources")
+
+
+@final
+class _Flat(Mapping[FactKey, Any]):
+    """``{(pred, args): entry}`` over the per-predicate tables (a lookup reads one)."""
+
+    __slots__ = ("_by_pred", "_field")
+
+    def __init__(self, by_pred: dict[str, PredFacts], field: str) -> None:
+        self._by_pred = by_pred
+        self._field = field
+
+    def __getitem__(self, key: FactKey) -> Any:
+        pf = self._by_pred.get(key[0])
+        if pf is None:
+            raise KeyError(key)
+        table: dict[Args, Any] = getattr(pf, self._field)
+        return table[key[1]]
+
+    def get(self, key: FactKey, default: Any = None) -> Any:
+        pf = self._by_pred.get(key[0])
+        if pf is None:
+            return default
+        table: dict[Args, Any] = getattr(pf, self._field)
+        return table.get(key[1], default)
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, tuple) or len(key) != 2:
+            return False
+        pf = self._by_pred.get(key[0])
+        return pf is not None and key[1] in pf.weights
+
+    def __iter__(self) -> Iterator[FactKey]:
+        for pred, pf in self._by_pred.items():
+            for args in pf.weights:
+                yield (pred, args)
+
+    def __len__(self) -> int:
+        return sum(len(pf.weights) for pf in self._by_pred.values())
