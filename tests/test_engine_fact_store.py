@@ -77,7 +77,8 @@ class _Reads:
         self.counts: Counter[str] = Counter()
         self.on = False
         counts = self.counts
-        fact_key, of, copy, add = base_module.fact_key, Relation.of, Relation.copy, Relation.add
+        fact_key, init, copy = base_module.fact_key, Relation.__init__, Relation.copy
+        add = Relation.add
         facts = KnowledgeBase.facts.fget
         assert facts is not None
 
@@ -85,10 +86,9 @@ class _Reads:
             counts["facts compiled"] += self.on
             return fact_key(f)
 
-        def counted_of(tuples: Any) -> Relation:
-            rel = of(tuples)
+        def counted_init(rel: Relation, tuples: Any = ()) -> None:
+            init(rel, tuples)
             counts["tuples into relations"] += self.on * len(rel)
-            return rel
 
         def counted_copy(rel: Relation) -> Relation:
             counts["tuples copied"] += self.on * len(rel)
@@ -103,7 +103,7 @@ class _Reads:
             return facts(kb)
 
         monkeypatch.setattr(base_module, "fact_key", counted_fact_key)
-        monkeypatch.setattr(Relation, "of", staticmethod(counted_of))
+        monkeypatch.setattr(Relation, "__init__", counted_init)
         monkeypatch.setattr(Relation, "copy", counted_copy)
         monkeypatch.setattr(Relation, "add", counted_add)
         monkeypatch.setattr(KnowledgeBase, "facts", property(counted_facts))

@@ -60,24 +60,25 @@ class PredFacts:
 
     __slots__ = ("_every", "_holding", "blocked", "odd", "sources", "weights")
 
-    def __init__(self) -> None:
-        self.weights: dict[Args, list[Any]] = {}
-        self.sources: dict[Args, list[Fact]] = {}
+    def __init__(
+        self,
+        weights: dict[Args, list[Any]] | None = None,
+        sources: dict[Args, list[Fact]] | None = None,
+        blocked: int | None = 0,
+        odd: int = 0,
+    ) -> None:
+        self.weights: dict[Args, list[Any]] = {} if weights is None else weights
+        self.sources: dict[Args, list[Fact]] = {} if sources is None else sources
         #: tuples that do not hold under boolean semantics; None: not counted yet
-        self.blocked: int | None = 0
+        self.blocked = blocked
         #: weights that are numbers outside [0, 1]
-        self.odd = 0
+        self.odd = odd
         self._every: Relation | None = None
         self._holding: Relation | None = None
 
     def copy(self) -> PredFacts:
         """A copy to change (its lists are replaced on change, never changed in place)."""
-        new = PredFacts()
-        new.weights = self.weights.copy()
-        new.sources = self.sources.copy()
-        new.blocked = self.blocked
-        new.odd = self.odd
-        return new
+        return PredFacts(self.weights.copy(), self.sources.copy(), self.blocked, self.odd)
 
     def add(self, args: Args, weight: Any, fact: Fact | None) -> None:
         if _odd(weight):
@@ -132,7 +133,7 @@ class PredFacts:
         if valued:
             rel = self._every
             if rel is None:
-                rel = self._every = Relation.of(self.weights)
+                rel = self._every = Relation(self.weights)
             return rel
         rel = self._holding
         if rel is None:
@@ -142,7 +143,7 @@ class PredFacts:
             if n == len(self.weights):
                 rel = self.relation(True)
             else:
-                rel = Relation.of([t for t, ws in self.weights.items() if _holds(ws)])
+                rel = Relation([t for t, ws in self.weights.items() if _holds(ws)])
             self._holding = rel
         return rel
 
@@ -267,9 +268,12 @@ class BaseFacts:
             pf = by_pred[pred]
             rel = pf._every if valued else pf._holding
             if rel is None:
-                rel = pf.relation(valued)
-                if rel is None:
-                    continue
+                if pf.blocked == 0:  # every tuple holds: one relation serves both
+                    rel = pf._every = pf._holding = Relation(pf.weights)
+                else:
+                    rel = pf.relation(valued)
+                    if rel is None:
+                        continue
             relations[pred] = rel
             shared.add(pred)
             total += len(pf.weights) - (0 if valued else pf.blocked or 0)

@@ -29,21 +29,14 @@ class Relation:
 
     __slots__ = ("_lazy", "_tuples", "indexes")
 
-    def __init__(self) -> None:
-        self._tuples: set[Fact] = set()
+    def __init__(self, tuples: Iterable[Fact] = ()) -> None:
+        self._tuples: set[Fact] = set(tuples)
         self._lazy: list[Any] = []
         self.indexes: dict[tuple[int, ...], dict[Fact, list[Fact]]] = {}
 
-    @classmethod
-    def of(cls, tuples: Iterable[Fact]) -> Relation:
-        """A relation of these (distinct) tuples."""
-        rel = cls()
-        rel._tuples = set(tuples)
-        return rel
-
     def copy(self) -> Relation:
         """The same tuples, to change apart from this one (indexes are made again)."""
-        return Relation.of(self.tuples)
+        return Relation(self.tuples)
 
     @property
     def tuples(self) -> set[Fact]:

@@ -177,7 +177,7 @@ def _undefined(kb: KnowledgeBase) -> Iterator[Finding]:
     open_atoms, defined, names = kb.memoised_structure("check.undefined", lambda: _body_uses(kb))
     if not open_atoms:
         return
-    fact_keys = kb.fact_summary.keys()
+    fact_keys = _fact_keys(kb)
     defined = defined | fact_keys
     names = names | {n for n, _ in fact_keys}
     declared = {n: a for n, a in kb.dynamic}
@@ -204,6 +204,14 @@ def _undefined(kb: KnowledgeBase) -> Iterator[Finding]:
 
 
 _GROUND_LEAVES = (Const, Number, String)
+
+
+def _fact_keys(kb: KnowledgeBase) -> frozenset[tuple[str, int]]:
+    """The ``(predicate, arity)`` of the facts."""
+    summary = kb.fact_summary()
+    if summary is not None:
+        return summary.keys()
+    return frozenset(f.atom.key for f in kb.facts)
 
 
 def _safety(kb: KnowledgeBase) -> Iterator[Finding]:
@@ -468,7 +476,12 @@ def check_kb(kb: KnowledgeBase) -> list[Diagnostic]:
     the same (a consultation loop meets a few).
     """
     rule_names, arities, kept = kb.memoised_structure("check.plain", lambda: _plain_basis(kb))
-    keys = kb.fact_summary.plain_keys(rule_names, arities)
+    summary = kb.fact_summary()
+    keys = (
+        summary.plain_keys(rule_names, arities)
+        if summary is not None
+        else _plain_fact_keys(kb, rule_names, arities)
+    )
     if keys is None:
         return _check_kb(kb)
     found = kept.get(keys)
@@ -477,6 +490,35 @@ def check_kb(kb: KnowledgeBase) -> list[Diagnostic]:
             kept.clear()
         found = kept[keys] = _check_kb(kb)
     return list(found)
+
+
+def _plain_fact_keys(
+    kb: KnowledgeBase, rule_names: set[str], arities: dict[str, int]
+) -> frozenset[tuple[str, int]] | None:
+    """The ``(predicate, arity)`` of the facts when all are plain (see :func:`check_kb`),
+    read from the facts themselves (see :meth:`.FactSummary.plain_keys`)."""
+    seen: dict[str, int] = {}
+    names: set[str] = set()
+    for f in kb.facts:
+        atom = f.atom
+        args = atom.args
+        arity = len(args)
+        known = seen.get(atom.predicate)
+        if known is None:
+            known = seen[atom.predicate] = arities.get(atom.predicate, arity)
+        if known != arity:
+            return None
+        for a in args:
+            if type(a) not in _GROUND_LEAVES:
+                return None
+        w = f.weight
+        if w is not None and not (type(w) is FixedWeight and 0.0 <= w.value <= 1.0):
+            return None
+        if f.name is not None:
+            if f.name in rule_names or f.name in names:
+                return None
+            names.add(f.name)
+    return frozenset(seen.items())
 
 
 def _plain_basis(
@@ -503,7 +545,7 @@ def _check_kb(kb: KnowledgeBase) -> list[Diagnostic]:
     )
     findings.extend(kb.memoised_rules("check.strata", lambda rs: list(stratification_findings(rs))))
     # Dynamic predicates count as having facts: they get them at run time.
-    base = kb.fact_summary.keys() | {d.head.key for d in kb.neural} | kb.dynamic
+    base = _fact_keys(kb) | {d.head.key for d in kb.neural} | kb.dynamic
     # Depends on the rules and on which predicates have facts, not on the facts themselves.
     cached = kb.memoised_rules("check.unreachable", lambda _: {})
     if base not in cached:

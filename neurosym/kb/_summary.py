@@ -8,6 +8,7 @@ check does not read every fact again.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import final
 
 from neurosym.lang import Const, Fact, FixedWeight, Number, String
@@ -17,26 +18,19 @@ __all__ = ["FactSummary"]
 _GROUND_LEAVES = (Const, Number, String)
 
 
-def _irregular(f: Fact) -> bool:
-    """A fact with a non-ground argument, or a weight other than one in [0, 1]."""
-    for a in f.atom.args:
-        if type(a) not in _GROUND_LEAVES:
-            return True
-    w = f.weight
-    return w is not None and not (type(w) is FixedWeight and 0.0 <= w.value <= 1.0)
-
-
 @final
 class FactSummary:
     """Counts over the facts of a knowledge base: per predicate name and arity, the names
     they carry, and how many are not plain on their own."""
 
-    __slots__ = ("_keys", "arities", "count", "irregular", "names", "repeated", "several")
+    __slots__ = ("_keys", "by_key", "count", "irregular", "names", "repeated", "several", "shapes")
 
     def __init__(self) -> None:
         self.count = 0
-        #: per predicate name, the facts of each arity
-        self.arities: dict[str, dict[int, int]] = {}
+        #: the facts of each ``(predicate, arity)``
+        self.by_key: dict[tuple[str, int], int] = {}
+        #: per predicate name, how many arities its facts have
+        self.shapes: dict[str, int] = {}
         #: predicate names whose facts have several arities
         self.several = 0
         #: facts with a non-ground argument or a weight outside [0, 1] (or learnable)
@@ -47,40 +41,54 @@ class FactSummary:
         self.repeated = 0
         self._keys: frozenset[tuple[str, int]] | None = None
 
-    def change(self, f: Fact, step: int) -> None:
-        """Count fact ``f`` in (``step`` = +1) or out (-1)."""
-        self.count += step
-        atom = f.atom
-        arity = len(atom.args)
-        by_arity = self.arities.get(atom.predicate)
-        if by_arity is None:
-            by_arity = self.arities[atom.predicate] = {}
-        before = len(by_arity)
-        n = by_arity.get(arity, 0) + step
-        if n:
-            by_arity[arity] = n
-        else:
-            del by_arity[arity]
-        after = len(by_arity)
-        if before != after:
-            self._keys = None
-            self.several += (after > 1) - (before > 1)
-            if not after:
-                del self.arities[atom.predicate]
-        if _irregular(f):
-            self.irregular += step
-        if f.name is not None:
-            k = self.names.get(f.name, 0)
-            if k + step:
-                self.names[f.name] = k + step
+    def update(self, changes: Iterable[tuple[int, Fact]]) -> None:
+        """Count facts in (``+1``) and out (``-1``), in order."""
+        by_key, shapes, names = self.by_key, self.shapes, self.names
+        count, several = self.count, self.several
+        irregular, repeated = self.irregular, self.repeated
+        keys = self._keys
+        for step, f in changes:  # one loop, everything inlined: it runs for every change
+            count += step
+            atom = f.atom
+            args = atom.args
+            key = (atom.predicate, len(args))
+            n = by_key.get(key, 0)
+            if n + step:
+                by_key[key] = n + step
             else:
-                del self.names[f.name]
-            self.repeated += (k + step > 1) - (k > 1)
+                del by_key[key]
+            if not n or not n + step:  # the key comes or goes
+                keys = None
+                m = shapes.get(key[0], 0)
+                if m + step:
+                    shapes[key[0]] = m + step
+                else:
+                    del shapes[key[0]]
+                several += (m + step > 1) - (m > 1)
+            w = f.weight
+            if w is not None and not (type(w) is FixedWeight and 0.0 <= w.value <= 1.0):
+                irregular += step
+            else:
+                for a in args:
+                    if type(a) not in _GROUND_LEAVES:
+                        irregular += step
+                        break
+            name = f.name
+            if name is not None:
+                k = names.get(name, 0)
+                if k + step:
+                    names[name] = k + step
+                else:
+                    del names[name]
+                repeated += (k + step > 1) - (k > 1)
+        self.count, self.several = count, several
+        self.irregular, self.repeated = irregular, repeated
+        self._keys = keys
 
     def keys(self) -> frozenset[tuple[str, int]]:
         """The ``(predicate, arity)`` of the facts."""
         if self._keys is None:
-            self._keys = frozenset((p, a) for p, by in self.arities.items() for a in by)
+            self._keys = frozenset(self.by_key)
         return self._keys
 
     def plain_keys(
@@ -99,15 +107,15 @@ class FactSummary:
             for n in small:
                 if n in large:
                     return None
-        facts = self.arities
-        if len(facts) <= len(arities):
-            for name, by in facts.items():
-                usual = arities.get(name)
-                if usual is not None and usual not in by:
+        by_key = self.by_key
+        if len(by_key) <= len(arities):
+            for name, arity in by_key:
+                usual = arities.get(name, arity)
+                if usual != arity:
                     return None
         else:
+            shapes = self.shapes
             for name, usual in arities.items():
-                found = facts.get(name)
-                if found is not None and usual not in found:
+                if name in shapes and (name, usual) not in by_key:
                     return None
         return self.keys()
