@@ -49,7 +49,10 @@ def _odd(weight: Any) -> bool:
 
 def _holds(weights: Sequence[Any]) -> bool:
     """Whether a fact holds under boolean semantics: some weight positive, or none given."""
-    return None in weights or any(w > 0 for w in weights)
+    for w in weights:  # noqa: SIM110 - a loop, not any(...): no generator for a weight or two
+        if w is None or w > 0:
+            return True
+    return False
 
 
 @final
@@ -81,13 +84,13 @@ class PredFacts:
         return PredFacts(self.weights.copy(), self.sources.copy(), self.blocked, self.odd)
 
     def add(self, args: Args, weight: Any, fact: Fact | None) -> None:
-        if _odd(weight):
+        if weight is not None and _odd(weight):
             self.odd += 1
         ws = self.weights.get(args)
         if ws is None:
             self.weights[args] = [weight]
             self.sources[args] = [] if fact is None else [fact]
-            if self.blocked is not None and not _holds((weight,)):
+            if weight is not None and self.blocked is not None and not weight > 0:
                 self.blocked += 1
         else:
             new = [*ws, weight]
@@ -106,7 +109,7 @@ class PredFacts:
         if i is None:
             return
         ws = self.weights[args]
-        if _odd(ws[i]):
+        if ws[i] is not None and _odd(ws[i]):
             self.odd -= 1
         was = self.blocked is not None and _holds(ws)
         if len(found) == 1:
