@@ -156,7 +156,7 @@ class KnowledgeBase:
             self._kinds = {}
         found = self._kinds.get(kind)
         if found is None:
-            found = self._kinds[kind] = tuple(s for s in self._statements if type(s) is kind)
+            found = self._kinds[kind] = tuple([s for s in self._statements if type(s) is kind])
         return found  # type: ignore[return-value]
 
     @property
