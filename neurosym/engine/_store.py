@@ -13,7 +13,7 @@ from typing import Any, final
 
 from ._values import Value
 
-__all__ = ["Relation", "Store"]
+__all__ = ["Relation", "Store", "relation_of"]
 
 Fact = tuple[Value, ...]
 
@@ -31,12 +31,14 @@ class Relation:
 
     def __init__(self, tuples: Iterable[Fact] = ()) -> None:
         self._tuples: set[Fact] = set(tuples)
-        self._lazy: list[Any] = []
-        self.indexes: dict[tuple[int, ...], dict[Fact, list[Fact]]] = {}
+        #: rows added in bulk, not yet tuples (a list once there are some)
+        self._lazy: list[Any] | tuple[()] = ()
+        #: the indexes made so far (``None``: none yet)
+        self.indexes: dict[tuple[int, ...], dict[Fact, list[Fact]]] | None = None
 
     def copy(self) -> Relation:
         """The same tuples, to change apart from this one (indexes are made again)."""
-        return Relation(self.tuples)
+        return relation_of(set(self.tuples))
 
     @property
     def tuples(self) -> set[Fact]:
@@ -44,13 +46,16 @@ class Relation:
         if self._lazy:
             for rows in self._lazy:
                 self._tuples.update(map(tuple, rows.tolist()))
-            self._lazy.clear()
+            self._lazy = ()
         return self._tuples
 
     def extend_lazy(self, rows: Any) -> None:
         """Add new, distinct rows (a 2-D object array) without building tuples yet."""
         if not self.indexes:
-            self._lazy.append(rows)
+            if self._lazy:
+                self._lazy.append(rows)
+            else:
+                self._lazy = [rows]
             return
         for t in map(tuple, rows.tolist()):  # indexes exist: keep them current now
             self.add(t)
@@ -72,6 +77,8 @@ class Relation:
         if t in tuples:
             return False
         tuples.add(t)
+        if not self.indexes:
+            return True
         for positions, index in self.indexes.items():
             key = tuple(t[p] for p in positions)
             bucket = index.get(key)
@@ -87,6 +94,8 @@ class Relation:
         if t not in tuples:
             return
         tuples.discard(t)
+        if not self.indexes:
+            return
         for positions, index in self.indexes.items():
             bucket = index.get(tuple(t[p] for p in positions))
             if bucket is not None:
@@ -96,7 +105,8 @@ class Relation:
         """The tuples whose values at ``positions`` equal ``key``."""
         if not positions:
             return self.tuples if self._lazy else self._tuples
-        index = self.indexes.get(positions)
+        indexes = self.indexes
+        index = indexes.get(positions) if indexes is not None else None
         if index is None:
             tuples = self.tuples if self._lazy else self._tuples
             if len(tuples) <= _SCAN_MAX:  # a few tuples: looked through, no index made
@@ -115,8 +125,21 @@ class Relation:
                     index[k] = [t]
                 else:
                     bucket.append(t)
-            self.indexes[positions] = index
+            if indexes is None:
+                indexes = self.indexes = {}
+            indexes[positions] = index
         return index.get(key, ())
+
+
+_new = object.__new__
+
+
+def relation_of(tuples: set[Fact]) -> Relation:
+    """A relation of ``tuples``, taken as they are, not copied (``Relation.__init__``
+    inlined: one is made for each predicate a consultation reads)."""
+    rel: Relation = _new(Relation)
+    rel._tuples, rel._lazy, rel.indexes = tuples, (), None
+    return rel
 
 
 @final

@@ -53,14 +53,19 @@ class _Entry:
     steps: list[Step]
 
 
+_UNSEEN = object()
+
+
 def _reach(program: Program, query: CRule) -> frozenset[str] | None:
     """The predicates the goal reaches, or ``None`` when one of them is recursive or
     aggregated (kept per set of goal predicates while the rules stay the same)."""
     cache = program.plans
     key = ("topdown", query.deps)
-    if cache is not None and key in cache:
-        hit: frozenset[str] | None = cache[key]
-        return hit
+    if cache is not None:
+        hit = cache.get(key, _UNSEEN)  # one lookup: the key (a tuple of pairs) hashes slowly
+        if hit is not _UNSEEN:
+            known: frozenset[str] | None = hit
+            return known
     found = _reaches_no_recursion(program, query)
     if cache is not None:
         cache[key] = found
