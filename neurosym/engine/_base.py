@@ -16,7 +16,7 @@ from typing import Any, final
 from neurosym.lang import Const, Fact, FixedWeight, LearnableWeight
 
 from ._compile import pred_key
-from ._store import Relation, Store
+from ._store import Relation, Store, relation_of
 from ._values import Value, term_value
 
 __all__ = ["BaseFacts", "PredFacts", "fact_key", "fact_weight"]
@@ -29,6 +29,18 @@ def fact_key(f: Fact) -> FactKey:
     """``("p/2", ("a", 1))`` for the fact ``p(a, 1).``"""
     atom = f.atom
     args = atom.args
+    if len(args) == 1:  # the common arities spelt out: a list comprehension costs more
+        a = args[0]
+        return (pred_key(atom.predicate, 1), (a.name if type(a) is Const else term_value(a),))
+    if len(args) == 2:
+        a, b = args
+        return (
+            pred_key(atom.predicate, 2),
+            (
+                a.name if type(a) is Const else term_value(a),
+                b.name if type(b) is Const else term_value(b),
+            ),
+        )
     values = [a.name if type(a) is Const else term_value(a) for a in args]
     return (pred_key(atom.predicate, len(args)), tuple(values))
 
@@ -136,7 +148,7 @@ class PredFacts:
         if valued:
             rel = self._every
             if rel is None:
-                rel = self._every = Relation(self.weights)
+                rel = self._every = relation_of(set(self.weights))
             return rel
         rel = self._holding
         if rel is None:
@@ -146,27 +158,86 @@ class PredFacts:
             if n == len(self.weights):
                 rel = self.relation(True)
             else:
-                rel = Relation([t for t, ws in self.weights.items() if _holds(ws)])
+                rel = relation_of({t for t, ws in self.weights.items() if _holds(ws)})
             self._holding = rel
         return rel
+
+
+_new_pred = object.__new__
 
 
 @final
 class BaseFacts:
     """The base facts of a program, by predicate key; a snapshot, never changed once made
-    (:meth:`changed` makes the next one, sharing the predicates a change leaves alone)."""
+    (:meth:`changed` makes the next one, sharing the predicates a change leaves alone).
 
-    __slots__ = ("_holding", "_keys", "by_pred", "count", "odd")
+    A small knowledge base rebuilt from scratch (a consultation's: its facts are mostly
+    the observations just added) gets a lighter snapshot (:meth:`of_few`): the relations
+    made straight from the statements, the per-predicate tables (weights, statements) made
+    from them only when something asks for them.
+    """
+
+    __slots__ = ("_by_pred", "_holding", "_keys", "_light", "_statements", "count", "odd")
 
     def __init__(self, by_pred: dict[str, PredFacts]) -> None:
-        #: the predicates with facts (each has at least one)
-        self.by_pred = by_pred
+        self._by_pred: dict[str, PredFacts] | None = by_pred
         #: distinct fact tuples, every predicate together
         self.count = sum(len(p.weights) for p in by_pred.values())
         #: weights that are numbers outside [0, 1], every predicate together
         self.odd = sum(p.odd for p in by_pred.values())
         self._holding: int | None = None
         self._keys: frozenset[str] | None = None
+        #: a light snapshot's relations by predicate (every tuple holds), else None
+        self._light: dict[str, Relation] | None = None
+        #: a light snapshot's statements (its tables are made from them)
+        self._statements: Sequence[Fact] = ()
+
+    @property
+    def by_pred(self) -> dict[str, PredFacts]:
+        """The predicates with facts (each has at least one), with their tables."""
+        found = self._by_pred
+        if found is None:  # a light snapshot: made now, its relations kept
+            found = self._by_pred = BaseFacts.of_statements(self._statements).by_pred
+            for pred, rel in (self._light or {}).items():
+                pf = found[pred]
+                pf._every = pf._holding = rel
+        return found
+
+    @classmethod
+    def of_few(cls, facts: Sequence[Fact]) -> BaseFacts:
+        """The facts of a small knowledge base, as a light snapshot (see the class) when
+        every fact holds under any semantics (no weight, or one in (0, 1]); else as
+        :meth:`of_statements`."""
+        light: dict[str, Relation] = {}
+        count = 0
+        for f in facts:  # fact_key inlined: this loop is a consultation's
+            w = f.weight
+            if w is not None and not (type(w) is FixedWeight and 0.0 < w.value <= 1.0):
+                return cls.of_statements(facts)
+            atom = f.atom
+            args = atom.args
+            n = len(args)
+            if n == 1:  # arities 1 and 2 spelt out: a list comprehension costs more
+                a = args[0]
+                key: Args = (a.name if type(a) is Const else term_value(a),)
+            elif n == 2:
+                a, b = args
+                key = (
+                    a.name if type(a) is Const else term_value(a),
+                    b.name if type(b) is Const else term_value(b),
+                )
+            else:
+                key = tuple([a.name if type(a) is Const else term_value(a) for a in args])
+            pred = pred_key(atom.predicate, n)
+            rel = light.get(pred)
+            if rel is None:
+                light[pred] = relation_of({key})
+                count += 1
+            else:
+                count += rel.add(key)
+        new = cls._made(None, count, 0, count)
+        new._light, new._statements = light, facts
+        return new
 
     @classmethod
     def of_statements(cls, facts: Iterable[Fact]) -> BaseFacts:
@@ -175,16 +246,38 @@ class BaseFacts:
         for f in facts:  # fact_key, fact_weight and PredFacts.add inlined: this loop is hot
             atom = f.atom
             args = atom.args
-            key = tuple([a.name if type(a) is Const else term_value(a) for a in args])
-            pred = pred_key(atom.predicate, len(args))
+            n = len(args)
+            if n == 1:  # arities 1 and 2 spelt out: a list comprehension costs more
+                a = args[0]
+                key: Args = (a.name if type(a) is Const else term_value(a),)
+            elif n == 2:
+                a, b = args
+                key = (
+                    a.name if type(a) is Const else term_value(a),
+                    b.name if type(b) is Const else term_value(b),
+                )
+            else:
+                key = tuple([a.name if type(a) is Const else term_value(a) for a in args])
+            pred = pred_key(atom.predicate, n)
             w = f.weight
             weight = (
                 None if w is None else w.value if isinstance(w, FixedWeight)
                 else w.initial if isinstance(w, LearnableWeight) else None
             )  # fmt: skip
             pf = by_pred.get(pred)
-            if pf is None:
-                pf = by_pred[pred] = PredFacts()
+            if pf is None:  # a predicate's first fact (PredFacts.__init__ inlined)
+                pf = by_pred[pred] = _new_pred(PredFacts)
+                pf.weights, pf.sources, pf.blocked, pf.odd, pf._every, pf._holding = (
+                    {key: [weight]}, {key: [f]}, 0, 0, None, None)  # fmt: skip
+                count += 1
+                if weight is not None:
+                    if not weight > 0:
+                        pf.blocked = 1
+                        blocked += 1
+                    if not 0.0 <= weight <= 1.0:
+                        pf.odd = 1
+                        odd += 1
+                continue
             if key in pf.weights:  # the same fact again
                 before = pf.odd, pf.blocked
                 pf.add(key, weight, f)
@@ -205,11 +298,12 @@ class BaseFacts:
 
     @classmethod
     def _made(
-        cls, by_pred: dict[str, PredFacts], count: int, odd: int, holding: int | None
+        cls, by_pred: dict[str, PredFacts] | None, count: int, odd: int, holding: int | None
     ) -> BaseFacts:
         new = cls.__new__(cls)
-        new.by_pred, new.count, new.odd, new._holding, new._keys = (
+        new._by_pred, new.count, new.odd, new._holding, new._keys = (
             by_pred, count, odd, holding, None)  # fmt: skip
+        new._light, new._statements = None, ()
         return new
 
     @classmethod
@@ -230,7 +324,8 @@ class BaseFacts:
 
     def changed(self, changes: Iterable[tuple[int, Fact]]) -> BaseFacts:
         """The facts after ``changes`` (``+1``: added, ``-1``: removed, in order)."""
-        by_pred = self.by_pred.copy()
+        before = self.by_pred
+        by_pred = before.copy()
         copied: dict[str, PredFacts] = {}
         for step, f in changes:
             pred, args = fact_key(f)
@@ -246,7 +341,7 @@ class BaseFacts:
         holding = self._holding
         count, odd = self.count, self.odd
         for pred, pf in copied.items():
-            old = self.by_pred.get(pred)
+            old = before.get(pred)
             if not pf.weights:
                 del by_pred[pred]
             count += len(pf.weights) - (len(old.weights) if old is not None else 0)
@@ -266,13 +361,36 @@ class BaseFacts:
         shared (:meth:`.Store.share`, inlined), not copied; returns how many tuples they
         hold (valued: every fact; boolean: those that hold)."""
         total = 0
-        by_pred, relations, shared = self.by_pred, store.relations, store.shared
-        for pred in self.among(preds):
-            pf = by_pred[pred]
+        relations, shared = store.relations, store.shared
+        light = self._light
+        if light is not None:  # every tuple holds: the same relations either way
+            if len(light) <= len(preds):
+                for pred, mine in light.items():
+                    if pred in preds:
+                        relations[pred] = mine
+                        shared.add(pred)
+                        total += len(mine)
+            else:
+                for pred in preds:
+                    found = light.get(pred)
+                    if found is not None:
+                        relations[pred] = found
+                        shared.add(pred)
+                        total += len(found)
+            return total
+        by_pred = self.by_pred
+        items: Iterable[tuple[str, PredFacts]] = (
+            by_pred.items()  # the predicates with facts, each tested (no list in between)
+            if len(by_pred) <= len(preds)
+            else [(p, by_pred[p]) for p in preds if p in by_pred]
+        )
+        for pred, pf in items:
+            if pred not in preds:
+                continue
             rel = pf._every if valued else pf._holding
             if rel is None:
                 if pf.blocked == 0:  # every tuple holds: one relation serves both
-                    rel = pf._every = pf._holding = Relation(pf.weights)
+                    rel = pf._every = pf._holding = relation_of(set(pf.weights))
                 else:
                     rel = pf.relation(valued)
                     if rel is None:
@@ -282,18 +400,27 @@ class BaseFacts:
             total += len(pf.weights) - (0 if valued else pf.blocked or 0)
         return total
 
+    def relation(self, pred: str, valued: bool) -> Relation | None:
+        """The relation of ``pred`` (as :meth:`PredFacts.relation`; ``None``: no facts, or
+        none that holds)."""
+        light = self._light
+        if light is not None:
+            return light.get(pred)
+        pf = self.by_pred.get(pred)
+        return pf.relation(valued) if pf is not None else None
+
     def preds(self) -> frozenset[str]:
         """The predicates with facts."""
         if self._keys is None:
-            self._keys = frozenset(self.by_pred)
+            self._keys = frozenset(self._light if self._light is not None else self.by_pred)
         return self._keys
 
     def among(self, preds: frozenset[str] | set[str]) -> list[str]:
         """The predicates of ``preds`` that have facts (looked up from the smaller side)."""
-        by_pred = self.by_pred
-        if len(by_pred) <= len(preds):
-            return [p for p in by_pred if p in preds]
-        return [p for p in preds if p in by_pred]
+        mine: Mapping[str, object] = self._light if self._light is not None else self.by_pred
+        if len(mine) <= len(preds):
+            return [p for p in mine if p in preds]
+        return [p for p in preds if p in mine]
 
     def size(self, valued: bool) -> int:
         """How many fact tuples an evaluation starts from (valued: every one; boolean:

@@ -94,22 +94,22 @@ class Evaluation:
         not copied): for whatever reads the whole model."""
         if self.facts is not None:
             relations = self.store.relations
-            for pred in self.facts.by_pred:
+            for pred in self.facts.preds():
                 if pred not in relations and pred not in self.reached:
                     self._take(pred)
         return self.store
 
     def _take(self, pred: str) -> Relation | None:
-        pf = self.facts.by_pred.get(pred) if self.facts is not None else None
-        if pf is None:
+        facts = self.facts
+        if facts is None:
             return None
-        rel = pf.relation(self.values is not None)
+        rel = facts.relation(pred, self.values is not None)
         if rel is None:
             return None
         self.store.share(pred, rel)
         if self.values is not None:
             sr, values = self.semiring, self.values
-            for args, ws in pf.weights.items():
+            for args, ws in facts.by_pred[pred].weights.items():
                 if (pred, args) not in values:
                     values[(pred, args)] = sr.plus_all([sr.fact(w) for w in ws])
         return rel

@@ -69,6 +69,11 @@ def compile_kb(kb: KnowledgeBase) -> Program:
     return Program(rules, _compiled_facts(kb), comps, plans)
 
 
+_FEW = 256
+"""Below this many facts, facts rebuilt from scratch make a light snapshot (see
+:class:`.BaseFacts`): its tables are made only if asked for."""
+
+
 def _compiled_facts(kb: KnowledgeBase) -> BaseFacts:
     """The base facts by predicate, with their weights and statements, in statement order.
 
@@ -84,7 +89,12 @@ def _compiled_facts(kb: KnowledgeBase) -> BaseFacts:
         # (a small knowledge base's consultation: rebuilding is the cheaper way)
         position = kb.fact_log_position
         kb.fact_changes(position)  # nothing before this is needed any more
-        fresh = BaseFacts.of_statements(kb.facts)
+        statements = kb.facts
+        fresh = (
+            BaseFacts.of_few(statements)
+            if len(statements) < _FEW
+            else BaseFacts.of_statements(statements)
+        )
         kb.fact_views["engine"] = (position, fresh)
         return fresh
     facts: BaseFacts = view[1]
