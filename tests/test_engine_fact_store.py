@@ -209,6 +209,36 @@ def test_base_facts_snapshots_equal_a_fresh_compile() -> None:
     assert changed.preds() == {"p/1"} and changed.size(valued=False) == 1
 
 
+def test_changes_that_empty_a_predicate_equal_a_fresh_compile() -> None:
+    kb = ns.parse("p(a). r(c). 0.5 :: s(x). -1.0 :: t(y).")
+    p, r, s, t = kb.facts
+    r2 = ns.parse("r(d).").facts[0]
+    facts = BaseFacts.of_statements(kb.facts)
+    assert facts.preds() == {"p/1", "r/1", "s/1", "t/1"}
+    for changes in [
+        [(-1, r)],
+        [(-1, r), (+1, r)],
+        [(-1, r), (+1, r2), (-1, r2)],
+        [(-1, s), (-1, r), (+1, r2), (-1, t)],
+        [(+1, r2), (-1, r), (-1, r2), (+1, r)],
+        [(-1, t), (-1, p), (-1, r2)],
+    ]:
+        statements = list(kb.facts)
+        for step, f in changes:
+            if step > 0:
+                statements.append(f)
+            else:  # by identity; a fact not there is left alone, as changed() does
+                statements = [g for g in statements if g is not f]
+        fresh, new = BaseFacts.of_statements(statements), facts.changed(changes)
+        assert dict(new.weights()) == dict(fresh.weights())
+        assert dict(new.sources()) == dict(fresh.sources())
+        assert new.preds() == fresh.preds()
+        for valued in (False, True):
+            assert new.size(valued) == fresh.size(valued)
+        assert new.odd == fresh.odd
+    assert dict(facts.weights()) == dict(BaseFacts.of_statements(kb.facts).weights())
+
+
 def test_a_light_snapshot_equals_the_full_one() -> None:
     kb = ns.parse('p(a). 0.5 :: p(a). p(b). r(c, 1). 1.0 :: s(x). t("s", 2.5). u(1, 2, 3).')
     light, full = BaseFacts.of_few(kb.facts), BaseFacts.of_statements(kb.facts)

@@ -93,7 +93,11 @@ class PredFacts:
 
     def copy(self) -> PredFacts:
         """A copy to change (its lists are replaced on change, never changed in place)."""
-        return PredFacts(self.weights.copy(), self.sources.copy(), self.blocked, self.odd)
+        new: PredFacts = _new_pred(PredFacts)  # __init__ inlined: a consultation makes a few
+        new.weights, new.sources, new.blocked, new.odd = (
+            self.weights.copy(), self.sources.copy(), self.blocked, self.odd)  # fmt: skip
+        new._every = new._holding = None
+        return new
 
     def add(self, args: Args, weight: Any, fact: Fact | None) -> None:
         if weight is not None and _odd(weight):
@@ -117,8 +121,10 @@ class PredFacts:
         found = self.sources.get(args)
         if found is None:
             return
-        i = next((j for j, g in enumerate(found) if g is fact), None)
-        if i is None:
+        for i, g in enumerate(found):  # noqa: B007 - i is read after the loop
+            if g is fact:
+                break
+        else:
             return
         ws = self.weights[args]
         if ws[i] is not None and _odd(ws[i]):
@@ -327,13 +333,28 @@ class BaseFacts:
         before = self.by_pred
         by_pred = before.copy()
         copied: dict[str, PredFacts] = {}
+        dropped: list[str] = []  # predicates whose only statement went, dropped uncopied
         for step, f in changes:
             pred, args = fact_key(f)
             pf = copied.get(pred)
             if pf is None:
                 old = by_pred.get(pred)
-                pf = copied[pred] = old.copy() if old is not None else PredFacts()
-                by_pred[pred] = pf
+                if old is None:  # a predicate without facts (a consultation's observation)
+                    if step < 0:
+                        continue
+                    pf = _new_pred(PredFacts)
+                    pf.weights, pf.sources, pf.blocked, pf.odd, pf._every, pf._holding = (
+                        {}, {}, 0, 0, None, None)  # fmt: skip
+                elif step < 0 and len(old.weights) == 1:
+                    found = old.sources.get(args)
+                    if found is not None and len(found) == 1 and found[0] is f:
+                        del by_pred[pred]  # its last statement goes: nothing to copy
+                        dropped.append(pred)
+                        continue
+                    pf = old.copy()
+                else:
+                    pf = old.copy()
+                copied[pred] = by_pred[pred] = pf
             if step > 0:
                 pf.add(args, fact_weight(f), f)
             else:
@@ -348,10 +369,20 @@ class BaseFacts:
             odd += pf.odd - (old.odd if old is not None else 0)
             if holding is not None:
                 holding += pf.holding_count() - (old.holding_count() if old is not None else 0)
+        for pred in dropped:
+            if pred not in copied:  # (else counted above, against the same table before)
+                old = before[pred]
+                count -= len(old.weights)
+                odd -= old.odd
+                if holding is not None:
+                    holding -= old.holding_count()
         new = BaseFacts._made(by_pred, count, odd, holding)
+        keys = self._keys
         new._keys = (
-            self._keys
-            if self._keys is not None and all((p in by_pred) == (p in self._keys) for p in copied)
+            keys
+            if keys is not None
+            and all((p in by_pred) == (p in keys) for p in copied)
+            and all(p in copied for p in dropped)
             else None
         )
         return new
