@@ -262,6 +262,25 @@ def test_a_light_snapshot_equals_the_full_one() -> None:
     assert changed.size(False) == 5 and light.size(False) == 6
 
 
+def test_a_snapshot_whose_tables_were_read_makes_the_next_one_full() -> None:
+    kb = ns.parse(ZOO)
+
+    def light_after(semantics: str, i: int) -> bool:
+        text, names = _observations(i)
+        kb.add(text)
+        ns.infer(kb, semantics=semantics).query(f"species(a{i}, S)")
+        facts = compile_kb(kb).facts  # the snapshot the consultation used
+        for n in names:
+            kb.remove(n)
+        return facts._light is not None
+
+    # boolean consultations read relations only: light; a valued one reads the tables
+    # (its weights), so the snapshot after it is made with them, until one is not read
+    assert [light_after("boolean", i) for i in range(3)] == [True, True, True]
+    assert [light_after("cf", i) for i in (4, 5, 6)] == [True, False, False]
+    assert [light_after("boolean", i) for i in (8, 9)] == [False, True]
+
+
 @pytest.mark.parametrize("weight", ["0.0 :: ", "-0.5 :: ", "1.5 :: ", "t(0.5) :: "])
 def test_facts_that_may_not_hold_make_a_full_snapshot(weight: str) -> None:
     kb = ns.parse(f"p(a). {weight}p(b).")

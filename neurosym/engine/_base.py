@@ -180,10 +180,12 @@ class BaseFacts:
     A small knowledge base rebuilt from scratch (a consultation's: its facts are mostly
     the observations just added) gets a lighter snapshot (:meth:`of_few`): the relations
     made straight from the statements, the per-predicate tables (weights, statements) made
-    from them only when something asks for them.
+    from them only when something asks for them. Whether they were asked for
+    (:attr:`asked`) decides how the next snapshot rebuilt from scratch is made: valued
+    consultations read every table, and a light snapshot would only add to their cost.
     """
 
-    __slots__ = ("_by_pred", "_holding", "_keys", "_light", "_statements", "count", "odd")
+    __slots__ = ("_by_pred", "_holding", "_keys", "_light", "_statements", "asked", "count", "odd")
 
     def __init__(self, by_pred: dict[str, PredFacts]) -> None:
         self._by_pred: dict[str, PredFacts] | None = by_pred
@@ -197,13 +199,20 @@ class BaseFacts:
         self._light: dict[str, Relation] | None = None
         #: a light snapshot's statements (its tables are made from them)
         self._statements: Sequence[Fact] = ()
+        #: whether the tables were read (weights, statements): see :meth:`of_few`
+        self.asked = False
 
     @property
     def by_pred(self) -> dict[str, PredFacts]:
-        """The predicates with facts (each has at least one), with their tables."""
+        """The predicates with facts (each has at least one), with their tables (read
+        for their weights or statements: :attr:`asked`)."""
+        self.asked = True
+        return self._tables()
+
+    def _tables(self) -> dict[str, PredFacts]:
         found = self._by_pred
         if found is None:  # a light snapshot: made now, its relations kept
-            found = self._by_pred = BaseFacts.of_statements(self._statements).by_pred
+            found = self._by_pred = BaseFacts.of_statements(self._statements)._tables()
             for pred, rel in (self._light or {}).items():
                 pf = found[pred]
                 pf._every = pf._holding = rel
@@ -309,7 +318,7 @@ class BaseFacts:
         new = cls.__new__(cls)
         new._by_pred, new.count, new.odd, new._holding, new._keys = (
             by_pred, count, odd, holding, None)  # fmt: skip
-        new._light, new._statements = None, ()
+        new._light, new._statements, new.asked = None, (), False
         return new
 
     @classmethod
@@ -330,7 +339,7 @@ class BaseFacts:
 
     def changed(self, changes: Iterable[tuple[int, Fact]]) -> BaseFacts:
         """The facts after ``changes`` (``+1``: added, ``-1``: removed, in order)."""
-        before = self.by_pred
+        before = self._tables()
         by_pred = before.copy()
         copied: dict[str, PredFacts] = {}
         dropped: list[str] = []  # predicates whose only statement went, dropped uncopied
@@ -409,7 +418,7 @@ class BaseFacts:
                         shared.add(pred)
                         total += len(found)
             return total
-        by_pred = self.by_pred
+        by_pred = self._tables()
         items: Iterable[tuple[str, PredFacts]] = (
             by_pred.items()  # the predicates with facts, each tested (no list in between)
             if len(by_pred) <= len(preds)
@@ -437,18 +446,18 @@ class BaseFacts:
         light = self._light
         if light is not None:
             return light.get(pred)
-        pf = self.by_pred.get(pred)
+        pf = self._tables().get(pred)
         return pf.relation(valued) if pf is not None else None
 
     def preds(self) -> frozenset[str]:
         """The predicates with facts."""
         if self._keys is None:
-            self._keys = frozenset(self._light if self._light is not None else self.by_pred)
+            self._keys = frozenset(self._light if self._light is not None else self._tables())
         return self._keys
 
     def among(self, preds: frozenset[str] | set[str]) -> list[str]:
         """The predicates of ``preds`` that have facts (looked up from the smaller side)."""
-        mine: Mapping[str, object] = self._light if self._light is not None else self.by_pred
+        mine: Mapping[str, object] = self._light if self._light is not None else self._tables()
         if len(mine) <= len(preds):
             return [p for p in mine if p in preds]
         return [p for p in preds if p in mine]
@@ -459,7 +468,7 @@ class BaseFacts:
         if valued:
             return self.count
         if self._holding is None:
-            self._holding = sum(p.holding_count() for p in self.by_pred.values())
+            self._holding = sum(p.holding_count() for p in self._tables().values())
         return self._holding
 
     def check_weights(self, fact: Callable[[Any], object], skip: frozenset[str]) -> None:

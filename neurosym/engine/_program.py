@@ -71,7 +71,8 @@ def compile_kb(kb: KnowledgeBase) -> Program:
 
 _FEW = 256
 """Below this many facts, facts rebuilt from scratch make a light snapshot (see
-:class:`.BaseFacts`): its tables are made only if asked for."""
+:class:`.BaseFacts`): its tables are made only if asked for; unless the snapshot before
+had its tables read."""
 
 
 def _compiled_facts(kb: KnowledgeBase) -> BaseFacts:
@@ -90,11 +91,9 @@ def _compiled_facts(kb: KnowledgeBase) -> BaseFacts:
         position = kb.fact_log_position
         kb.fact_changes(position)  # nothing before this is needed any more
         statements = kb.facts
-        fresh = (
-            BaseFacts.of_few(statements)
-            if len(statements) < _FEW
-            else BaseFacts.of_statements(statements)
-        )
+        # light unless the last snapshot's tables were read (a valued consultation's are)
+        light = len(statements) < _FEW and (view is None or not view[1].asked)
+        fresh = BaseFacts.of_few(statements) if light else BaseFacts.of_statements(statements)
         kb.fact_views["engine"] = (position, fresh)
         return fresh
     facts: BaseFacts = view[1]
