@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal, final
 import torch
 from torch import nn
 
-from neurosym.engine import Program as EngineProgram
 from neurosym.engine import (
+    BaseFacts,
     compile_kb,
     compile_rule,
     components_of,
@@ -28,6 +28,7 @@ from neurosym.engine import (
     premise_value,
     term_value,
 )
+from neurosym.engine import Program as EngineProgram
 from neurosym.errors import ApproximationWarning, ConfigurationError, EngineError, LimitError
 from neurosym.lang import (
     Atom,
@@ -134,7 +135,9 @@ class Program(nn.Module):
                 w = ParamRef(self._new_param(f"fact_{f.atom.predicate}_{loc}", f.weight.initial, f),
                              f.weight.initial)  # fmt: skip
             base.setdefault(key, []).append(w)
-        self._engine = EngineProgram(rules, base, engine.sources, engine.components)
+        self._engine = EngineProgram(
+            rules, BaseFacts.of_mappings(base, engine.sources), engine.components
+        )
         self._decls = list(kb.neural)
         for d in self._decls:
             names = [a.name for a in d.inputs if isinstance(a, Var)]
@@ -202,7 +205,7 @@ class Program(nn.Module):
             n = len(rules)
             for i, c in enumerate(self.kb.constraints):
                 rules.append(compile_rule(Rule(Atom(_VIOLATED), c.body), n + i))
-        return EngineProgram(rules, base, self._engine.sources)
+        return EngineProgram(rules, BaseFacts.of_mappings(base, self._engine.sources))
 
     def _ground(self, goal: str, keys: tuple[str, ...], combine: bool) -> _Grounding:
         self._fresh()

@@ -7,6 +7,7 @@ the machinery and the semiring classes for configuring a run.
 
 from __future__ import annotations
 
+from ._base import BaseFacts
 from ._bdd import BDD
 from ._compile import CRule, compile_body, compile_rule, pred_key
 from ._forward import Evaluation, Instance, Limits, components_of, evaluate, premise_value
@@ -31,6 +32,7 @@ __all__ = [
     "QUERY_PRED",
     "SEMANTICS",
     "AbstractSemiring",
+    "BaseFacts",
     "Boolean",
     "CRule",
     "CertaintyFactor",

@@ -20,6 +20,7 @@ from typing import Any
 
 from neurosym.errors import ConfigurationError, LimitError
 
+from ._base import BaseFacts
 from ._closure import ClosureShape, closure_shape, run_closure
 from ._compile import ANY, CAtom, CLit, CRule
 from ._join import plan, run_plan
@@ -72,13 +73,52 @@ class Evaluation:
     rules: list[CRule]
     rounds: int = 0
     seconds: float = 0.0
-    base: dict[FactKey, list[float | None]] = field(default_factory=dict)
+    #: the program's base facts; those of predicates no rule reaches are read from here
+    #: when asked for (:meth:`relation`, :meth:`complete`)
+    facts: BaseFacts | None = None
+    #: the predicates the rules reach (their base facts were in the store from the start)
+    reached: frozenset[str] = frozenset()
     #: the event token of each recorded instance (valued semantics)
     events: dict[tuple[FactKey, Instance], Any] = field(default_factory=dict)
+
+    def relation(self, pred: str) -> Relation | None:
+        """The facts of ``pred`` (``None``: none), base facts of a predicate that no rule
+        reaches included."""
+        rel = self.store.relations.get(pred)
+        if rel is None and pred not in self.reached:
+            rel = self._take(pred)
+        return rel
+
+    def complete(self) -> Store:
+        """The store, with the base facts of the predicates no rule reaches added (shared,
+        not copied): for whatever reads the whole model."""
+        if self.facts is not None:
+            relations = self.store.relations
+            for pred in self.facts.preds():
+                if pred not in relations and pred not in self.reached:
+                    self._take(pred)
+        return self.store
+
+    def _take(self, pred: str) -> Relation | None:
+        facts = self.facts
+        if facts is None:
+            return None
+        rel = facts.relation(pred, self.values is not None)
+        if rel is None:
+            return None
+        self.store.share(pred, rel)
+        if self.values is not None:
+            sr, values = self.semiring, self.values
+            for args, ws in facts.by_pred[pred].weights.items():
+                if (pred, args) not in values:
+                    values[(pred, args)] = sr.plus_all([sr.fact(w) for w in ws])
+        return rel
 
     def value(self, key: FactKey) -> bool | float:
         """The reported value of a fact (false/0 when it does not hold); a pattern with
         ``_`` positions gives the value of "some fact matches"."""
+        if key[0] not in self.store.relations and key[0] not in self.reached:
+            self._take(key[0])
         if is_pattern(key):
             if self.values is None:
                 return bool(matching(self.store, key))
@@ -178,11 +218,18 @@ def evaluate(
     record = record or valued
     started = time.perf_counter()
     store = Store()
-    total = 0
-    for (pred, args), weights in program.base.items():
-        # Under boolean semantics a fact holds when some weight is positive (or none given).
-        if valued or None in weights or any(w > 0 for w in weights):  # type: ignore[operator]
-            total += store.get(pred).add(args)
+    components = program.components or components_of(program.rules)
+    reached = _reached(program, components)
+    facts = program.facts
+    # The base facts of the predicates the rules reach, shared with the program (copied
+    # only if a rule adds to them); the others are left where they are (Evaluation reads
+    # them when asked). Under boolean semantics a fact holds when some weight is positive
+    # (or none is given). total: the facts in the store (the paths below are chosen by
+    # it); outside: the base facts left where they are, which the limits count too.
+    total = facts.share_into(store, reached, valued=valued)
+    outside = facts.size(valued) - total
+    if valued:  # the semantics refuses the weights it cannot take, read or not
+        facts.check_weights(sr.fact, reached)
     instances: dict[FactKey, set[Instance]] | None = defaultdict(set) if record else None
     rounds_done = 0
 
@@ -190,11 +237,12 @@ def evaluate(
         rel = store.relations.get(pred)
         return len(rel) if rel is not None else 0
 
-    components = program.components or components_of(program.rules)
     plans = program.plans  # any order is correct; the semantics does not change it
     events: dict[tuple[FactKey, Instance], Any] = {}
     valuer = (
-        _Valuer(program, sr, store, instances, events) if instances is not None and valued else None
+        _Valuer(program, reached, sr, store, instances, events)
+        if instances is not None and valued
+        else None
     )
     # Per component: its rules, and for those that can conclude anything, the predicates
     # of their positive literals from lower components. A rule fires only when each of
@@ -222,8 +270,8 @@ def evaluate(
                 live.update(members)
                 total += sum(counts.values())
             rounds_done += 1
-            if total > lim.max_facts or lim.max_seconds is not None:
-                _check_limits(lim, total, 1, started, Counter(counts))
+            if total + outside > lim.max_facts or lim.max_seconds is not None:
+                _check_limits(lim, total + outside, 1, started, Counter(counts))
             continue
         rules = [program_rules[i] for i in places]
         place = dict(zip(map(id, rules), places))
@@ -240,7 +288,7 @@ def evaluate(
         def vectorised(rules: list[CRule] = rules, members: set[str] = members) -> int | None:
             """Hand the component to the numpy path (from whatever is derived so far:
             semi-naive evaluation reaches the same fixpoint from any subset of it)."""
-            before, label = store.size(), rules[0].label
+            before, label = store.size() + outside, rules[0].label
 
             def check(added: int, done: int) -> None:
                 _check_limits(lim, before + added, done, started, Counter({label: 1}))
@@ -258,7 +306,7 @@ def evaluate(
             total += sum(counts.values())
 
             def closure_check(
-                n: int, before: int = total, labels: tuple[str, ...] = shape.labels
+                n: int, before: int = total + outside, labels: tuple[str, ...] = shape.labels
             ) -> None:
                 fired = Counter(dict.fromkeys(labels, n))
                 _check_limits(lim, before + n, 1, started, fired)
@@ -354,7 +402,7 @@ def evaluate(
                     live.add(pred)
             pending.clear()
             rounds += 1
-            _check_limits(lim, total, rounds, started, fired)
+            _check_limits(lim, total + outside, rounds, started, fired)
             if not recursive or not new:
                 break
             if can_vector and rounds % 8 == 0 and _large(rules, store):
@@ -381,7 +429,18 @@ def evaluate(
 
     values = valuer.values if valuer is not None else None
     return Evaluation(store, sr, values, instances, program.rules, rounds_done,
-                      time.perf_counter() - started, program.base, events)  # fmt: skip
+                      time.perf_counter() - started, facts, reached, events)  # fmt: skip
+
+
+def _reached(program: Program, components: list[tuple[set[str], bool]]) -> frozenset[str]:
+    """The predicates the rules conclude or read (kept with the plans)."""
+    cache = program.plans
+    found: frozenset[str] | None = cache.get("reached") if cache is not None else None
+    if found is None:
+        found = frozenset(m for members, _ in components for m in members)
+        if cache is not None:
+            cache["reached"] = found
+    return found
 
 
 _POSITIVE: dict[int, tuple[CRule, tuple[str, ...]]] = {}
@@ -651,6 +710,7 @@ class _Valuer:
     def __init__(
         self,
         program: Program,
+        reached: frozenset[str],
         sr: AbstractSemiring[Any],
         store: Store,
         instances: dict[FactKey, set[Instance]],
@@ -661,7 +721,13 @@ class _Valuer:
         self.instances = instances
         self.events = events
         # Each base fact's value is made once: under probability it is an event of its own.
-        self.base = {k: sr.plus_all([sr.fact(w) for w in ws]) for k, ws in program.base.items()}
+        # (Those of the predicates no rule reaches are made when asked for: Evaluation.)
+        facts = program.facts
+        self.base = {
+            (pred, args): sr.plus_all([sr.fact(w) for w in ws])
+            for pred in facts.among(reached)
+            for args, ws in facts.by_pred[pred].weights.items()
+        }
         self.values: dict[FactKey, Any] = dict(self.base)
         self.rules = {r.index: r for r in program.rules}
         self.ordered: dict[FactKey, list[Instance]] = {}
@@ -722,5 +788,8 @@ class _Valuer:
             rel = self.store.relations.get(m)
             if rel is None:
                 continue
-            for t in [t for t in rel.tuples if self.sr.is_zero(self.values.get((m, t)))]:
-                rel.discard(t)
+            zeros = [t for t in rel.tuples if self.sr.is_zero(self.values.get((m, t)))]
+            if zeros:
+                rel = self.store.get(m)  # a copy, if it was shared
+                for t in zeros:
+                    rel.discard(t)

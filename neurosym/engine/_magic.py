@@ -88,16 +88,15 @@ def magic_rewrite(program: Program, query: CRule) -> Program:
     cache = program.plans
     key = None
     if shape is not None and cache is not None:
-        key = ("magic", shape, frozenset(p for p, _ in program.base))
+        key = ("magic", shape, _derived_with_facts(program))
         kept: _Kept | None = cache.get(key)
         if kept is not None:
             mine: list[CRule] = []
             _Rewriter(program, kept.idb, kept.full, kept.first_index, mine).rewrite(
                 query, None, set()
             )
-            return Program([*kept.before, *mine, *kept.after], program.base, program.sources,
-                           kept.components, kept.plans,
-                           volatile=frozenset(r.index for r in mine))  # fmt: skip
+            return Program([*kept.before, *mine, *kept.after], program.facts, kept.components,
+                           kept.plans, volatile=frozenset(r.index for r in mine))  # fmt: skip
     by_head: dict[str, list[CRule]] = {}
     for r in program.rules:
         by_head.setdefault(r.head.pred, []).append(r)
@@ -112,7 +111,7 @@ def magic_rewrite(program: Program, query: CRule) -> Program:
     rw = _Rewriter(program, idb, full, first_index, rules)
     rw.rewrite(query, None, set())
     after = len(rules)
-    base_preds = {p for p, _ in program.base}
+    base_preds = _derived_with_facts(program)
     while rw.work:
         pred, adn = rw.work.popleft()
         rw.guard_adn = adn
@@ -133,13 +132,25 @@ def magic_rewrite(program: Program, query: CRule) -> Program:
             rw.next_index += 1
             rules.append(copy)
     if key is None or cache is None:
-        return Program(rules, program.base, program.sources)
+        return Program(rules, program.facts)
     from ._forward import components_of
 
     kept = _Kept(rules[:before], rules[after:], idb, full, first_index, components_of(rules))
     cache[key] = kept
-    return Program(rules, program.base, program.sources, kept.components, kept.plans,
+    return Program(rules, program.facts, kept.components, kept.plans,
                    volatile=frozenset(r.index for r in rules[before:after]))  # fmt: skip
+
+
+def _derived_with_facts(program: Program) -> frozenset[str]:
+    """The predicates that rules conclude and that have base facts: all the rewrite needs
+    to know of the facts (the heads are kept with the plans)."""
+    cache = program.plans
+    heads: frozenset[str] | None = cache.get("heads") if cache is not None else None
+    if heads is None:
+        heads = frozenset(r.head.pred for r in program.rules)
+        if cache is not None:
+            cache["heads"] = heads
+    return frozenset(program.facts.among(heads))
 
 
 class _Rewriter:

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from neurosym.errors import KnowledgeBaseError
-from neurosym.lang import Const, Fact, FixedWeight, LearnableWeight, Rule
+from neurosym.lang import Fact, Rule
 
-from ._compile import CRule, compile_rule, pred_key
-from ._values import Value, term_value
+from ._base import BaseFacts, FactKey
+from ._compile import CRule, compile_rule
 
 if TYPE_CHECKING:
     from neurosym.kb import KnowledgeBase
 
-__all__ = ["Program", "compile_kb"]
-
-FactKey = tuple[str, tuple[Value, ...]]
+__all__ = ["FactKey", "Program", "compile_kb"]
 
 
 @dataclass
@@ -24,14 +23,24 @@ class Program:
     """Compiled rules, and base facts with their weights and source statements."""
 
     rules: list[CRule]
-    base: dict[FactKey, list[float | None]]
-    sources: dict[FactKey, list[Fact]] = field(default_factory=dict)
+    #: the base facts by predicate (shared with other programs: never changed)
+    facts: BaseFacts
     #: predicate components in evaluation order, when already known for these rules
     components: list[tuple[set[str], bool]] | None = None
     #: join plans by (rule index, delta literal), kept while the rules stay the same
     plans: dict[Any, Any] | None = None
     #: indexes of rules whose join plans are not kept (made from one query's constants)
     volatile: frozenset[int] = frozenset()
+
+    @property
+    def base(self) -> Mapping[FactKey, list[Any]]:
+        """Every base fact's weights, by key (a read-only view of :attr:`facts`)."""
+        return self.facts.weights()
+
+    @property
+    def sources(self) -> Mapping[FactKey, list[Fact]]:
+        """Every base fact's statements, by key (a read-only view of :attr:`facts`)."""
+        return self.facts.sources()
 
 
 def compile_kb(kb: KnowledgeBase) -> Program:
@@ -57,86 +66,41 @@ def compile_kb(kb: KnowledgeBase) -> Program:
         return out, _components(out), {}
 
     rules, comps, plans = kb.memoised_rules("engine.rules", compile_rules)
-    base, sources = _compiled_facts(kb)
-    return Program(rules, base, sources, comps, plans)
+    return Program(rules, _compiled_facts(kb), comps, plans)
 
 
-def _fact_key(f: Fact) -> FactKey:
-    atom = f.atom
-    args = atom.args
-    values = [a.name if type(a) is Const else term_value(a) for a in args]
-    return (pred_key(atom.predicate, len(args)), tuple(values))
+_FEW = 256
+"""Below this many facts, facts rebuilt from scratch make a light snapshot (see
+:class:`.BaseFacts`): its tables are made only if asked for; unless the snapshot before
+had its tables read."""
 
 
-def _fact_weight(f: Fact) -> float | None:
-    w = f.weight
-    return (
-        None if w is None else w.value if isinstance(w, FixedWeight)
-        else w.initial if isinstance(w, LearnableWeight) else None
-    )  # fmt: skip
-
-
-def _compiled_facts(
-    kb: KnowledgeBase,
-) -> tuple[dict[FactKey, list[float | None]], dict[FactKey, list[Fact]]]:
-    """The base facts by key, with their weights and statements, in statement order.
+def _compiled_facts(kb: KnowledgeBase) -> BaseFacts:
+    """The base facts by predicate, with their weights and statements, in statement order.
 
     Kept in the knowledge base and brought up to date from its log of fact changes, so a
-    consultation that adds and removes a few facts pays for those, not for every fact.
-    The dictionaries are shared by every program compiled from this knowledge base:
-    readers must not change them.
+    consultation that adds and removes a few facts pays for those (and a copy of the
+    tables of the predicates they change), not for every fact. Each update makes a new
+    snapshot: a program compiled before keeps the facts of its moment.
     """
     view = kb.fact_views.get("engine")
     changes = None if view is None else kb.fact_changes(view[0])
-    facts = kb.facts
-    base: dict[FactKey, list[float | None]]
-    sources: dict[FactKey, list[Fact]]
-    if view is None or changes is None or 2 * len(changes) >= len(facts):
+    if view is None or changes is None or 2 * len(changes) >= kb.fact_count:
         # from scratch: the first time, or when the changes are not fewer than the facts
         # (a small knowledge base's consultation: rebuilding is the cheaper way)
         position = kb.fact_log_position
         kb.fact_changes(position)  # nothing before this is needed any more
-        base, sources = {}, {}
-        for f in facts:  # _fact_key and _fact_weight inlined: this loop is hot
-            atom = f.atom
-            args = atom.args
-            values = [a.name if type(a) is Const else term_value(a) for a in args]
-            key = (pred_key(atom.predicate, len(args)), tuple(values))
-            w = f.weight
-            weight = (
-                None if w is None else w.value if isinstance(w, FixedWeight)
-                else w.initial if isinstance(w, LearnableWeight) else None
-            )  # fmt: skip
-            found = sources.get(key)
-            if found is None:
-                base[key] = [weight]
-                sources[key] = [f]
-            else:
-                base[key].append(weight)
-                found.append(f)
-        kb.fact_views["engine"] = (position, (base, sources))
-        return base, sources
-    _, (base, sources) = view
-    position = kb.fact_log_position
+        statements = kb.facts
+        # light unless the last snapshot's tables were read (a valued consultation's are)
+        light = len(statements) < _FEW and (view is None or not view[1].asked)
+        fresh = BaseFacts.of_few(statements) if light else BaseFacts.of_statements(statements)
+        kb.fact_views["engine"] = (position, fresh)
+        return fresh
+    facts: BaseFacts = view[1]
     if changes:
-        # Lists are replaced, never changed in place: a program compiled before this
-        # call may still hold the old ones.
-        base, sources = dict(base), dict(sources)
-        for step, f in changes:
-            key = _fact_key(f)
-            found = sources.get(key)
-            if step > 0:
-                base[key] = [*base.get(key, ()), _fact_weight(f)]
-                sources[key] = [*(found or ()), f]
-            elif found is not None:
-                i = next(j for j, g in enumerate(found) if g is f)
-                if len(found) == 1:
-                    del base[key], sources[key]
-                else:
-                    base[key] = base[key][:i] + base[key][i + 1 :]
-                    sources[key] = found[:i] + found[i + 1 :]
-    kb.fact_views["engine"] = (position, (base, sources))
-    return base, sources
+        facts = facts.changed(changes)
+    kb.fact_views["engine"] = (kb.fact_log_position, facts)
+    return facts
 
 
 def _components(rules: list[CRule]) -> list[tuple[set[str], bool]]:

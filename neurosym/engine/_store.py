@@ -13,7 +13,7 @@ from typing import Any, final
 
 from ._values import Value
 
-__all__ = ["Relation", "Store"]
+__all__ = ["Relation", "Store", "relation_of"]
 
 Fact = tuple[Value, ...]
 
@@ -29,10 +29,16 @@ class Relation:
 
     __slots__ = ("_lazy", "_tuples", "indexes")
 
-    def __init__(self) -> None:
-        self._tuples: set[Fact] = set()
-        self._lazy: list[Any] = []
-        self.indexes: dict[tuple[int, ...], dict[Fact, list[Fact]]] = {}
+    def __init__(self, tuples: Iterable[Fact] = ()) -> None:
+        self._tuples: set[Fact] = set(tuples)
+        #: rows added in bulk, not yet tuples (a list once there are some)
+        self._lazy: list[Any] | tuple[()] = ()
+        #: the indexes made so far (``None``: none yet)
+        self.indexes: dict[tuple[int, ...], dict[Fact, list[Fact]]] | None = None
+
+    def copy(self) -> Relation:
+        """The same tuples, to change apart from this one (indexes are made again)."""
+        return relation_of(set(self.tuples))
 
     @property
     def tuples(self) -> set[Fact]:
@@ -40,18 +46,23 @@ class Relation:
         if self._lazy:
             for rows in self._lazy:
                 self._tuples.update(map(tuple, rows.tolist()))
-            self._lazy.clear()
+            self._lazy = ()
         return self._tuples
 
     def extend_lazy(self, rows: Any) -> None:
         """Add new, distinct rows (a 2-D object array) without building tuples yet."""
         if not self.indexes:
-            self._lazy.append(rows)
+            if self._lazy:
+                self._lazy.append(rows)
+            else:
+                self._lazy = [rows]
             return
         for t in map(tuple, rows.tolist()):  # indexes exist: keep them current now
             self.add(t)
 
     def __len__(self) -> int:
+        if not self._lazy:
+            return len(self._tuples)
         return len(self._tuples) + sum(len(r) for r in self._lazy)
 
     def __contains__(self, t: object) -> bool:
@@ -66,6 +77,8 @@ class Relation:
         if t in tuples:
             return False
         tuples.add(t)
+        if not self.indexes:
+            return True
         for positions, index in self.indexes.items():
             key = tuple(t[p] for p in positions)
             bucket = index.get(key)
@@ -81,6 +94,8 @@ class Relation:
         if t not in tuples:
             return
         tuples.discard(t)
+        if not self.indexes:
+            return
         for positions, index in self.indexes.items():
             bucket = index.get(tuple(t[p] for p in positions))
             if bucket is not None:
@@ -90,7 +105,8 @@ class Relation:
         """The tuples whose values at ``positions`` equal ``key``."""
         if not positions:
             return self.tuples if self._lazy else self._tuples
-        index = self.indexes.get(positions)
+        indexes = self.indexes
+        index = indexes.get(positions) if indexes is not None else None
         if index is None:
             tuples = self.tuples if self._lazy else self._tuples
             if len(tuples) <= _SCAN_MAX:  # a few tuples: looked through, no index made
@@ -109,24 +125,53 @@ class Relation:
                     index[k] = [t]
                 else:
                     bucket.append(t)
-            self.indexes[positions] = index
+            if indexes is None:
+                indexes = self.indexes = {}
+            indexes[positions] = index
         return index.get(key, ())
+
+
+_new = object.__new__
+
+
+def relation_of(tuples: set[Fact]) -> Relation:
+    """A relation of ``tuples``, taken as they are, not copied (``Relation.__init__``
+    inlined: one is made for each predicate a consultation reads)."""
+    rel: Relation = _new(Relation)
+    rel._tuples, rel._lazy, rel.indexes = tuples, (), None
+    return rel
 
 
 @final
 class Store:
-    """Relations by predicate key (``name/arity``)."""
+    """Relations by predicate key (``name/arity``).
 
-    __slots__ = ("relations",)
+    Read a relation through ``relations``; change one only through :meth:`get`, which
+    copies a relation shared with others (:meth:`share`) before it is changed.
+    """
+
+    __slots__ = ("relations", "shared")
 
     def __init__(self) -> None:
         self.relations: dict[str, Relation] = {}
+        #: the predicates whose relations belong to others (base facts): copied on write
+        self.shared: set[str] = set()
 
     def get(self, pred: str) -> Relation:
+        """The relation of ``pred``, to add to (or take from)."""
         rel = self.relations.get(pred)
         if rel is None:
             rel = self.relations[pred] = Relation()
+        elif self.shared and pred in self.shared:
+            self.shared.discard(pred)
+            rel = self.relations[pred] = rel.copy()
         return rel
+
+    def share(self, pred: str, rel: Relation) -> None:
+        """Hold ``rel`` (not empty) as the relation of ``pred`` without copying it: it is
+        read in place, and copied by :meth:`get` before any change."""
+        self.relations[pred] = rel
+        self.shared.add(pred)
 
     def size(self) -> int:
         return sum(len(r) for r in self.relations.values())

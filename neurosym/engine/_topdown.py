@@ -53,22 +53,26 @@ class _Entry:
     steps: list[Step]
 
 
-def _applicable(program: Program, query: CRule) -> bool:
-    """Whether no predicate the goal reaches is recursive or aggregated (kept per set of
-    goal predicates while the rules stay the same)."""
+_UNSEEN = object()
+
+
+def _reach(program: Program, query: CRule) -> frozenset[str] | None:
+    """The predicates the goal reaches, or ``None`` when one of them is recursive or
+    aggregated (kept per set of goal predicates while the rules stay the same)."""
     cache = program.plans
     key = ("topdown", query.deps)
     if cache is not None:
-        hit = cache.get(key)
-        if hit is not None:
-            return bool(hit)
-    ok = _reaches_no_recursion(program, query)
+        hit = cache.get(key, _UNSEEN)  # one lookup: the key (a tuple of pairs) hashes slowly
+        if hit is not _UNSEEN:
+            known: frozenset[str] | None = hit
+            return known
+    found = _reaches_no_recursion(program, query)
     if cache is not None:
-        cache[key] = ok
-    return ok
+        cache[key] = found
+    return found
 
 
-def _reaches_no_recursion(program: Program, query: CRule) -> bool:
+def _reaches_no_recursion(program: Program, query: CRule) -> frozenset[str] | None:
     by_head: dict[str, list[CRule]] = {}
     for r in program.rules:
         by_head.setdefault(r.head.pred, []).append(r)
@@ -85,11 +89,11 @@ def _reaches_no_recursion(program: Program, query: CRule) -> bool:
         rule = todo.pop()
         for pred, pol in rule.deps:
             if pol == "aggregate" or pred in recursive:
-                return False
+                return None
             if pred not in seen:
                 seen.add(pred)
                 todo.extend(by_head.get(pred, ()))
-    return True
+    return frozenset(seen)
 
 
 class _Solver:
@@ -301,14 +305,15 @@ def solve_top_down(
             calls), or longer than ``limits.max_seconds``.
         EvaluationError: arithmetic in a rule failed.
     """
-    if not _applicable(program, query):
+    reach = _reach(program, query)
+    if reach is None:
         return None
     store = Store()
-    total = 0
-    for (pred, args), weights in program.base.items():
-        # boolean: a fact holds when some weight is positive or none is given
-        if None in weights or any(w > 0 for w in weights):  # type: ignore[operator]
-            total += store.get(pred).add(args)
+    # The base facts of the predicates the goal reaches, shared (nothing is added to them);
+    # boolean: a fact holds when some weight is positive or none is given.
+    facts = program.facts
+    facts.share_into(store, reach, valued=False)
+    total = facts.size(False)
     solver = _Solver(program, store, limits or _NO_LIMITS, total)
     if total > solver.limits.max_facts:
         _check_limits(solver.limits, total, 0, solver.started, Counter())

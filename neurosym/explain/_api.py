@@ -138,7 +138,7 @@ class Model:
     def stats(self) -> dict[str, float]:
         """Facts in the model, semi-naive rounds, and seconds taken."""
         return {
-            "facts": float(self._ev.store.size()),
+            "facts": float(self._ev.complete().size()),
             "rounds": float(self._ev.rounds),
             "seconds": self._ev.seconds,
         }
@@ -156,7 +156,7 @@ class Model:
                 " use query for a goal"
             )
         out = []
-        for pred, rel in self._ev.store.relations.items():
+        for pred, rel in self._ev.complete().relations.items():
             name = pred.rsplit("/", 1)[0]
             if predicate is not None and predicate not in {pred, name}:
                 continue
@@ -183,7 +183,7 @@ class Model:
             )
         atom = items[0].atom
         pred = pred_key(atom.predicate, atom.arity)
-        rel = self._ev.store.relations.get(pred)
+        rel = self._ev.relation(pred)
         if rel is None:
             return []
         body, slots = compile_body(items, "goal")
@@ -219,7 +219,7 @@ class Model:
     def violations(self) -> list[Violation]:
         """Integrity constraints (``:- body.``) whose body holds, with their bindings."""
         out: list[Violation] = []
-        store = self._ev.store
+        store = self._ev.complete()
         for c in self.kb.constraints:
             items, slots = compile_body(
                 c.body, f"constraint {c.span.start_str() if c.span else ''}"
@@ -244,7 +244,7 @@ class Model:
         return out
 
     def __repr__(self) -> str:
-        return f"<Model: {self._ev.store.size()} facts under {self.semantics.name} semantics>"
+        return f"<Model: {self._ev.complete().size()} facts under {self.semantics.name} semantics>"
 
 
 def _holding(ev: Evaluation) -> Any:
@@ -348,7 +348,7 @@ def query(
             state["program"] = (
                 magic_rewrite(program, qrule)
                 if method == "backward"
-                else Program([*program.rules, qrule], program.base, program.sources)
+                else Program([*program.rules, qrule], program.facts)
             )
         return state["program"]  # type: ignore[no-any-return]
 

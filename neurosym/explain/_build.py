@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from neurosym.engine import (
@@ -31,7 +32,7 @@ def fact_text(key: FactKey) -> str:
 class ProofBuilder:
     """Chooses, for each fact, its strongest acyclic derivation, and memoises it."""
 
-    def __init__(self, ev: Evaluation, sources: dict[FactKey, list[Fact]]) -> None:
+    def __init__(self, ev: Evaluation, sources: Mapping[FactKey, list[Fact]]) -> None:
         self.ev = ev
         self.sources = sources
         self.rules: dict[int, CRule] = {r.index: r for r in ev.rules}

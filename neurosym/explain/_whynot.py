@@ -108,7 +108,7 @@ def why_not(kb: KnowledgeBase, goal: str, *, semantics: Semantics = "boolean") -
     program = compile_kb(kb)
     ev = evaluate(program, resolve_semantics(semantics), record=True)
     builder = ProofBuilder(ev, program.sources)
-    rel = ev.store.relations.get(pred)
+    rel = ev.relation(pred)
     matches = []
     for t in rel.tuples if rel is not None else ():
         if _matches(atom.args, t) and ev.value((pred, t)):
@@ -118,7 +118,7 @@ def why_not(kb: KnowledgeBase, goal: str, *, semantics: Semantics = "boolean") -
     rules = [r for r in program.rules if r.head.pred == pred]
     notes: list[str] = []
     if not rules:
-        known = sorted({p.rsplit("/", 1)[0] for p in ev.store.relations} | {
+        known = sorted({p.rsplit("/", 1)[0] for p in ev.complete().relations} | {
             r.head.pred.rsplit("/", 1)[0] for r in program.rules})  # fmt: skip
         close = difflib.get_close_matches(atom.predicate, known, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""

@@ -177,7 +177,7 @@ def _undefined(kb: KnowledgeBase) -> Iterator[Finding]:
     open_atoms, defined, names = kb.memoised_structure("check.undefined", lambda: _body_uses(kb))
     if not open_atoms:
         return
-    fact_keys = {f.atom.key for f in kb.facts}
+    fact_keys = _fact_keys(kb)
     defined = defined | fact_keys
     names = names | {n for n, _ in fact_keys}
     declared = {n: a for n, a in kb.dynamic}
@@ -204,6 +204,14 @@ def _undefined(kb: KnowledgeBase) -> Iterator[Finding]:
 
 
 _GROUND_LEAVES = (Const, Number, String)
+
+
+def _fact_keys(kb: KnowledgeBase) -> frozenset[tuple[str, int]]:
+    """The ``(predicate, arity)`` of the facts."""
+    summary = kb.fact_summary()
+    if summary is not None:
+        return summary.keys()
+    return frozenset(f.atom.key for f in kb.facts)
 
 
 def _safety(kb: KnowledgeBase) -> Iterator[Finding]:
@@ -468,7 +476,12 @@ def check_kb(kb: KnowledgeBase) -> list[Diagnostic]:
     the same (a consultation loop meets a few).
     """
     rule_names, arities, kept = kb.memoised_structure("check.plain", lambda: _plain_basis(kb))
-    keys = _plain_fact_keys(kb, rule_names, arities)
+    summary = kb.fact_summary()
+    keys = (
+        summary.plain_keys(rule_names, arities)
+        if summary is not None
+        else _plain_fact_keys(kb, rule_names, arities)
+    )
     if keys is None:
         return _check_kb(kb)
     found = kept.get(keys)
@@ -482,7 +495,8 @@ def check_kb(kb: KnowledgeBase) -> list[Diagnostic]:
 def _plain_fact_keys(
     kb: KnowledgeBase, rule_names: set[str], arities: dict[str, int]
 ) -> frozenset[tuple[str, int]] | None:
-    """The ``(predicate, arity)`` of the facts when all are plain (see :func:`check_kb`)."""
+    """The ``(predicate, arity)`` of the facts when all are plain (see :func:`check_kb`),
+    read from the facts themselves (see :meth:`.FactSummary.plain_keys`)."""
     seen: dict[str, int] = {}
     names: set[str] = set()
     for f in kb.facts:
@@ -531,7 +545,7 @@ def _check_kb(kb: KnowledgeBase) -> list[Diagnostic]:
     )
     findings.extend(kb.memoised_rules("check.strata", lambda rs: list(stratification_findings(rs))))
     # Dynamic predicates count as having facts: they get them at run time.
-    base = frozenset({f.atom.key for f in kb.facts} | {d.head.key for d in kb.neural} | kb.dynamic)
+    base = _fact_keys(kb) | {d.head.key for d in kb.neural} | kb.dynamic
     # Depends on the rules and on which predicates have facts, not on the facts themselves.
     cached = kb.memoised_rules("check.unreachable", lambda _: {})
     if base not in cached:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, final
 
@@ -34,6 +35,7 @@ from neurosym.lang import (
 )
 
 from ._facts import FactSource, read_facts
+from ._summary import FactSummary
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -44,6 +46,10 @@ _S = TypeVar("_S")
 _NAMED = (Rule, Fact)  # the statements that can have a name, for add() and remove()
 
 FactsArg = Mapping[str, "FactSource | str | os.PathLike[str]"]
+
+_SMALL = 256
+"""Below this many facts, the static checks read the facts when most have changed, rather
+than keep counts over them."""
 
 
 @final
@@ -95,6 +101,11 @@ class KnowledgeBase:
         self._fact_log_base = 0  # the log position of _fact_log[0]
         #: A layer's incrementally maintained view of the facts (the engine's compiled facts).
         self.fact_views: dict[str, tuple[int, Any]] = {}
+        self._fact_count = 0
+        # Counts over the facts for the static checks (see fact_summary), with the log
+        # position they have read up to; None: not kept (made from the facts when wanted).
+        self._fact_summary: FactSummary | None = None
+        self._summary_at = 0
         for s in statements:
             self._append(s)
         # a view made from scratch reads the facts themselves, not their log
@@ -118,6 +129,7 @@ class KnowledgeBase:
         self._version += 1
         if type(s) is Fact:
             self._fact_log.append((step, s))
+            self._fact_count += step
         else:
             self._structure_version += 1
             if isinstance(s, Rule):
@@ -144,7 +156,7 @@ class KnowledgeBase:
             self._kinds = {}
         found = self._kinds.get(kind)
         if found is None:
-            found = self._kinds[kind] = tuple(s for s in self._statements if type(s) is kind)
+            found = self._kinds[kind] = tuple([s for s in self._statements if type(s) is kind])
         return found  # type: ignore[return-value]
 
     @property
@@ -289,6 +301,32 @@ class KnowledgeBase:
         return list(self._diagnostics)
 
     @property
+    def fact_count(self) -> int:
+        """How many facts there are (without building :attr:`facts`)."""
+        return self._fact_count
+
+    def fact_summary(self) -> FactSummary | None:
+        """Counts over the facts for the static checks, brought up to date from the log
+        of fact changes; ``None`` when reading the facts themselves is the cheaper way (a
+        small knowledge base with about as many changes as facts since the last call, as
+        in a consultation)."""
+        position = self._fact_log_base + len(self._fact_log)
+        summary = self._fact_summary
+        pending = position - self._summary_at  # changes since the last call
+        if summary is not None and (2 * pending < self._fact_count or not pending):
+            if pending:
+                summary.update(self._fact_log[self._summary_at - self._fact_log_base :])
+                self._summary_at = position
+            return summary
+        self._summary_at = position
+        if self._fact_count < _SMALL and 2 * pending >= self._fact_count:
+            self._fact_summary = None
+            return None
+        summary = self._fact_summary = FactSummary()
+        summary.update(zip(repeat(1), self.facts))
+        return summary
+
+    @property
     def fact_log_position(self) -> int:
         """The position after the last fact change (see :meth:`fact_changes`)."""
         return self._fact_log_base + len(self._fact_log)
@@ -298,11 +336,14 @@ class KnowledgeBase:
         order, or ``None`` when the log no longer reaches back that far.
 
         The log is trimmed to what the one incremental view (``fact_views``) has not yet
-        read: it serves a single reader, the engine's compiled facts.
+        read: it serves a single reader, the engine's compiled facts (and the summary of
+        :attr:`fact_summary`, brought up to date first).
         """
         start = since - self._fact_log_base
         if start < 0 or start > len(self._fact_log):
             return None
+        if self._fact_summary is not None and self._summary_at < since:
+            self.fact_summary()  # brought up to date (or dropped) before the log is trimmed
         changes = self._fact_log[start:]
         # what was read is not needed again by the view that read it
         del self._fact_log[:start]
