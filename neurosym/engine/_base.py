@@ -25,24 +25,26 @@ FactKey = tuple[str, tuple[Value, ...]]
 Args = tuple[Value, ...]
 
 
+def args_key(args: Sequence[Any]) -> Args:
+    """The argument tuple of a fact's terms (constants by name)."""
+    n = len(args)
+    if n == 1:  # the common arities spelt out: a list comprehension costs more
+        a = args[0]
+        return (a.name if type(a) is Const else term_value(a),)
+    if n == 2:
+        a, b = args
+        return (
+            a.name if type(a) is Const else term_value(a),
+            b.name if type(b) is Const else term_value(b),
+        )
+    return tuple([a.name if type(a) is Const else term_value(a) for a in args])
+
+
 def fact_key(f: Fact) -> FactKey:
     """``("p/2", ("a", 1))`` for the fact ``p(a, 1).``"""
     atom = f.atom
     args = atom.args
-    if len(args) == 1:  # the common arities spelt out: a list comprehension costs more
-        a = args[0]
-        return (pred_key(atom.predicate, 1), (a.name if type(a) is Const else term_value(a),))
-    if len(args) == 2:
-        a, b = args
-        return (
-            pred_key(atom.predicate, 2),
-            (
-                a.name if type(a) is Const else term_value(a),
-                b.name if type(b) is Const else term_value(b),
-            ),
-        )
-    values = [a.name if type(a) is Const else term_value(a) for a in args]
-    return (pred_key(atom.predicate, len(args)), tuple(values))
+    return (pred_key(atom.predicate, len(args)), args_key(args))
 
 
 def fact_weight(f: Fact) -> float | None:
@@ -225,25 +227,14 @@ class BaseFacts:
         :meth:`of_statements`."""
         light: dict[str, Relation] = {}
         count = 0
-        for f in facts:  # fact_key inlined: this loop is a consultation's
+        for f in facts:  # this loop is a consultation's
             w = f.weight
             if w is not None and not (type(w) is FixedWeight and 0.0 < w.value <= 1.0):
                 return cls.of_statements(facts)
             atom = f.atom
             args = atom.args
-            n = len(args)
-            if n == 1:  # arities 1 and 2 spelt out: a list comprehension costs more
-                a = args[0]
-                key: Args = (a.name if type(a) is Const else term_value(a),)
-            elif n == 2:
-                a, b = args
-                key = (
-                    a.name if type(a) is Const else term_value(a),
-                    b.name if type(b) is Const else term_value(b),
-                )
-            else:
-                key = tuple([a.name if type(a) is Const else term_value(a) for a in args])
-            pred = pred_key(atom.predicate, n)
+            key = args_key(args)
+            pred = pred_key(atom.predicate, len(args))
             rel = light.get(pred)
             if rel is None:
                 light[pred] = relation_of({key})
@@ -258,22 +249,11 @@ class BaseFacts:
     def of_statements(cls, facts: Iterable[Fact]) -> BaseFacts:
         by_pred: dict[str, PredFacts] = {}
         count = odd = blocked = 0
-        for f in facts:  # fact_key, fact_weight and PredFacts.add inlined: this loop is hot
+        for f in facts:  # fact_weight and PredFacts.add inlined: this loop is hot
             atom = f.atom
             args = atom.args
-            n = len(args)
-            if n == 1:  # arities 1 and 2 spelt out: a list comprehension costs more
-                a = args[0]
-                key: Args = (a.name if type(a) is Const else term_value(a),)
-            elif n == 2:
-                a, b = args
-                key = (
-                    a.name if type(a) is Const else term_value(a),
-                    b.name if type(b) is Const else term_value(b),
-                )
-            else:
-                key = tuple([a.name if type(a) is Const else term_value(a) for a in args])
-            pred = pred_key(atom.predicate, n)
+            key = args_key(args)
+            pred = pred_key(atom.predicate, len(args))
             w = f.weight
             weight = (
                 None if w is None else w.value if isinstance(w, FixedWeight)
