@@ -19,7 +19,7 @@ from torch import Tensor
 
 from neurosym.errors import ConfigurationError
 
-from ._solver import AbstractExplicitRK, Field, StepResult
+from ._solver import AbstractExplicitRK, AbstractSolver, Field, StepResult
 
 __all__ = [
     "CompiledFixedStep",
@@ -85,15 +85,16 @@ class CompiledStep:
 
 def compiled_step(
     f: Field,
-    solver: AbstractExplicitRK,
+    solver: AbstractSolver,
     tol: tuple[float, Tensor, Tensor],
     check_f1: bool,
     dynamic: bool = False,
 ) -> CompiledStep:
     """The cached compiled step of ``f`` under ``solver`` (built on first use; the few
     most recent are kept, see :func:`clear_compiled_steps`)."""
-    key = (f, solver, tol[0], float(tol[1]), check_f1, tol[1].dtype, tol[1].device, dynamic)
-    got = _cached(key, lambda: CompiledStep(f, solver, tol[0], check_f1, dynamic))
+    rk = _explicit(solver)
+    key = (f, rk, tol[0], float(tol[1]), check_f1, tol[1].dtype, tol[1].device, dynamic)
+    got = _cached(key, lambda: CompiledStep(f, rk, tol[0], check_f1, dynamic))
     if not isinstance(got, CompiledStep):
         raise RuntimeError("bug in neurosym.ode: compiled step cache mixed up")
     return got
@@ -123,12 +124,20 @@ class CompiledFixedStep:
         return _run(self._fn, t, y, f0, h)
 
 
-def compiled_fixed_step(f: Field, solver: AbstractExplicitRK) -> CompiledFixedStep:
+def compiled_fixed_step(f: Field, solver: AbstractSolver) -> CompiledFixedStep:
     """The cached compiled fixed step of ``f`` under ``solver``."""
-    got = _cached((f, solver, "fixed"), lambda: CompiledFixedStep(f, solver))
+    rk = _explicit(solver)
+    got = _cached((f, rk, "fixed"), lambda: CompiledFixedStep(f, rk))
     if not isinstance(got, CompiledFixedStep):
         raise RuntimeError("bug in neurosym.ode: compiled step cache mixed up")
     return got
+
+
+def _explicit(solver: AbstractSolver) -> AbstractExplicitRK:
+    # solve() refuses compile=True for other solvers; reaching here otherwise is a bug.
+    if not isinstance(solver, AbstractExplicitRK):
+        raise RuntimeError("bug in neurosym.ode: compile=True needs an explicit RK solver")
+    return solver
 
 
 def _cached(

@@ -7,6 +7,7 @@ import math
 import torch
 from torch import Tensor
 
+from ._compiled import compiled_fixed_step
 from ._integrate import Counted, RawSolution
 from ._solver import AbstractExplicitRK, AbstractSolver, Field
 from ._status import Status
@@ -76,29 +77,22 @@ def integrate_fixed(
     out = [y0]
     total = 0
     f0: Tensor | None = None
-    if compile:
-        if not isinstance(solver, AbstractExplicitRK):
-            raise RuntimeError("bug in neurosym.ode: compile=True needs an explicit RK solver")
-        from ._compiled import compiled_fixed_step
-
-        step_fn = compiled_fixed_step(f, solver)
+    # With compile=True each step runs compiled (one tensor step size per interval: a
+    # float would be compiled in as a constant).
+    step_fn = compiled_fixed_step(f, solver) if compile else None
     for i, n in enumerate(counts_list):
         h_t = (widths[:, i : i + 1] / n).detach()
         h = (times[i + 1] - times[i]) / n if times is not None else 0.0
         t0 = ts[:, i : i + 1]
-        if compile:
-            # One tensor step size per interval (a float would be compiled in).
-            h_c = y0.new_tensor(h) if rk is not None else h_t
-            for j in range(n):
+        h_c = (y0.new_tensor(h) if rk is not None else h_t) if step_fn is not None else h_t
+        for j in range(n):
+            if step_fn is not None:
                 if fsal and f0 is None:
                     f0 = fc(t0, y)
                 y, f1 = step_fn(t0 + j * h_c, y, f0, h_c)
                 fc.n += step_fn.evals
                 f0 = f1 if fsal else None
-            total += n
-            out.append(y)
-            continue
-        for j in range(n):
+                continue
             t = t0 + j * h if rk is not None else t0 + j * h_t
             if f0 is None:
                 f0 = fc(t, y)

@@ -18,11 +18,12 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, final
+from typing import final
 
 import torch
 from torch import Tensor
 
+from ._compiled import compiled_step
 from ._controller import (
     AbstractStepController,
     ControllerState,
@@ -33,9 +34,6 @@ from ._dense import FLUSH, Passed, _dense_rows, flush_outputs, outputs
 from ._event import EventFn, event_state, locate_root
 from ._solver import AbstractExplicitRK, AbstractSolver, Field, StepResult, combined_error
 from ._status import Status
-
-if TYPE_CHECKING:
-    from ._compiled import CompiledStep
 
 __all__ = ["Counted", "RawSolution", "host_loop_applies", "integrate_adaptive"]
 
@@ -121,20 +119,6 @@ def _error_ratio(res: StepResult, tol: tuple[float, Tensor, Tensor], check_f1: b
         r_low = torch.linalg.vector_norm(res.y_err_low / scale, dim=-1, keepdim=True)
         r = combined_error(r, r_low)
     return torch.nan_to_num_(r, nan=math.inf, posinf=math.inf)
-
-
-def _compiled(
-    f: Field,
-    solver: AbstractSolver,
-    tol: tuple[float, Tensor, Tensor],
-    check_f1: bool,
-    dynamic: bool = False,
-) -> CompiledStep:
-    if not isinstance(solver, AbstractExplicitRK):
-        raise RuntimeError("bug in neurosym.ode: compile=True needs an explicit RK solver")
-    from ._compiled import compiled_step
-
-    return compiled_step(f, solver, tol, check_f1, dynamic)
 
 
 def _tolerance(y0: Tensor, rtol: float, atol: float) -> tuple[float, Tensor, Tensor]:
@@ -276,7 +260,7 @@ def integrate_adaptive(
         status = torch.where(active[:, 0], int(Status.SUCCESS), int(Status.NONFINITE)).to(long)
         tol = _tolerance(y0, rtol, atol)
         # (Compaction changes the batch size: dynamic shapes, not a compilation per size.)
-        step_fn = _compiled(f, solver, tol, check_f1, compact) if compile else None
+        step_fn = compiled_step(f, solver, tol, check_f1, compact) if compile else None
         if dt0 is None:
             h = _initial_step(fc, t, y, f0, solver.order, tol, t_end - t)
         else:
@@ -616,7 +600,7 @@ def _integrate_joint_cpu(
             if not bool(ok.any()):
                 return _joint_result(y0, [y0], n_times, status, t, y, 0, fc.n, 0, 0, stops)
         tol = _tolerance(y0, rtol, atol)
-        step_fn = _compiled(fc.f, solver, tol, check_f1) if compile else None
+        step_fn = compiled_step(fc.f, solver, tol, check_f1) if compile else None
         if dt0 is None:
             tt = y0.new_full((batch, 1), t)
             h0 = _initial_step(fc, tt, y, f0, solver.order, tol, t_end - tt)

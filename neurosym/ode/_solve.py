@@ -317,7 +317,6 @@ def solve(
         raise ConfigurationError(
             f"controller must be an AbstractStepController, got {type(controller).__name__}"
         )
-    joint = step_control == "joint"
     # "auto": joint control where its host-float loop applies (docs/ode.md, Step control:
     # 0.44-0.52x torchdiffeq there against 0.53-0.63x per sample), with a per-sample retry
     # when the shared step size ran some sample out of steps.
@@ -329,7 +328,7 @@ def solve(
         and tt.ndim == 1
         and host_loop_applies(solver, controller, y0.device, event)
     )
-    joint = joint or retry
+    joint = step_control == "joint" or retry
 
     batch = y0.shape[0]
     ts = (-tt if reverse else tt).expand(batch, -1) if tt.ndim == 1 else (-tt if reverse else tt)
