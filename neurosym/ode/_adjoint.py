@@ -118,6 +118,14 @@ class _AdjointFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad_ys: Tensor) -> Any:
+        if torch.is_grad_enabled():
+            # (create_graph=True: the adjoint's gradient would come back detached and a
+            # second derivative would fail later, far from the cause.)
+            raise ConfigurationError(
+                "adjoint=True gives first derivatives only: its backward solve is not "
+                "differentiated again (create_graph=True, higher-order gradients). Use "
+                "adjoint=False, whose direct backpropagation differentiates to any order"
+            )
         f, _run, back, rtol, atol, max_steps, seminorm, _holder = ctx.cfg
         ys, ts, *params = ctx.saved_tensors
         times = [float(x) for x in ts[0].tolist()]

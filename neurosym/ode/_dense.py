@@ -167,7 +167,32 @@ class _GatherHorner(torch.autograd.Function):
         # (A separate setup_context lets torch.func.grad differentiate through it.)
         rows, rows_start, theta, ends, *coeffs = inputs
         ctx.save_for_backward(rows, rows_start, theta)
+        ctx.save_for_forward(rows, rows_start, theta)
         ctx.sizes = (ends.shape[0], coeffs[0].shape[0])
+
+    @staticmethod
+    def jvp(ctx: Any, *tangents: Tensor | None) -> Tensor:
+        # Forward mode (torch.func.jvp, torch.autograd.forward_ad): the output is linear
+        # in the tables, so its tangent is the same Horner sum over the tables' tangents
+        # (out of place, absent tangents are zero).
+        rows, rows_start, theta = ctx.saved_tensors
+        _, _, _, d_ends, *d_coeffs = tangents
+        out: Tensor | None = None
+        for d in reversed(d_coeffs):
+            if out is not None:
+                out = out * theta
+            if d is not None:
+                part = d.index_select(0, rows)
+                out = part if out is None else out + part
+        if out is not None:
+            out = out * theta
+        if d_ends is not None:
+            part = d_ends.index_select(0, rows_start)
+            out = part if out is None else out + part
+        if out is None:
+            # (Never from solve: a tangent reaching no table would not call jvp.)
+            raise RuntimeError("bug in neurosym.ode: dense-output jvp without tangents")
+        return out
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:

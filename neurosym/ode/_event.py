@@ -6,8 +6,10 @@ import math
 from collections.abc import Callable
 
 import torch
+import torch.autograd.forward_ad as fwAD
 from torch import Tensor
 
+from ._functorch import transforms_active
 from ._solver import AbstractSolver, Field, StepResult
 
 __all__ = ["EventFn", "event_state", "locate_root"]
@@ -54,15 +56,14 @@ def locate_root(
 def _slope(event: EventFn, f: Field, t: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """``g`` and ``dg/dt = ∂g/∂t + ∂g/∂y · f`` at ``(t, y)`` (a vanishing ``dg/dt`` is
     replaced by the smallest normal number), ``(batch,)`` each, and ``f``; all detached."""
+    # torch.func.vjp rather than requires_grad_ + autograd.grad: it also runs inside
+    # torch.func transforms (grad, jvp, vmap), where requires_grad_ is refused.
     with torch.enable_grad():
-        tt = t.detach().clone().requires_grad_(True)
-        yy = y.detach().requires_grad_(True)
-        gg = event(tt, yy).reshape(-1)
-        gt, gy = torch.autograd.grad(gg.sum(), (tt, yy), allow_unused=True)
+        out = torch.func.vjp(lambda tt, yy: event(tt, yy).reshape(-1), t.detach(), y.detach())
+        gg, pull = out[0], out[1]
+        gt, gy = pull(torch.ones_like(gg))
     fe = f(t, y.detach()).detach()
-    gdot = (gy * fe).sum(-1) if gy is not None else torch.zeros_like(gg)
-    if gt is not None:
-        gdot = gdot + gt[:, 0]
+    gdot = (gy * fe).sum(-1) + gt[:, 0]
     tiny = torch.finfo(gdot.dtype).tiny
     gdot = torch.where(gdot.abs() > tiny, gdot, torch.full_like(gdot, tiny))
     return gg.detach(), gdot.detach(), fe
@@ -118,10 +119,16 @@ def event_state(
         y_e = solver.step(f, t0, step.y0, step.f0, (t_star - t0).detach()).y1
     else:
         y_e = solver.interpolate(step, theta)
-    if not (torch.is_grad_enabled() and y_e.requires_grad):
+    if not (torch.is_grad_enabled() and y_e.requires_grad) and not _forward_mode(y_e):
         return t_star[:, 0], y_e
     g = event(t_star, y_e).reshape(-1)
     _, gdot, fe = _slope(event, f, t_star, y_e)
     t_e = t_star[:, 0] - (g - g.detach()) / gdot
     y_event = y_e + fe * (t_e - t_star[:, 0])[:, None]
     return t_e, y_event
+
+
+def _forward_mode(y: Tensor) -> bool:
+    """Whether ``y`` may carry a forward-mode tangent (``torch.func.jvp``/``jacfwd``, or
+    ``torch.autograd.forward_ad``), which ``requires_grad`` does not tell."""
+    return transforms_active() or fwAD.unpack_dual(y).tangent is not None  # type: ignore[no-untyped-call]

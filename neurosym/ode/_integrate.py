@@ -32,6 +32,7 @@ from ._controller import (
 )
 from ._dense import FLUSH, Passed, _dense_rows, flush_outputs, outputs
 from ._event import EventFn, event_state, locate_root
+from ._functorch import unwrapped, vmap_active
 from ._solver import AbstractExplicitRK, AbstractSolver, Field, StepResult, combined_error
 from ._status import Status
 
@@ -111,14 +112,18 @@ def _error_ratio(res: StepResult, tol: tuple[float, Tensor, Tensor], check_f1: b
     m = torch.maximum(res.y0.abs(), res.y1.abs())
     scale = torch.add(atol_s, m, alpha=rtol_s)
     q = res.y_err / scale
-    q = q.addcmul_(m, zero)
+    # (Out of place: in-place addcmul_ has no batching rule under torch.func.vmap.)
+    q = torch.addcmul(q, m, zero)
     if check_f1 and res.f1 is not None:
-        q = q.addcmul_(res.f1, zero)
+        q = torch.addcmul(q, res.f1, zero)
     r = torch.linalg.vector_norm(q, dim=-1, keepdim=True)
     if res.y_err_low is not None:
         r_low = torch.linalg.vector_norm(res.y_err_low / scale, dim=-1, keepdim=True)
         r = combined_error(r, r_low)
-    return torch.nan_to_num_(r, nan=math.inf, posinf=math.inf)
+    # (Detached for forward-mode AD too, which no_grad does not stop: a tangent of the
+    # error would reach the step sizes and the solution would be differentiated through
+    # the step-size control.)
+    return torch.nan_to_num_(r, nan=math.inf, posinf=math.inf).detach()
 
 
 def _tolerance(y0: Tensor, rtol: float, atol: float) -> tuple[float, Tensor, Tensor]:
@@ -177,13 +182,17 @@ def host_loop_applies(
     controller: AbstractStepController,
     device: torch.device,
     event: EventFn | None,
+    *,
+    anywhere: bool = False,
 ) -> bool:
     """Whether joint step control runs on host floats (:func:`_integrate_joint_cpu`):
-    on the CPU, without events, for an explicit FSAL Runge–Kutta method under a PI(D)
-    controller. Elsewhere joint control is the tensor loop with one shared step size."""
+    on the CPU (on any device with ``anywhere``: under ``torch.func.vmap``, where it is
+    the one adaptive loop), without events, for an explicit FSAL Runge–Kutta method
+    under a PI(D) controller. Elsewhere joint control is the tensor loop with one shared
+    step size."""
     return (
         event is None
-        and device.type == "cpu"
+        and (anywhere or device.type == "cpu")
         and isinstance(solver, AbstractExplicitRK)
         and solver.provides_f1
         and isinstance(controller, (PIDController, PIController))
@@ -239,7 +248,7 @@ def integrate_adaptive(
     clamp = solver.clamps_to_outputs
     if (
         joint
-        and host_loop_applies(solver, controller, y0.device, event)
+        and host_loop_applies(solver, controller, y0.device, event, anywhere=vmap_active())
         and isinstance(solver, AbstractExplicitRK)  # (for the type checker)
         and isinstance(controller, (PIDController, PIController))
     ):
@@ -582,7 +591,7 @@ def _integrate_joint_cpu(
     (it takes zero steps from then on, its later outputs are NaN) and the others go on.
     """
     batch = y0.shape[0]
-    times = [float(x) for x in ts[0].tolist()]
+    times = [float(x) for x in unwrapped(ts[0]).tolist()]
     n_times = len(times)
     t, t_end = times[0], times[-1]
     long = torch.long
@@ -592,19 +601,19 @@ def _integrate_joint_cpu(
         ok = _finite_rows(y0, f0)
         status = torch.where(ok[:, 0], int(Status.SUCCESS), int(Status.NONFINITE)).to(long)
         # None while every sample is active: then no masking at all.
-        active: Tensor | None = None if bool(ok.all()) else ok
+        active: Tensor | None = None if bool(unwrapped(ok).all()) else ok
         # (stopped mask, time, steps, accepted) of samples frozen by a failure.
         stops: list[tuple[Tensor, float, int, int]] = []
         if active is not None:
             stops.append((~ok[:, 0], t, 0, 0))
-            if not bool(ok.any()):
+            if not bool(unwrapped(ok).any()):
                 return _joint_result(y0, [y0], n_times, status, t, y, 0, fc.n, 0, 0, stops)
         tol = _tolerance(y0, rtol, atol)
         step_fn = compiled_step(fc.f, solver, tol, check_f1) if compile else None
         if dt0 is None:
             tt = y0.new_full((batch, 1), t)
             h0 = _initial_step(fc, tt, y, f0, solver.order, tol, t_end - tt)
-            h = float(torch.where(ok, h0, math.inf).amin())
+            h = float(unwrapped(torch.where(ok, h0, math.inf)).amin())
         else:
             h = dt0
     h = _stretched(h, t_end - t)
@@ -642,7 +651,8 @@ def _integrate_joint_cpu(
             with torch.no_grad():
                 r_own = _error_ratio(res, tol, check_f1)
         with torch.no_grad():
-            ratio = float((r_own if active is None else torch.where(active, r_own, 0.0)).amax())
+            live = r_own if active is None else torch.where(active, r_own, 0.0)
+            ratio = float(unwrapped(live).amax())
         accept = ratio <= 1.0
         if accept:
             k0 = len(outs)
@@ -681,7 +691,7 @@ def _integrate_joint_cpu(
                 # The samples that forced the shrinking fail (their own error too large,
                 # else the largest); the others go on.
                 culprit = act & (r_own > 1.0)
-                if not bool(culprit.any()):
+                if not bool(unwrapped(culprit).any()):
                     culprit = act & (r_own >= torch.where(act, r_own, -math.inf).amax())
                 code = torch.where(
                     torch.isinf(r_own), int(Status.NONFINITE), int(Status.DT_UNDERFLOW)
@@ -689,7 +699,7 @@ def _integrate_joint_cpu(
                 status = torch.where(culprit[:, 0], code[:, 0], status)
                 stops.append((culprit[:, 0], t, it, acc))
                 active = act & ~culprit
-                if not bool(active.any()):
+                if not bool(unwrapped(active).any()):
                     break
         h = _stretched(h, t_end - t)
     if t < t_end:

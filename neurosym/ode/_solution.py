@@ -8,6 +8,7 @@ from typing import final
 import torch
 from torch import Tensor
 
+from ._functorch import unwrapped
 from ._status import Status
 
 __all__ = ["Solution", "Stats"]
@@ -69,7 +70,7 @@ class Solution:
     @property
     def ok(self) -> bool:
         """Whether every sample succeeded."""
-        return bool(torch.all(self.success))
+        return bool(torch.all(unwrapped(self.success)))
 
     def failed(self) -> list[int]:
         """Indices of the samples that did not succeed."""

@@ -22,6 +22,7 @@ from ._dopri8 import Dopri8
 from ._event import EventFn
 from ._fixed_loop import integrate_fixed
 from ._fixed_solvers import RK4, Euler, Heun, Midpoint
+from ._functorch import grad_active, is_vmapped, transforms_active, unwrapped, vmap_active
 from ._integrate import RawSolution, host_loop_applies, integrate_adaptive
 from ._rosenbrock import Rodas3
 from ._solution import Solution, Stats
@@ -243,6 +244,11 @@ def solve(
         >>> round(float(sol.ys[-1, 0, 0]), 5)
         0.36788
     """
+    if isinstance(t, Tensor) and vmap_active() and is_vmapped(t):
+        raise ConfigurationError(
+            f"t cannot be mapped {_MAPPED}: pass per-sample times t of shape (batch, T) "
+            "instead, or map over y0 and the field only"
+        )
     y0, tt, reverse = _check_inputs(y0, t)
     solver = resolve_method(method)
     for name, value in (("rtol", rtol), ("atol", atol), ("dt0", dt0), ("dt", dt)):
@@ -317,18 +323,29 @@ def solve(
         raise ConfigurationError(
             f"controller must be an AbstractStepController, got {type(controller).__name__}"
         )
+    mapped = vmap_active()
+    if transforms_active():
+        why = _transform_unsupported(
+            t, solver, controller, mapped=mapped, fixed=fixed, step_control=step_control,
+            adjoint=adjoint, checkpoint=checkpoint, event=event, cuda_graph=cuda_graph,
+            compact=compact, compile=compile,
+        )  # fmt: skip
+        if why is not None:
+            raise ConfigurationError(why)
     # "auto": joint control where its host-float loop applies (docs/ode.md, Step control:
     # 0.44-0.52x torchdiffeq there against 0.53-0.63x per sample), with a per-sample retry
     # when the shared step size ran some sample out of steps.
     retry = (
-        step_control == "auto"
+        not mapped
+        and step_control == "auto"
         and not compact
         and not fixed
         and not cuda_graph
         and tt.ndim == 1
         and host_loop_applies(solver, controller, y0.device, event)
     )
-    joint = step_control == "joint" or retry
+    # Under vmap the one adaptive loop is joint control on host floats (see _functorch).
+    joint = step_control == "joint" or retry or mapped
 
     batch = y0.shape[0]
     ts = (-tt if reverse else tt).expand(batch, -1) if tt.ndim == 1 else (-tt if reverse else tt)
@@ -357,7 +374,7 @@ def solve(
                 check_every=check_every,
             )
         raw = adaptive(field, y_init, times, joint)
-        if retry and bool((raw.status == int(Status.MAX_STEPS)).any()):
+        if retry and bool(unwrapped(raw.status == int(Status.MAX_STEPS)).any()):
             # A shared step size held back by some samples ran out of steps: per-sample
             # control lets every other sample finish (the joint attempt's work counts).
             again = adaptive(field, y_init, times, False)
@@ -410,8 +427,8 @@ def solve(
         status=raw.status,
         stats=Stats(
             steps=raw.steps,
-            accepted=int(raw.accepted.sum()),
-            rejected=int(raw.rejected.sum()),
+            accepted=int(unwrapped(raw.accepted).sum()),
+            rejected=int(unwrapped(raw.rejected).sum()),
             nfe=raw.nfe,
             accepted_per_sample=raw.accepted,
             rejected_per_sample=raw.rejected,
@@ -421,8 +438,92 @@ def solve(
         event_t=None if raw.event_t is None else sign * raw.event_t,
     )
     if throw and not sol.ok:
+        if mapped:
+            raise SolverError(_mapped_failure_message(sol, solver), sol)
         raise SolverError(_failure_message(sol, solver), sol)
     return sol
+
+
+_MAPPED = "inside torch.func.vmap (and jacfwd, hessian, or a vmapped jacrev)"
+
+
+def _transform_unsupported(
+    t: Tensor,
+    solver: AbstractSolver,
+    controller: AbstractStepController,
+    *,
+    mapped: bool,
+    fixed: bool,
+    step_control: str,
+    adjoint: bool,
+    checkpoint: bool,
+    event: EventFn | None,
+    cuda_graph: bool,
+    compact: bool,
+    compile: bool,
+) -> str | None:
+    """Why a solve called inside a ``torch.func`` transform cannot run, or ``None``."""
+    if adjoint:
+        return (
+            "adjoint=True does not run inside torch.func transforms (grad, vjp, jacrev, "
+            "jacfwd, vmap): its backward pass differentiates the field with "
+            "torch.autograd. Use adjoint=False (direct backpropagation works under every "
+            "transform) or call the adjoint solve outside the transform"
+        )
+    if checkpoint and grad_active():
+        return (
+            "checkpoint=True does not run inside torch.func.grad, vjp or jacrev "
+            "(torch.utils.checkpoint's saved-tensor hooks are not supported there): use "
+            "checkpoint=False"
+        )
+    if not mapped:
+        return None
+    where = _MAPPED
+    for name, on in (
+        ("events", event is not None),
+        ("cuda_graph=True", cuda_graph),
+        ("compact=True", compact),
+        ("compile=True", compile),
+    ):
+        if on:
+            return f"{name} is not supported {where}"
+    if fixed:
+        return None
+    if step_control == "per_sample":
+        return (
+            f"step_control='per_sample' is not supported {where}: a solve there takes one "
+            "step size for every sample of every mapped slice (step_control='auto' or "
+            "'joint'); batch the samples in y0 for per-sample steps"
+        )
+    if t.ndim == 2:
+        return f"adaptive solves {where} need shared times t of shape (T,)"
+    if not host_loop_applies(solver, controller, t.device, None, anywhere=True):
+        able = [
+            name
+            for name in METHODS
+            if resolve_method(name).error_order is not None
+            and host_loop_applies(resolve_method(name), PIDController(), t.device, None)
+        ]
+        return (
+            f"adaptive solves {where} run the joint loop of explicit methods that "
+            f"evaluate f at the step's end ({', '.join(able)}) under a PI or PID "
+            f"controller, got method {solver.name!r} with {type(controller).__name__}; "
+            "fixed steps (dt= or steps=) work with every method"
+        )
+    return None
+
+
+def _mapped_failure_message(sol: Solution, solver: AbstractSolver) -> str:
+    # Under vmap the statuses are batched tensors: count them over every mapped slice.
+    status = unwrapped(sol.status).flatten().tolist()
+    counts = {code: status.count(int(code)) for code in Status if code != Status.SUCCESS}
+    what = "; ".join(f"{n} {code.name} ({code.message})" for code, n in counts.items() if n)
+    return (
+        f"ode.solve with method={solver.name!r} under torch.func.vmap failed for "
+        f"{len(status) - status.count(int(Status.SUCCESS))} of {len(status)} sample(s) "
+        f"over all mapped slices: {what}.\nPass throw=False to get the partial solution "
+        "with per-sample status."
+    )
 
 
 def _reversed(f: Field) -> Field:
