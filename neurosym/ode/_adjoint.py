@@ -117,6 +117,13 @@ class _AdjointFunction(torch.autograd.Function):
         ctx.save_for_backward(output, ts, *params)
 
     @staticmethod
+    def jvp(ctx: Any, *tangents: Any) -> Any:
+        raise ConfigurationError(
+            "adjoint=True is reverse mode only; forward mode (torch.autograd.forward_ad, "
+            "torch.func.jvp, jacfwd) differentiates a direct solve: use adjoint=False"
+        )
+
+    @staticmethod
     def backward(ctx: Any, grad_ys: Tensor) -> Any:
         if torch.is_grad_enabled():
             # (create_graph=True: the adjoint's gradient would come back detached and a

@@ -198,6 +198,16 @@ def test_adjoint_refuses_second_derivatives_with_a_clear_error() -> None:
     torch.testing.assert_close(g, 1.0 / (1.0 + K * y0.detach() * T_END) ** 2, rtol=0, atol=1e-7)
 
 
+def test_adjoint_refuses_forward_mode_with_a_clear_error() -> None:
+    y0 = torch.tensor([[0.5], [1.2]], dtype=torch.float64)
+    with (
+        torch.autograd.forward_ad.dual_level(),
+        pytest.raises(ConfigurationError, match="reverse mode only"),
+    ):
+        dual = torch.autograd.forward_ad.make_dual(y0, torch.ones_like(y0))
+        ode.solve(riccati, dual, TS, adjoint=True)
+
+
 Y0 = torch.tensor([[0.5, 1.0]], dtype=torch.float64)
 
 
