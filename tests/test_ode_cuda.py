@@ -340,3 +340,24 @@ def test_cuda_compiled_step_matches_eager(step_control: str) -> None:
     assert sols[1].stats.nfe == sols[0].stats.nfe
     for g_eager, g_compiled in zip(*grads, strict=True):
         torch.testing.assert_close(g_compiled, g_eager, rtol=1e-9, atol=1e-11)
+
+
+@needs_cuda
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+def test_cuda_solves_under_torch_func_match_the_cpu() -> None:
+    # Under vmap the joint host-float loop runs on the device too (one read per step):
+    # the mapped device solve equals the CPU's, and so do jacfwd / vmap(jacrev) Jacobians.
+    y0s = torch.randn(3, 4, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    t = torch.linspace(0.0, 2.0, 5, dtype=torch.float64)
+    outs = []
+    for dev in (torch.device("cpu"), CUDA):
+
+        def run(y0: torch.Tensor, dev: torch.device = dev) -> torch.Tensor:
+            return ode.solve(_field, y0, t.to(dev), rtol=1e-9, atol=1e-11).ys
+
+        mapped = torch.func.vmap(run)(y0s.to(dev))
+        jac = torch.func.vmap(torch.func.jacrev(lambda y, r=run: r(y[None])[-1, 0]))(y0s[0].to(dev))
+        fwd = torch.func.jacfwd(lambda y, r=run: r(y)[-1])(y0s[0].to(dev))
+        outs.append((mapped.cpu(), jac.cpu(), fwd.cpu()))
+    for cpu, gpu in zip(*outs, strict=True):
+        torch.testing.assert_close(gpu, cpu, rtol=0, atol=1e-11)
