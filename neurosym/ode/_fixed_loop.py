@@ -58,9 +58,18 @@ def integrate_fixed(
     """
     fc = Counted(f)
     batch = y0.shape[0]
+    n_intervals = ts.shape[1] - 1
+    # Traced by torch.compile or torch.export, the loop reads no value: it applies when
+    # the steps per interval follow from the counts alone (one interval, or at most one
+    # step per interval: the usual sampler grid t = linspace(0, 1, steps + 1)); else the
+    # widths are read below (a graph break under torch.compile, refused by export).
+    traced = torch.compiler.is_compiling() and steps is not None
+    traced = traced and (n_intervals == 1 or steps <= n_intervals)  # type: ignore[operator]
     with torch.no_grad():
         widths = ts[:, 1:] - ts[:, :-1]
-        if steps is not None:
+        if traced:
+            counts_list = [steps] if n_intervals == 1 else [1] * n_intervals  # type: ignore[list-item]
+        elif steps is not None:
             counts_list = _split_steps(widths, steps)
         else:
             # The small slack keeps an interval that is a whole number of steps from
@@ -70,7 +79,7 @@ def integrate_fixed(
             counts_list = [int(c) for c in counts.tolist()]
     # Shared times (the usual case): the step is a Python float, one kernel per stage.
     shared = batch == 1 or ts.stride(0) == 0
-    times = ts[0].tolist() if shared else None
+    times = ts[0].tolist() if shared and not traced else None
     rk = solver if isinstance(solver, AbstractExplicitRK) and times is not None else None
     fsal = solver.provides_f1
     y = y0

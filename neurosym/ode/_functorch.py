@@ -24,6 +24,9 @@ _F = torch._C._functorch
 
 
 def _stack() -> list[object]:
+    if torch.compiler.is_compiling():
+        # (Dynamo handles transforms itself and cannot trace this query.)
+        return []
     stack = _F.get_interpreter_stack()
     return list(stack) if stack else []
 
@@ -48,6 +51,8 @@ def grad_active() -> bool:
 
 def is_vmapped(x: Tensor) -> bool:
     """Whether ``x`` carries a mapped dimension at any level of its wrappers."""
+    if torch.compiler.is_compiling():
+        return False
     while _F.is_functorch_wrapped_tensor(x):
         if _F.is_batchedtensor(x):
             return True
@@ -58,6 +63,8 @@ def is_vmapped(x: Tensor) -> bool:
 def unwrapped(x: Tensor) -> Tensor:
     """The plain tensor under every ``torch.func`` wrapper of ``x`` (``x`` itself outside
     transforms), detached: reductions of it cover every mapped slice."""
+    if torch.compiler.is_compiling():
+        return x.detach()
     while _F.is_functorch_wrapped_tensor(x):
         x = _F.get_unwrapped(x)
     return x.detach()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -78,17 +77,17 @@ def resolve_method(method: str | AbstractSolver) -> AbstractSolver:
                 f"unknown method {method!r}; expected one of {', '.join(sorted(METHODS))} "
                 "or an AbstractSolver instance such as Dopri5()"
             )
-        return _shared(cls)
+        return _SHARED[cls]
     raise ConfigurationError(
         f"method must be a string alias or an AbstractSolver, got {type(method).__name__}"
     )
 
 
-@functools.cache
-def _shared(cls: type[AbstractSolver]) -> AbstractSolver:
-    # Solvers hold only their constants (and tensors of them per dtype and device), so an
-    # alias resolves to one instance: building a tableau's tensors cost ~120 µs per solve.
-    return cls()
+# Solvers hold only their constants (and tensors of them per dtype and device), so an
+# alias resolves to one instance: building a tableau's tensors cost ~120 µs per solve.
+# They are built here, eagerly: built inside a traced solve (torch.export), their tensors
+# would be fake ones, unusable as the exported program's constants.
+_SHARED: dict[type[AbstractSolver], AbstractSolver] = {cls: cls() for cls in METHODS.values()}
 
 
 def _check_inputs(y0: object, t: object) -> tuple[Tensor, Tensor, bool]:
@@ -116,6 +115,16 @@ def _check_inputs(y0: object, t: object) -> tuple[Tensor, Tensor, bool]:
     if t.device != y0.device:
         raise ConfigurationError(f"t is on {t.device} but y0 is on {y0.device}")
     tt = t.detach().to(y0.dtype)
+    if torch.compiler.is_compiling():
+        # Traced (torch.compile, torch.export): no value can be read without a graph
+        # break, so the direction is not chosen by value: t must increase, which the
+        # graph asserts when it runs.
+        d = tt[..., 1:] - tt[..., :-1]
+        torch._assert_async(
+            torch.isfinite(tt).all() & (d > 0).all(),
+            "ode.solve under torch.compile/torch.export: t must be finite and strictly increasing",
+        )
+        return y0, tt, False
     if tt.ndim == 1 and tt.device.type == "cpu" and tt.shape[0] <= 64:
         # A short shared time vector on the CPU: checked in Python (~5 µs; the tensor
         # checks below cost ~50 µs of a solve that takes a few ms).
@@ -323,6 +332,20 @@ def solve(
         raise ConfigurationError(
             f"controller must be an AbstractStepController, got {type(controller).__name__}"
         )
+    if _exporting():
+        n_intervals = tt.shape[-1] - 1
+        if not (
+            steps is not None
+            and (n_intervals == 1 or steps <= n_intervals)
+            and not (adjoint or checkpoint or event is not None or compile or cuda_graph)
+        ):
+            raise ConfigurationError(
+                "torch.export traces no decision made by value: it exports fixed-step "
+                "solves whose steps follow from t's length alone (steps=len(t) - 1, the "
+                "sampler grid, or steps=N with two output times), without adjoint, "
+                "checkpoint, events, compile or cuda_graph. Adaptive methods choose their "
+                "steps by value: export the field alone, or solve with such fixed steps"
+            )
     mapped = vmap_active()
     if transforms_active():
         why = _transform_unsupported(
@@ -427,8 +450,10 @@ def solve(
         status=raw.status,
         stats=Stats(
             steps=raw.steps,
-            accepted=int(unwrapped(raw.accepted).sum()),
-            rejected=int(unwrapped(raw.rejected).sum()),
+            # (Fixed steps are all accepted: counted without reading the device, which
+            # a traced solve cannot.)
+            accepted=raw.steps * batch if fixed else int(unwrapped(raw.accepted).sum()),
+            rejected=0 if fixed else int(unwrapped(raw.rejected).sum()),
             nfe=raw.nfe,
             accepted_per_sample=raw.accepted,
             rejected_per_sample=raw.rejected,
@@ -437,11 +462,24 @@ def solve(
         y_final=raw.y_final,
         event_t=None if raw.event_t is None else sign * raw.event_t,
     )
-    if throw and not sol.ok:
+    if throw and torch.compiler.is_compiling():
+        # A traced graph cannot raise on a value: it asserts when it runs.
+        torch._assert_async(
+            sol.success.all(),
+            f"ode.solve with method={solver.name!r} under torch.compile/torch.export: a "
+            "sample did not reach the end (non-finite values); pass throw=False to get "
+            "per-sample status",
+        )
+    elif throw and not sol.ok:
         if mapped:
             raise SolverError(_mapped_failure_message(sol, solver), sol)
         raise SolverError(_failure_message(sol, solver), sol)
     return sol
+
+
+def _exporting() -> bool:
+    is_exporting = getattr(torch.compiler, "is_exporting", None)  # (torch >= 2.4)
+    return bool(is_exporting()) if is_exporting is not None else False
 
 
 _MAPPED = "inside torch.func.vmap (and jacfwd, hessian, or a vmapped jacrev)"

@@ -358,7 +358,9 @@ class AbstractExplicitRK(AbstractSolver):
         if got is None:
             dense = None if self._dense is None else self._dense.to(like)
             got = (self._out.to(like), self._c.to(like), dense)
-            self._cache[key] = got
+            if not torch.compiler.is_compiling():
+                # (A traced solve makes fake tensors here: they must not outlive it.)
+                self._cache[key] = got
         return got
 
     @property
