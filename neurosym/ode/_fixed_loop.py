@@ -63,12 +63,17 @@ def integrate_fixed(
     # the steps per interval follow from the counts alone (one interval, or at most one
     # step per interval: the usual sampler grid t = linspace(0, 1, steps + 1)); else the
     # widths are read below (a graph break under torch.compile, refused by export).
-    traced = torch.compiler.is_compiling() and steps is not None
-    traced = traced and (n_intervals == 1 or steps <= n_intervals)  # type: ignore[operator]
+    by_count: list[int] | None = None
+    if torch.compiler.is_compiling() and steps is not None:
+        if n_intervals == 1:
+            by_count = [steps]
+        elif steps <= n_intervals:
+            by_count = [1] * n_intervals
+    traced = by_count is not None
     with torch.no_grad():
         widths = ts[:, 1:] - ts[:, :-1]
-        if traced:
-            counts_list = [steps] if n_intervals == 1 else [1] * n_intervals  # type: ignore[list-item]
+        if by_count is not None:
+            counts_list = by_count
         elif steps is not None:
             counts_list = _split_steps(widths, steps)
         else:
