@@ -45,3 +45,6 @@ def test_ode_transforms_quick(capsys) -> None:  # type: ignore[no-untyped-def]
     # every member of the vmap-ed ensemble learns (25 Adam steps)
     assert all(b < 0.25 * a for a, b in zip(out["first"], out["last"]))
     assert "fitted at once by vmap" in capsys.readouterr().out
+    # the exported sampler is the eager one (8 RK4 steps of the MLP, unrolled)
+    assert out["export_diff"] < 1e-6
+    assert out["export_ops"] > 8 * 4 * 3
