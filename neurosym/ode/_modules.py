@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from neurosym.errors import ConfigurationError
 
 from ._solution import Solution
-from ._solve import MethodName, StepControl, solve
+from ._solve import MethodName, StepControl, resolve_method, solve
 from ._solver import AbstractSolver
 
 __all__ = ["MLPField", "NFECounter", "NeuralODE"]
@@ -113,6 +113,11 @@ class NeuralODE(nn.Module):
         throw: raise on failure (else inspect ``Solution.status``).
         compact: step only the samples still going (see :func:`~neurosym.ode.solve`;
             the field must compute each row from that row alone).
+        steps: fixed steps over the whole span (any method) instead of adaptive ones.
+        dt: the largest fixed step, instead of ``steps``.
+
+    Raises:
+        ConfigurationError: for a fixed-step method without ``steps`` or ``dt``, or both.
 
     Example:
         >>> node = NeuralODE(MLPField(2, (8,)))
@@ -133,8 +138,20 @@ class NeuralODE(nn.Module):
         max_steps: int = 10_000,
         throw: bool = True,
         compact: bool = False,
+        steps: int | None = None,
+        dt: float | None = None,
     ) -> None:
         super().__init__()
+        if steps is not None and dt is not None:
+            raise ConfigurationError("pass either steps or dt for fixed steps, not both")
+        solver = resolve_method(method)
+        if solver.error_order is None and steps is None and dt is None:
+            raise ConfigurationError(
+                f"{solver.name} is a fixed-step solver: pass steps= or dt= to NeuralODE, or "
+                "choose an adaptive method such as 'dopri5'"
+            )
+        self.steps = steps
+        self.dt = dt
         self.field = field
         self.method = method
         self.rtol = rtol
@@ -161,4 +178,6 @@ class NeuralODE(nn.Module):
             max_steps=self.max_steps,
             throw=self.throw,
             compact=self.compact,
+            steps=self.steps,
+            dt=self.dt,
         )

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from neurosym import ode
+from neurosym.errors import ConfigurationError
 
 EXPECTED = {
     "METHODS", "RK4", "AbstractExplicitRK", "AbstractSolver", "AbstractStepController",
@@ -66,3 +67,21 @@ def test_ode_block_with_adjoint_matches_direct() -> None:
         block(x).sum().backward()
         grads.append(torch.cat([p.grad.flatten() for p in field.parameters()]))  # type: ignore[union-attr]
     assert torch.allclose(grads[0], grads[1], rtol=1e-5, atol=1e-8)
+
+
+class NegField(torch.nn.Module):
+    def forward(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return -y
+
+
+def test_neural_ode_takes_fixed_steps() -> None:
+    # y' = -y with 4 Euler steps of 0.25 over [0, 1]: (1 - 1/4)^4 exactly, and 0.75^2
+    # at the middle output (the steps split by the intervals' widths).
+    node = ode.NeuralODE(NegField(), method="euler", steps=4)
+    sol = node(torch.ones(2, 1, dtype=torch.float64), torch.tensor([0.0, 0.5, 1.0]).double())
+    torch.testing.assert_close(sol.ys[:, 0, 0], torch.tensor([1.0, 0.75**2, 0.75**4]).double())
+    assert sol.stats.nfe == 4
+    with pytest.raises(ConfigurationError, match="fixed-step solver: pass steps= or dt="):
+        ode.NeuralODE(NegField(), method="rk4")
+    with pytest.raises(ConfigurationError, match="not both"):
+        ode.NeuralODE(NegField(), method="rk4", steps=4, dt=0.1)
