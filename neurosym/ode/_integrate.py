@@ -215,6 +215,7 @@ def integrate_adaptive(
     check_every: int,
     compact: bool = False,
     compile: bool = False,
+    max_step: float | None = None,
 ) -> RawSolution:
     """Integrate with error control from ``ts[:, 0]`` to ``ts[:, -1]`` (increasing).
 
@@ -236,6 +237,7 @@ def integrate_adaptive(
         compact: per-sample control, reading the device every step: whenever the active
             samples fall to half of the batch being stepped, drop the others from it (the
             field is then called on the active rows only; see :class:`_Compacted`).
+        max_step: the largest step size, or ``None``.
 
     Returns:
         The raw solution.
@@ -254,7 +256,7 @@ def integrate_adaptive(
     ):
         return _integrate_joint_cpu(
             fc, y0, ts, solver, controller, rtol, atol, dt0, max_steps, check_f1, eo, clamp,
-            compile,
+            compile, max_step,
         )  # fmt: skip
     batch, _ = y0.shape
     n_times = ts.shape[1]
@@ -278,6 +280,8 @@ def integrate_adaptive(
             h = torch.where(active, h, math.inf).amin().expand_as(h).clone()
         remaining = t_end - t
         h = torch.where(h * _STRETCH >= remaining, remaining, h)
+        if max_step is not None:
+            h = h.clamp_max(max_step)
         eps4 = 4 * torch.finfo(y0.dtype).eps
         t_end_abs = t_end.abs().clamp_min(1.0)
         # A step underflows below 4 eps max(|t|, |t_end|, 1). When |t0| is below
@@ -467,6 +471,8 @@ def integrate_adaptive(
                 active = active & ~maxed
             remaining = t_end - t
             h = torch.where(h * _STRETCH >= remaining, remaining, h)
+            if max_step is not None:
+                h = h.clamp_max(max_step)
     steps_b += uniform
     acc_b += uniform
     if packed is not None:
@@ -583,6 +589,7 @@ def _integrate_joint_cpu(
     eo: int,
     clamp: bool,
     compile: bool,
+    max_step: float | None = None,
 ) -> RawSolution:
     """Joint step control on the host: time, step size, acceptance and the controller are
     Python floats (one read of the batch's largest error ratio per step, free on CPU).
@@ -616,7 +623,8 @@ def _integrate_joint_cpu(
             h = float(unwrapped(torch.where(ok, h0, math.inf)).amin())
         else:
             h = dt0
-    h = _stretched(h, t_end - t)
+    h_max = math.inf if max_step is None else max_step
+    h = min(_stretched(h, t_end - t), h_max)
     eps4 = 4 * torch.finfo(y0.dtype).eps
     history = (1.0, 1.0)
     outs: list[Tensor] = [y0]
@@ -701,7 +709,7 @@ def _integrate_joint_cpu(
                 active = act & ~culprit
                 if not bool(unwrapped(active).any()):
                     break
-        h = _stretched(h, t_end - t)
+        h = min(_stretched(h, t_end - t), h_max)
     if t < t_end:
         with torch.no_grad():
             act = ok if active is None else active

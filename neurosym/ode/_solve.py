@@ -177,6 +177,7 @@ def solve(
     cuda_graph: bool = False,
     compact: bool = False,
     compile: bool = False,
+    max_step: float | None = None,
 ) -> Solution:
     """Solve ``dy/dt = f(t, y)`` for a batch of initial states.
 
@@ -237,6 +238,11 @@ def solve(
             shapes (explicit Runge–Kutta methods, adaptive or fixed steps; the first
             solve pays the compilation, ~10-30 s; on the CPU it needs a C++ compiler).
             :func:`clear_compiled_steps` drops the cached steps.
+        max_step: the largest step of an adaptive solve (as scipy's ``max_step``): error
+            control sees the steps, not the dense output between them, so where the
+            error estimate is small but the solution between steps matters (or a
+            feature narrower than a step could be stepped over), bound the steps. Not
+            with ``cuda_graph=True``; the adjoint's backward solve is not bounded.
 
     Returns:
         The :class:`Solution`.
@@ -260,7 +266,9 @@ def solve(
         )
     y0, tt, reverse = _check_inputs(y0, t)
     solver = resolve_method(method)
-    for name, value in (("rtol", rtol), ("atol", atol), ("dt0", dt0), ("dt", dt)):
+    for name, value in (
+        ("rtol", rtol), ("atol", atol), ("dt0", dt0), ("dt", dt), ("max_step", max_step)
+    ):  # fmt: skip
         _check_positive(name, value)
     if steps is not None and not (isinstance(steps, int) and steps >= 1):
         raise ConfigurationError(f"steps must be a positive int, got {steps!r}")
@@ -284,6 +292,11 @@ def solve(
         raise ConfigurationError(
             "compact=True drops finished samples from per-sample steps: use "
             "step_control='per_sample' (or 'auto')"
+        )
+    if max_step is not None and (fixed or cuda_graph):
+        raise ConfigurationError(
+            "max_step bounds adaptive steps: "
+            + ("fixed steps are set by dt/steps" if fixed else "not with cuda_graph=True")
         )
     if adjoint and checkpoint:
         raise ConfigurationError("choose adjoint=True or checkpoint=True, not both")
@@ -420,6 +433,7 @@ def solve(
             check_every=check_every,
             compact=compact,
             compile=compile,
+            max_step=max_step,
         )
 
     if adjoint:
