@@ -115,6 +115,7 @@ class NeuralODE(nn.Module):
             the field must compute each row from that row alone).
         steps: fixed steps over the whole span (any method) instead of adaptive ones.
         dt: the largest fixed step, instead of ``steps``.
+        max_step: the largest adaptive step (see :func:`~neurosym.ode.solve`).
 
     Raises:
         ConfigurationError: for a fixed-step method without ``steps`` or ``dt``, or both.
@@ -140,6 +141,7 @@ class NeuralODE(nn.Module):
         compact: bool = False,
         steps: int | None = None,
         dt: float | None = None,
+        max_step: float | None = None,
     ) -> None:
         super().__init__()
         if steps is not None and dt is not None:
@@ -152,6 +154,7 @@ class NeuralODE(nn.Module):
             )
         self.steps = steps
         self.dt = dt
+        self.max_step = max_step
         self.field = field
         self.method = method
         self.rtol = rtol
@@ -180,4 +183,5 @@ class NeuralODE(nn.Module):
             compact=self.compact,
             steps=self.steps,
             dt=self.dt,
+            max_step=self.max_step,
         )

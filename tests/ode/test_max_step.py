@@ -59,3 +59,15 @@ def test_max_step_is_checked() -> None:
         ode.solve(lambda s, y: -y, y0, t, max_step=0.0)
     with pytest.raises(ConfigurationError, match="fixed steps are set by dt/steps"):
         ode.solve(lambda s, y: -y, y0, t, method="rk4", steps=4, max_step=0.1)
+
+
+class Growth(torch.nn.Module):
+    def forward(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return y
+
+
+def test_neural_ode_passes_max_step_on() -> None:
+    node = ode.NeuralODE(Growth(), max_step=0.01)  # y' = y: y(1) = e
+    sol = node(torch.ones(1, 1, dtype=torch.float64), torch.tensor([0.0, 1.0]).double())
+    assert int(sol.stats.accepted_per_sample[0]) >= 100
+    torch.testing.assert_close(sol.ys[-1, 0, 0], torch.tensor(math.e).double(), rtol=1e-6, atol=0)
