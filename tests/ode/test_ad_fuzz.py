@@ -198,6 +198,19 @@ def make_field(case: Case, pr: Problem, p: Tensor) -> Callable[[Tensor, Tensor],
     return lambda t, y: p * torch.cos(t) * y
 
 
+def second_derivative(case: Case, pr: Problem) -> Tensor:
+    """``d²y_i/dy0_i²`` ``(T, B, D)`` (every other second derivative wrt ``y0`` vanishes):
+    ``-2 k s / D³`` (Riccati), ``-2 u (u - 1) / D³`` (logistic), 0 (linear, cosine)."""
+    s = (pr.times - pr.times[:, :1]).T[:, :, None]
+    y0, p = pr.y0[None], pr.p
+    if case.field == "riccati":
+        return -2 * p * s / (1 + p * y0 * s) ** 3
+    if case.field == "logistic":
+        e = torch.exp(p * s)
+        return -2 * e * (e - 1) / (1 - y0 + y0 * e) ** 3
+    return torch.zeros_like(s * y0)
+
+
 def closed_form(case: Case, pr: Problem) -> tuple[Tensor, Tensor, Tensor]:
     """Values ``(T, B, D)``, Jacobians wrt ``y0`` per sample ``(T, B, D, D)`` and
     derivatives wrt the parameter per component ``(T, B, D)``."""
@@ -400,6 +413,12 @@ def test_every_derivative_matches_the_closed_form(case: Case) -> None:
         if jr is not None and (case.fixed or case.control == "joint" or case.method != "rodas3"):
             # the same (joint) steps: round-off apart
             check_close(jf, jr, 1e-9, "jacfwd against jacrev")
+        if not case.checkpoint and case.batch * case.dim <= 6:
+            # hessian (jacfwd of jacrev) of <w, ys>: diagonal for these fields
+            hess = torch.func.hessian(lambda y: (wv * ys_y0(y)).sum())(pr.y0)
+            want_h = torch.diag_embed((wv * second_derivative(case, pr)).sum(0))
+            want_h = torch.einsum("bij,bc->bicj", want_h, torch.eye(case.batch, dtype=F64))
+            check_close(hess, want_h, 100 * tol, "hessian")
 
     # adjoint: reverse mode only, shared t, no events or checkpoint
     if event is None and not case.checkpoint and not case.per_sample:
@@ -487,3 +506,24 @@ def test_rodas3_backpropagates_through_checkpointed_intervals() -> None:
             lambda t, x: -0.8 * x, fwad.make_dual(y0.detach(), torch.ones_like(y0)), ts,
             method="rodas3", checkpoint=True,
         )  # fmt: skip
+
+
+def test_dop853_event_step_keeps_its_dense_output_differentiable() -> None:
+    # Regression: the step where an event fired got DOP853's extra dense-output stages
+    # evaluated under no_grad, and that completed step served the output times it passed
+    # and the event state: values right, reverse-mode derivatives silently wrong (here by 45%).
+    # y' = -y: y(t) = y0 exp(-t), dy(t)/dy0 = exp(-t); the event y = c fires at
+    # t* = ln(y0 / c): dt*/dy0 = 1 / y0.
+    y0 = torch.tensor([[1.0], [1.2]], dtype=F64, requires_grad=True)
+    ts = torch.tensor([0.0, 0.5, 2.0], dtype=F64)
+    sol = ode.solve(
+        lambda t, y: -y, y0, ts, method="dop853", rtol=1e-6, atol=1e-9,
+        event=lambda t, y: y[:, 0] - 0.55, step_control="per_sample",
+    )  # fmt: skip
+    assert sol.event_t is not None
+    want_t = torch.log(y0.detach()[:, 0] / 0.55)
+    torch.testing.assert_close(sol.event_t.detach(), want_t, rtol=0, atol=1e-6)
+    (gy,) = torch.autograd.grad(sol.ys[1].sum(), y0, retain_graph=True)
+    torch.testing.assert_close(gy, torch.full_like(y0, math.exp(-0.5)), rtol=1e-6, atol=0)
+    (ge,) = torch.autograd.grad(sol.event_t.sum(), y0)
+    torch.testing.assert_close(ge, 1.0 / y0.detach(), rtol=1e-6, atol=0)
