@@ -243,6 +243,7 @@ def integrate_adaptive(
         The raw solution.
     """
     fc = Counted(f)
+    grad_mode = torch.is_grad_enabled()
     eo = solver.error_order
     if eo is None:
         raise RuntimeError("bug in neurosym.ode: adaptive loop given a fixed-step solver")
@@ -398,7 +399,12 @@ def integrate_adaptive(
                 g_new = event(t_new, res.y1.detach()).detach().reshape(-1)
                 cross = accept[:, 0] & (g_prev != 0) & (torch.sign(g_prev) != torch.sign(g_new))
                 if bool(cross.any()):
-                    res = solver.complete_dense(fc, t, res)
+                    # In the caller's grad mode: the completed step (DOP853's extra stages)
+                    # is the one recorded for the outputs and the event state below, so
+                    # stages evaluated without a graph would drop their terms from the
+                    # derivatives (reverse mode only: no_grad does not stop tangents).
+                    with torch.set_grad_enabled(grad_mode):
+                        res = solver.complete_dense(fc, t, res)
                     theta_e = locate_root(solver, res, t, event, g_prev)
                     limit = torch.where(cross[:, None], t + theta_e * h_step, t_new)
                 else:

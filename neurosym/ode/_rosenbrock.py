@@ -17,8 +17,12 @@ from __future__ import annotations
 from typing import ClassVar, final
 
 import torch
+import torch.autograd.forward_ad as fwAD
 from torch import Tensor
 
+from neurosym.errors import ConfigurationError
+
+from ._functorch import transforms_active
 from ._solver import AbstractSolver, Field, StepResult
 
 __all__ = ["Rodas3"]
@@ -51,7 +55,24 @@ def jacobians(f: Field, t: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     def summed(tt: Tensor, yy: Tensor) -> Tensor:
         return f(tt, yy).sum(0)
 
-    jt, jy = torch.func.jacrev(summed, argnums=(0, 1))(t, y)
+    try:
+        jt, jy = torch.func.jacrev(summed, argnums=(0, 1))(t, y)
+    except RuntimeError as e:
+        # Inside checkpoint=True's recomputed region torch.utils.checkpoint holds
+        # saved-tensor hooks, which torch.func's reverse mode refuses (before it
+        # evaluates anything); forward mode runs there and gives the same Jacobian,
+        # differentiable by the backward pass as well.
+        if "saved tensor hooks" not in str(e):
+            raise
+        if fwAD._current_level >= 0 and not transforms_active():
+            # (torch.autograd.forward_ad does not nest: jacfwd cannot run under it.)
+            raise ConfigurationError(
+                "rodas3 with checkpoint=True does not run under torch.autograd.forward_ad: "
+                "its Jacobians need torch.func, which torch.utils.checkpoint blocks in "
+                "reverse mode and forward_ad in forward mode. Use checkpoint=False "
+                "(checkpointing saves memory of the backward pass only) or torch.func.jvp"
+            ) from e
+        jt, jy = torch.func.jacfwd(summed, argnums=(0, 1))(t, y)
     return jy.permute(1, 0, 2), jt[..., 0].transpose(0, 1)
 
 
