@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import final
+from typing import Any, final
 
 import torch
+import torch.utils._pytree as pytree
 from torch import Tensor
 
 from ._functorch import unwrapped
@@ -93,3 +95,64 @@ class Solution:
                 f"(time reached: {reached}{' ...' if len(idx) > 5 else ''})"
             )
         return "\n".join(lines)
+
+
+# Both are pytrees (tensors as children, the integer statistics as static context), so a
+# function under torch.func.vmap can return a Solution, and torch.export can export a
+# module that returns one (NeuralODE).
+_STATS_TENSORS = ("accepted_per_sample", "rejected_per_sample")
+_STATS_INTS = ("steps", "accepted", "rejected", "nfe")
+_SOLUTION_FIELDS = ("ts", "ys", "status", "stats", "t_final", "y_final", "event_t")
+
+
+def _flatten_stats(s: Stats) -> tuple[list[Any], tuple[int, ...]]:
+    return [getattr(s, n) for n in _STATS_TENSORS], tuple(getattr(s, n) for n in _STATS_INTS)
+
+
+def _unflatten_stats(children: Iterable[Any], context: tuple[int, ...]) -> Stats:
+    steps, accepted, rejected, nfe = context
+    acc, rej = children
+    return Stats(steps, accepted, rejected, nfe, acc, rej)
+
+
+def _flatten_stats_keys(s: Stats) -> tuple[list[tuple[Any, Any]], tuple[int, ...]]:
+    children, context = _flatten_stats(s)
+    return [(pytree.GetAttrKey(n), c) for n, c in zip(_STATS_TENSORS, children)], context
+
+
+def _fields(s: Solution) -> tuple[str, ...]:
+    # event_t is left out when None (vmap returns tensors only); the context says so.
+    return _SOLUTION_FIELDS if s.event_t is not None else _SOLUTION_FIELDS[:-1]
+
+
+def _flatten_solution(s: Solution) -> tuple[list[Any], bool]:
+    return [getattr(s, n) for n in _fields(s)], s.event_t is not None
+
+
+def _unflatten_solution(children: Iterable[Any], _has_event: bool) -> Solution:
+    return Solution(*children)
+
+
+def _flatten_solution_keys(s: Solution) -> tuple[list[tuple[Any, Any]], bool]:
+    keyed = [(pytree.GetAttrKey(n), getattr(s, n)) for n in _fields(s)]
+    return keyed, s.event_t is not None
+
+
+pytree.register_pytree_node(
+    Stats,
+    _flatten_stats,
+    _unflatten_stats,
+    serialized_type_name="neurosym.ode.Stats",
+    to_dumpable_context=list,
+    from_dumpable_context=tuple,
+    flatten_with_keys_fn=_flatten_stats_keys,
+)
+pytree.register_pytree_node(
+    Solution,
+    _flatten_solution,
+    _unflatten_solution,
+    serialized_type_name="neurosym.ode.Solution",
+    to_dumpable_context=lambda has_event: has_event,
+    from_dumpable_context=bool,
+    flatten_with_keys_fn=_flatten_solution_keys,
+)

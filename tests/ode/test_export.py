@@ -112,3 +112,24 @@ def test_export_refuses_value_dependent_solves(kwargs: dict[str, object]) -> Non
 
     with pytest.raises(ConfigurationError, match=r"torch\.export traces no decision made by value"):
         torch.export.export(Solve(), (Y0,))
+
+
+def test_a_neural_ode_exports_with_its_solution_and_survives_save_and_load() -> None:
+    # Solution and Stats are pytrees: the exported NeuralODE returns a Solution too.
+    import io
+
+    torch.manual_seed(0)
+    node = ode.NeuralODE(ode.MLPField(2, (8,)), method="rk4", steps=4)
+    t = torch.linspace(0.0, 1.0, 5)
+    program = torch.export.export(node, (Y0, t))
+    buf = io.BytesIO()
+    torch.export.save(program, buf)
+    buf.seek(0)
+    loaded = torch.export.load(buf).module()
+    with torch.no_grad():
+        want = node(2 * Y0, t)
+        got = loaded(2 * Y0, t)
+    assert isinstance(got, ode.Solution)
+    torch.testing.assert_close(got.ys, want.ys, rtol=0, atol=1e-6)
+    torch.testing.assert_close(got.status, want.status)
+    assert (got.stats.steps, got.stats.nfe, got.stats.accepted) == (4, 16, 4 * 5)

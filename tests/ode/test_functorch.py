@@ -257,3 +257,15 @@ def test_failure_under_vmap_is_data_or_a_clear_error() -> None:
     assert got[1, 0] != 0 and got[1, 1] == 0
     with pytest.raises(SolverError, match=r"under torch.func.vmap failed for 1 of 4 sample"):
         torch.func.vmap(lambda y0: ode.solve(lambda t, y: y * y, y0, ts, max_steps=500).ys)(y0s)
+
+
+def test_vmap_returns_a_whole_solution() -> None:
+    # Solution is a pytree: its tensors come back mapped, its counts are static.
+    y0s = torch.tensor([[[1.0]], [[2.0]], [[0.5]]], dtype=torch.float64)
+    sol = torch.func.vmap(lambda y0: ode.solve(riccati, y0, TS, **TIGHT))(y0s)
+    assert isinstance(sol, ode.Solution)
+    assert sol.ys.shape == (3, 5, 1, 1) and sol.status.shape == (3, 1)
+    assert sol.ts.shape == (3, 5) and sol.event_t is None
+    exact = y0s[:, None] / (1 + K * y0s[:, None] * TS[None, :, None, None])
+    torch.testing.assert_close(sol.ys, exact, rtol=0, atol=1e-8)
+    assert sol.status.eq(0).all() and sol.stats.nfe > 0
