@@ -12,7 +12,7 @@ from ._integrate import Counted, RawSolution
 from ._solver import AbstractExplicitRK, AbstractSolver, Field
 from ._status import Status
 
-__all__ = ["integrate_fixed"]
+__all__ = ["integrate_fixed", "steps_by_count"]
 
 
 def _split_steps(widths: Tensor, steps: int) -> list[int]:
@@ -25,6 +25,16 @@ def _split_steps(widths: Tensor, steps: int) -> list[int]:
     for i in order[: max(0, steps - sum(counts))]:
         counts[i] += 1
     return counts
+
+
+def steps_by_count(steps: int | None, n_intervals: int) -> list[int] | None:
+    """The steps per interval when they follow from the counts alone (one interval, or
+    at most one step per interval), else ``None`` (they depend on the widths)."""
+    if steps is None:
+        return None
+    if n_intervals == 1:
+        return [steps]
+    return [1] * n_intervals if steps <= n_intervals else None
 
 
 def integrate_fixed(
@@ -63,12 +73,7 @@ def integrate_fixed(
     # the steps per interval follow from the counts alone (one interval, or at most one
     # step per interval: the usual sampler grid t = linspace(0, 1, steps + 1)); else the
     # widths are read below (a graph break under torch.compile, refused by export).
-    by_count: list[int] | None = None
-    if torch.compiler.is_compiling() and steps is not None:
-        if n_intervals == 1:
-            by_count = [steps]
-        elif steps <= n_intervals:
-            by_count = [1] * n_intervals
+    by_count = steps_by_count(steps, n_intervals) if torch.compiler.is_compiling() else None
     traced = by_count is not None
     with torch.no_grad():
         widths = ts[:, 1:] - ts[:, :-1]

@@ -19,7 +19,7 @@ from ._controller import AbstractStepController, PIDController
 from ._dop853 import Dop853
 from ._dopri8 import Dopri8
 from ._event import EventFn
-from ._fixed_loop import integrate_fixed
+from ._fixed_loop import integrate_fixed, steps_by_count
 from ._fixed_solvers import RK4, Euler, Heun, Midpoint
 from ._functorch import grad_active, is_vmapped, transforms_active, unwrapped, vmap_active
 from ._integrate import RawSolution, host_loop_applies, integrate_adaptive
@@ -345,20 +345,15 @@ def solve(
         raise ConfigurationError(
             f"controller must be an AbstractStepController, got {type(controller).__name__}"
         )
-    if _exporting():
-        n_intervals = tt.shape[-1] - 1
-        if not (
-            steps is not None
-            and (n_intervals == 1 or steps <= n_intervals)
-            and not (adjoint or checkpoint or event is not None or compile or cuda_graph)
-        ):
-            raise ConfigurationError(
-                "torch.export traces no decision made by value: it exports fixed-step "
-                "solves whose steps follow from t's length alone (steps=len(t) - 1, the "
-                "sampler grid, or steps=N with two output times), without adjoint, "
-                "checkpoint, events, compile or cuda_graph. Adaptive methods choose their "
-                "steps by value: export the field alone, or solve with such fixed steps"
-            )
+    by_value = adjoint or checkpoint or event is not None or compile or cuda_graph
+    if _exporting() and (by_value or steps_by_count(steps, tt.shape[-1] - 1) is None):
+        raise ConfigurationError(
+            "torch.export traces no decision made by value: it exports fixed-step "
+            "solves whose steps follow from t's length alone (steps=len(t) - 1, the "
+            "sampler grid, or steps=N with two output times), without adjoint, "
+            "checkpoint, events, compile or cuda_graph. Adaptive methods choose their "
+            "steps by value: export the field alone, or solve with such fixed steps"
+        )
     mapped = vmap_active()
     if transforms_active():
         why = _transform_unsupported(
