@@ -182,3 +182,20 @@ def test_joint_needs_shared_times() -> None:
     t = torch.tensor([[0.0, 1.0], [0.0, 2.0]])
     with pytest.raises(ConfigurationError, match="joint"):
         ode.solve(lambda t, y: -y, torch.ones(2, 1), t, step_control="joint")
+
+
+# (torch's forward-mode decompositions, loaded on first use, script themselves.)
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+def test_rodas3_checkpoint_nan_sample_fails_alone() -> None:
+    # rodas3 under checkpoint=True takes its Jacobians in forward mode, of the batch sum;
+    # matmul's tangent term y·0 was NaN in the non-finite sample's row and, summed, made
+    # every sample's Jacobian NaN: all samples failed with NONFINITE.
+    a = torch.tensor([[0.8]])
+    y0 = torch.tensor([[math.nan], [1.0]])
+    t = torch.tensor([0.0, 0.05])
+    sol = ode.solve(
+        lambda t, y: y @ a.T, y0, t, method="rodas3", checkpoint=True, rtol=1e-3, atol=1e-5,
+        throw=False,
+    )  # fmt: skip
+    assert sol.status.tolist() == [int(ode.Status.NONFINITE), int(ode.Status.SUCCESS)]
+    assert abs(float(sol.ys[-1, 1, 0]) - math.exp(0.8 * 0.05)) < 1e-4
