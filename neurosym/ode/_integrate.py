@@ -23,6 +23,8 @@ from typing import final
 import torch
 from torch import Tensor
 
+from neurosym.errors import ConfigurationError
+
 from ._compiled import compiled_step
 from ._controller import (
     AbstractStepController,
@@ -51,7 +53,21 @@ class Counted:
 
     def __call__(self, t: Tensor, y: Tensor) -> Tensor:
         self.n += 1
-        return self.f(t, y)
+        out = self.f(t, y)
+        if self.n == 1:
+            # The first call is checked (later ones would cost every step): a field of
+            # the wrong shape otherwise fails deep in a solver's tensor algebra, or
+            # broadcasts into a silently wrong solution.
+            if not isinstance(out, Tensor):
+                raise ConfigurationError(
+                    f"the vector field must return a tensor, got {type(out).__name__}"
+                )
+            if out.shape != y.shape:
+                raise ConfigurationError(
+                    f"the vector field must return the shape of y, (batch, dim) = "
+                    f"{tuple(y.shape)}, got {tuple(out.shape)}"
+                )
+        return out
 
 
 @final
@@ -306,6 +322,11 @@ def integrate_adaptive(
         event_t = y0.new_full((batch,), math.nan)
         with torch.no_grad():
             g_prev = event(t, y.detach()).detach().reshape(-1)
+        if g_prev.shape[0] != batch:
+            raise ConfigurationError(
+                f"event(t, y) must return one value per sample, shape ({batch},), got "
+                f"{g_prev.numel()} value(s) for a batch of {batch}"
+            )
     # Reading a flag is free on CPU: there (unless asked to check only every few steps,
     # as on accelerators) the loop skips the masking whenever the whole batch moves
     # together (all active, all accepted), the common case.

@@ -55,6 +55,11 @@ def jacobians(f: Field, t: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     def summed(tt: Tensor, yy: Tensor) -> Tensor:
         return f(tt, yy).sum(0)
 
+    # A sample whose state is NaN/inf (one that failed: its steps are masked) must not
+    # reach the others through the batch sum: forward mode (below) propagates terms such
+    # as ``y · 0`` (matmul's tangent for a weight without one), NaN in that sample's row,
+    # into every entry of the summed Jacobian. Its Jacobian is taken at 0 instead.
+    y = torch.where(torch.isfinite(y).all(-1, keepdim=True), y, torch.zeros_like(y))
     try:
         jt, jy = torch.func.jacrev(summed, argnums=(0, 1))(t, y)
     except RuntimeError as e:

@@ -104,6 +104,11 @@ def _check_inputs(y0: object, t: object) -> tuple[Tensor, Tensor, bool]:
         )
     if not y0.is_floating_point():
         raise ConfigurationError(f"y0 must be a floating-point tensor, got dtype {y0.dtype}")
+    if y0.shape[0] == 0 or y0.shape[1] == 0:
+        raise ConfigurationError(
+            f"y0 must hold at least one sample of at least one dimension, got shape "
+            f"{tuple(y0.shape)}"
+        )
     if t.ndim not in (1, 2):
         raise ConfigurationError(f"t must have shape (T,) or (batch, T), got {tuple(t.shape)}")
     if t.ndim == 2 and t.shape[0] != y0.shape[0]:
@@ -308,6 +313,10 @@ def solve(
         raise ConfigurationError("events are not supported with checkpoint=True")
     if event is not None and fixed:
         raise ConfigurationError("events need an adaptive solve: drop dt/steps")
+    if check_every is not None and not (
+        isinstance(check_every, int) and not isinstance(check_every, bool) and check_every >= 1
+    ):
+        raise ConfigurationError(f"check_every must be a positive int, got {check_every!r}")
     if check_every is None:
         # Measured on an H200 too (docs/ode.md): reading the device every step costs less
         # than the masked work of a loop that never reads it, when steps are launch-bound.
@@ -589,13 +598,20 @@ def _reversed_event(event: EventFn) -> EventFn:
 
 def _adjoint_params(f: Field, given: Sequence[Tensor] | None) -> tuple[Tensor, ...]:
     if given is not None:
+        if isinstance(given, Tensor):
+            raise ConfigurationError(
+                "adjoint_params must be a sequence of tensors (e.g. [k] or "
+                "list(module.parameters())), got a single tensor"
+            )
         params = tuple(given)
         for p in params:
             if not isinstance(p, Tensor):
                 raise ConfigurationError(
                     f"adjoint_params must hold tensors, got {type(p).__name__}"
                 )
-        return params
+        # As for a module's parameters: those that need no gradient get none (the
+        # backward pass cannot differentiate them).
+        return tuple(p for p in params if p.requires_grad)
     if isinstance(f, torch.nn.Module):
         return tuple(p for p in f.parameters() if p.requires_grad)
     return ()

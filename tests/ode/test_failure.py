@@ -182,3 +182,84 @@ def test_joint_needs_shared_times() -> None:
     t = torch.tensor([[0.0, 1.0], [0.0, 2.0]])
     with pytest.raises(ConfigurationError, match="joint"):
         ode.solve(lambda t, y: -y, torch.ones(2, 1), t, step_control="joint")
+
+
+# (torch's forward-mode decompositions, loaded on first use, script themselves.)
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+def test_rodas3_checkpoint_nan_sample_fails_alone() -> None:
+    # rodas3 under checkpoint=True takes its Jacobians in forward mode, of the batch sum;
+    # matmul's tangent term y·0 was NaN in the non-finite sample's row and, summed, made
+    # every sample's Jacobian NaN: all samples failed with NONFINITE.
+    a = torch.tensor([[0.8]])
+    y0 = torch.tensor([[math.nan], [1.0]])
+    t = torch.tensor([0.0, 0.05])
+    sol = ode.solve(
+        lambda t, y: y @ a.T, y0, t, method="rodas3", checkpoint=True, rtol=1e-3, atol=1e-5,
+        throw=False,
+    )  # fmt: skip
+    assert sol.status.tolist() == [int(ode.Status.NONFINITE), int(ode.Status.SUCCESS)]
+    assert abs(float(sol.ys[-1, 1, 0]) - math.exp(0.8 * 0.05)) < 1e-4
+
+
+@pytest.mark.parametrize("check_every", [0, -1, 1.5, True])
+def test_check_every_must_be_a_positive_int(check_every: object) -> None:
+    with pytest.raises(ConfigurationError, match="check_every must be a positive int"):
+        ode.solve(
+            lambda t, y: -y, torch.ones(2, 1), torch.tensor([0.0, 1.0]),
+            check_every=check_every,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("shape", [(0, 1), (2, 0)])
+def test_empty_y0_is_refused(shape: tuple[int, int]) -> None:
+    with pytest.raises(ConfigurationError, match="at least one sample"):
+        ode.solve(lambda t, y: -y, torch.ones(shape), torch.tensor([0.0, 1.0]))
+
+
+@pytest.mark.parametrize(
+    ("field", "needle"),
+    [
+        (lambda t, y: y[:, :1], "must return the shape of y, (batch, dim) = (2, 2), got (2, 1)"),
+        (lambda t, y: y.sum(), "got ()"),
+        (lambda t, y: (-y).tolist(), "must return a tensor, got list"),
+    ],
+)
+@pytest.mark.parametrize("kwargs", [{}, {"method": "rk4", "steps": 2}, {"method": "rodas3"}])
+def test_field_of_the_wrong_shape_is_refused(
+    field: object, needle: str, kwargs: dict[str, object]
+) -> None:
+    # (A (batch, 1) field broadcast against (batch, 2) states: a silently wrong solution.)
+    with pytest.raises(ConfigurationError) as info:
+        ode.solve(field, torch.ones(2, 2), torch.tensor([0.0, 1.0]), **kwargs)  # type: ignore[arg-type]
+    assert needle in str(info.value)
+
+
+def test_event_must_return_one_value_per_sample() -> None:
+    # A scalar event (here a sum over the batch) located one time for mixed samples.
+    with pytest.raises(ConfigurationError, match="one value per sample"):
+        ode.solve(
+            lambda t, y: -y, torch.tensor([[1.0], [2.0]]), torch.tensor([0.0, 2.0]),
+            event=lambda t, y: (y - 0.5).sum(),
+        )  # fmt: skip
+
+
+def test_adjoint_params_single_tensor_is_refused() -> None:
+    k = torch.tensor(0.5, requires_grad=True)
+    with pytest.raises(ConfigurationError, match="sequence of tensors"):
+        ode.solve(
+            lambda t, y: -k * y, torch.ones(2, 1), torch.tensor([0.0, 1.0]), adjoint=True,
+            adjoint_params=k,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+
+def test_adjoint_params_that_need_no_grad_are_skipped() -> None:
+    # As for a module's parameters; before, the backward pass raised torch's "One of the
+    # differentiated Tensors does not require grad".
+    k = torch.tensor(0.5, dtype=F64)
+    y0 = torch.ones(2, 1, dtype=F64, requires_grad=True)
+    sol = ode.solve(
+        lambda t, y: -k * y, y0, torch.tensor([0.0, 1.0], dtype=F64), adjoint=True,
+        adjoint_params=[k],
+    )  # fmt: skip
+    (g,) = torch.autograd.grad(sol.ys[-1].sum(), [y0])
+    assert torch.allclose(g, torch.full_like(g, math.exp(-0.5)), rtol=1e-6)
