@@ -153,6 +153,11 @@ def _check_inputs(y0: object, t: object) -> tuple[Tensor, Tensor, bool]:
     )
 
 
+def _positive_int(value: object) -> bool:
+    # (bool is an int to Python: steps=True is not a count.)
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
 def _check_positive(name: str, value: float | int | None) -> None:
     if value is not None and not (isinstance(value, (int, float)) and value > 0):
         raise ConfigurationError(f"{name} must be a positive number, got {value!r}")
@@ -275,13 +280,20 @@ def solve(
         ("rtol", rtol), ("atol", atol), ("dt0", dt0), ("dt", dt), ("max_step", max_step)
     ):  # fmt: skip
         _check_positive(name, value)
-    if steps is not None and not (isinstance(steps, int) and steps >= 1):
+    if steps is not None and not _positive_int(steps):
         raise ConfigurationError(f"steps must be a positive int, got {steps!r}")
-    if not (isinstance(max_steps, int) and max_steps >= 1):
+    if not _positive_int(max_steps):
         raise ConfigurationError(f"max_steps must be a positive int, got {max_steps!r}")
     if dt is not None and steps is not None:
         raise ConfigurationError("pass either dt or steps for fixed-step integration, not both")
     fixed = dt is not None or steps is not None
+    if not fixed and y0.dtype in (torch.float16, torch.bfloat16):
+        raise ConfigurationError(
+            f"adaptive solves need float32 or float64 states, got {y0.dtype}: its rounding "
+            f"(eps {torch.finfo(y0.dtype).eps:.1e}) swamps the error estimate, so the steps "
+            "shrink until they underflow. Solve in float32 (y0.float()), or take fixed "
+            "steps (dt= or steps=), which run in half precision"
+        )
     if not fixed and solver.error_order is None:
         raise ConfigurationError(
             f"{solver.name} is a fixed-step solver: pass dt= or steps=, or choose an adaptive "
@@ -313,9 +325,7 @@ def solve(
         raise ConfigurationError("events are not supported with checkpoint=True")
     if event is not None and fixed:
         raise ConfigurationError("events need an adaptive solve: drop dt/steps")
-    if check_every is not None and not (
-        isinstance(check_every, int) and not isinstance(check_every, bool) and check_every >= 1
-    ):
+    if check_every is not None and not _positive_int(check_every):
         raise ConfigurationError(f"check_every must be a positive int, got {check_every!r}")
     if check_every is None:
         # Measured on an H200 too (docs/ode.md): reading the device every step costs less

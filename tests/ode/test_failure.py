@@ -152,6 +152,8 @@ def test_stiff_van_der_pol_refused_by_dopri5() -> None:
         ({"rtol": -1.0}, "rtol must be a positive number, got -1.0"),
         ({"dt": 0.1, "steps": 4}, "either dt or steps"),
         ({"max_steps": 0}, "max_steps must be a positive int"),
+        ({"max_steps": True}, "max_steps must be a positive int"),
+        ({"steps": True, "method": "rk4"}, "steps must be a positive int"),
         ({"step_control": "shared"}, "step_control must be 'auto', 'per_sample' or 'joint'"),
         ({"adjoint": True, "checkpoint": True}, "not both"),
     ],
@@ -263,3 +265,13 @@ def test_adjoint_params_that_need_no_grad_are_skipped() -> None:
     )  # fmt: skip
     (g,) = torch.autograd.grad(sol.ys[-1].sum(), [y0])
     assert torch.allclose(g, torch.full_like(g, math.exp(-0.5)), rtol=1e-6)
+
+
+def test_half_precision_is_refused_for_adaptive_solves_and_runs_fixed_steps() -> None:
+    y0, t = torch.ones(2, 1, dtype=torch.float16), torch.tensor([0.0, 1.0])
+    with pytest.raises(ConfigurationError, match="adaptive solves need float32 or float64"):
+        ode.solve(lambda s, y: -y, y0, t)
+    # RK4, 8 steps of y' = -y: e^-1 to the half precision's rounding (eps 9.8e-4)
+    sol = ode.solve(lambda s, y: -y, y0, t.half(), method="rk4", steps=8)
+    assert sol.ys.dtype == torch.float16
+    assert abs(float(sol.ys[-1, 0, 0]) - math.exp(-1.0)) < 2e-3
