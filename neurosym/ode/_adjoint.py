@@ -48,6 +48,7 @@ def solve_adjoint(
     atol: float,
     max_steps: int,
     seminorm: bool,
+    max_step: float | None = None,
 ) -> RawSolution:
     """Solve forward without a graph; differentiate by the adjoint method.
 
@@ -63,6 +64,7 @@ def solve_adjoint(
         atol: absolute tolerance of the backward solve.
         max_steps: step attempts allowed per backward interval.
         seminorm: leave the parameter adjoint out of the error control.
+        max_step: the largest step of the backward solve too, or ``None``.
 
     Returns:
         The raw solution; its ``ys`` carry the adjoint backward.
@@ -81,7 +83,8 @@ def solve_adjoint(
         else Dopri5()
     )
     holder = _Holder()
-    cfg = (f, run, back, rtol, atol, max_steps, seminorm, holder)
+    h_max = math.inf if max_step is None else max_step
+    cfg = (f, run, back, rtol, atol, max_steps, seminorm, holder, h_max)
     ys: Tensor = _AdjointFunction.apply(cfg, y0, ts, *params)  # type: ignore[no-untyped-call]
     raw = holder.raw
     if raw is None:
@@ -102,7 +105,7 @@ def solve_adjoint(
 class _AdjointFunction(torch.autograd.Function):
     @staticmethod
     def forward(cfg: Any, y0: Tensor, ts: Tensor, *params: Tensor) -> Tensor:
-        f, run, _back, _rtol, _atol, _max, _semi, holder = cfg
+        f, run, _back, _rtol, _atol, _max, _semi, holder, _h_max = cfg
         with torch.no_grad():
             raw = run(f, y0, ts)
         holder.raw = raw
@@ -133,7 +136,7 @@ class _AdjointFunction(torch.autograd.Function):
                 "differentiated again (create_graph=True, higher-order gradients). Use "
                 "adjoint=False, whose direct backpropagation differentiates to any order"
             )
-        f, _run, back, rtol, atol, max_steps, seminorm, _holder = ctx.cfg
+        f, _run, back, rtol, atol, max_steps, seminorm, _holder, h_max = ctx.cfg
         ys, ts, *params = ctx.saved_tensors
         times = [float(x) for x in ts[0].tolist()]
         y = ys[-1]
@@ -142,8 +145,9 @@ class _AdjointFunction(torch.autograd.Function):
         h: float | None = None
         for i in range(len(times) - 1, 0, -1):
             y, a, g, h = _backward_interval(
-                f, back, params, y, a, g, times[i], times[i - 1], h, rtol, atol, max_steps, seminorm
-            )
+                f, back, params, y, a, g, times[i], times[i - 1], h, rtol, atol, max_steps,
+                seminorm, h_max,
+            )  # fmt: skip
             # Restart from the stored forward state: it is more accurate than the
             # backwards-reconstructed one.
             y = ys[i - 1]
@@ -188,6 +192,7 @@ def _backward_interval(
     atol: float,
     max_steps: int,
     seminorm: bool,
+    h_max: float = math.inf,
 ) -> tuple[Tensor, Tensor, list[Tensor], float]:
     tab = solver.tableau
     s_count = tab.stages
@@ -195,7 +200,7 @@ def _backward_interval(
     if b_err is None:
         raise RuntimeError("bug in neurosym.ode: backward solver without error estimate")
     span = t_from - t_to
-    h = min(h0 if h0 is not None else span / 10, span)
+    h = min(h0 if h0 is not None else span / 10, span, h_max)
     ctrl = PIDController()
     state = ctrl.init(y.new_ones(1, 1))
     eo = solver.error_order if solver.error_order is not None else 4
@@ -205,7 +210,7 @@ def _backward_interval(
     for _ in range(max_steps):
         if t_cur <= t_to:
             return y, a, g, h
-        h = _stretched(h, t_cur - t_to)
+        h = min(_stretched(h, t_cur - t_to), h_max)
         tt = y.new_full((batch, 1), t_cur)
         if first is None:
             first = _aug(f, params, tt, y, a)

@@ -251,8 +251,8 @@ def solve(
         max_step: the largest step of an adaptive solve (as scipy's ``max_step``): error
             control sees the steps, not the dense output between them, so where the
             error estimate is small but the solution between steps matters (or a
-            feature narrower than a step could be stepped over), bound the steps. Not
-            with ``cuda_graph=True``; the adjoint's backward solve is not bounded.
+            feature narrower than a step could be stepped over), bound the steps (the
+            adjoint's backward solve too). Not with ``cuda_graph=True``.
 
     Returns:
         The :class:`Solution`.
@@ -464,6 +464,7 @@ def solve(
             atol=atol,
             max_steps=max_steps,
             seminorm=adjoint_seminorm,
+            max_step=max_step,
         )
     elif checkpoint:
         from ._checkpoint import solve_checkpointed

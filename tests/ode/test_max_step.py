@@ -71,3 +71,18 @@ def test_neural_ode_passes_max_step_on() -> None:
     sol = node(torch.ones(1, 1, dtype=torch.float64), torch.tensor([0.0, 1.0]).double())
     assert int(sol.stats.accepted_per_sample[0]) >= 100
     torch.testing.assert_close(sol.ys[-1, 0, 0], torch.tensor(math.e).double(), rtol=1e-6, atol=0)
+
+
+def test_max_step_bounds_the_adjoints_backward_solve_too() -> None:
+    # y' = c · pulse(t): y(1) = c · PULSE, so dy(1)/dc = PULSE. The backward solve starts
+    # where the adjoint field is ~0 as well: unbounded, it steps over the pulse.
+    c = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
+    y0 = torch.zeros(2, 1, dtype=torch.float64)
+    t = torch.tensor([0.0, 1.0], dtype=torch.float64)
+    sol = ode.solve(
+        lambda s, y: c * pulse(s, y), y0, t, rtol=1e-8, atol=1e-10, max_step=1e-3,
+        adjoint=True, adjoint_params=[c],
+    )  # fmt: skip
+    torch.testing.assert_close(sol.ys[-1], torch.full_like(y0, 1.5 * PULSE), rtol=1e-6, atol=0)
+    (grad,) = torch.autograd.grad(sol.ys[-1, 0, 0], c)
+    torch.testing.assert_close(grad, torch.tensor(PULSE).double(), rtol=1e-6, atol=0)
