@@ -418,7 +418,7 @@ def _check_solution(case: Case, sol: ode.Solution, y0: Tensor, t: Tensor, a: Ten
             )
 
 
-def _run(case: Case) -> None:
+def assert_case_holds(case: Case) -> None:
     f, y0, t, a, params = _build(case)
     kwargs = _kwargs(case, params)
     refused = _refused_reason(case)
@@ -463,7 +463,7 @@ def _run(case: Case) -> None:
 @given(cases())
 def test_solve_options(case: Case) -> None:
     try:
-        _run(case)
+        assert_case_holds(case)
     except AssertionError as err:
         raise AssertionError(f"{err}\n{case}") from err
     except OK:
