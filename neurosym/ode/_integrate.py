@@ -34,7 +34,7 @@ from ._controller import (
 )
 from ._dense import FLUSH, Passed, _dense_rows, flush_outputs, outputs
 from ._event import EventFn, event_state, locate_root
-from ._functorch import unwrapped, vmap_active
+from ._functorch import unwrapped
 from ._solver import AbstractExplicitRK, AbstractSolver, Field, StepResult, combined_error
 from ._status import Status
 
@@ -232,6 +232,7 @@ def integrate_adaptive(
     compact: bool = False,
     compile: bool = False,
     max_step: float | None = None,
+    mapped: bool = False,
 ) -> RawSolution:
     """Integrate with error control from ``ts[:, 0]`` to ``ts[:, -1]`` (increasing).
 
@@ -254,6 +255,8 @@ def integrate_adaptive(
             samples fall to half of the batch being stepped, drop the others from it (the
             field is then called on the active rows only; see :class:`_Compacted`).
         max_step: the largest step size, or ``None``.
+        mapped: the solve runs under ``torch.func.vmap``, where joint control is the host
+            loop on any device.
 
     Returns:
         The raw solution.
@@ -267,7 +270,7 @@ def integrate_adaptive(
     clamp = solver.clamps_to_outputs
     if (
         joint
-        and host_loop_applies(solver, controller, y0.device, event, anywhere=vmap_active())
+        and host_loop_applies(solver, controller, y0.device, event, anywhere=mapped)
         and isinstance(solver, AbstractExplicitRK)  # (for the type checker)
         and isinstance(controller, (PIDController, PIController))
     ):

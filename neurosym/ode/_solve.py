@@ -269,7 +269,9 @@ def solve(
         >>> round(float(sol.ys[-1, 0, 0]), 5)
         0.36788
     """
-    if isinstance(t, Tensor) and vmap_active() and is_vmapped(t):
+    # (The interpreter stack is read once per solve: mapped is passed down from here.)
+    mapped = vmap_active()
+    if isinstance(t, Tensor) and mapped and is_vmapped(t):
         raise ConfigurationError(
             f"t cannot be mapped {_MAPPED}: pass per-sample times t of shape (batch, T) "
             "instead, or map over y0 and the field only"
@@ -373,8 +375,7 @@ def solve(
             "checkpoint, events, compile or cuda_graph. Adaptive methods choose their "
             "steps by value: export the field alone, or solve with such fixed steps"
         )
-    mapped = vmap_active()
-    if transforms_active():
+    if mapped or transforms_active():
         why = _transform_unsupported(
             t, solver, controller, mapped=mapped, fixed=fixed, step_control=step_control,
             adjoint=adjoint, checkpoint=checkpoint, event=event, cuda_graph=cuda_graph,
@@ -448,6 +449,7 @@ def solve(
             compact=compact,
             compile=compile,
             max_step=max_step,
+            mapped=mapped,
         )
 
     if adjoint:
